@@ -1,0 +1,1 @@
+"""Built-in datasets: the embedded default and builders over local files."""

@@ -1,0 +1,90 @@
+"""The fusion contract.
+
+A fusion maps named features ``{modality: [B, D_m]}`` and masks ``{modality: bool [B]}`` (True =
+present) to one tensor ``[B, output_dim]``. Every fusion
+
+* registers every parameter (as ``nn.Parameter`` / in ``nn.Module`` containers) and gives each a gradient;
+* handles missing modalities per sample: the features of a masked modality never change the output for
+  that sample, and a sample with only one modality present gives finite values;
+* gives the same answer whatever the order of the mapping (modalities are visited in sorted order).
+
+Two flags tell the model builder what a fusion needs:
+
+* ``raw_inputs``: the fusion wants raw (flattened) inputs instead of learned encoders (early fusion);
+* ``produces_predictions``: the fusion is *late*: its factory takes ``num_outputs`` and
+  ``activation`` and its output is already the task's logits, so the model adds no head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+ACTIVATIONS = ("softmax", "sigmoid", "identity")
+
+
+class Fusion(nn.Module):
+    """Base class of every fusion method."""
+
+    output_dim: int
+    raw_inputs: bool = False
+    produces_predictions: bool = False
+
+    def __init__(self, input_dims: Mapping[str, int]) -> None:
+        super().__init__()
+        if not input_dims:
+            raise ValueError("a fusion needs at least one modality; input_dims is empty")
+        for name, dim in input_dims.items():
+            if int(dim) <= 0:
+                raise ValueError(f"modality {name!r} has feature size {dim}; sizes must be positive")
+        self.input_dims: dict[str, int] = {name: int(input_dims[name]) for name in sorted(input_dims)}
+        self.modalities: list[str] = list(self.input_dims)
+
+    def check_inputs(self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> None:
+        """Raise a precise error when features or masks do not match the fusion's modalities."""
+        missing = [m for m in self.modalities if m not in features]
+        if missing:
+            raise ValueError(f"features for modalities {missing} are missing; expected {self.modalities}")
+        for name in self.modalities:
+            if name not in masks:
+                raise ValueError(f"no mask given for modality {name!r}")
+            x = features[name]
+            if x.dim() != 2 or x.shape[1] != self.input_dims[name]:
+                raise ValueError(
+                    f"modality {name!r}: expected features [B, {self.input_dims[name]}], got {list(x.shape)}"
+                )
+
+    def forward(self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
+        raise NotImplementedError  # pragma: no cover
+
+
+class MissingEmbeddings(nn.Module):
+    """A learned vector per modality that replaces the features of samples where it is missing."""
+
+    def __init__(self, input_dims: Mapping[str, int]) -> None:
+        super().__init__()
+        self.embeddings = nn.ParameterDict(
+            {name: nn.Parameter(torch.zeros(dim)) for name, dim in sorted(input_dims.items())}
+        )
+
+    def forward(self, name: str, x: Tensor, mask: Tensor) -> Tensor:
+        fill = self.embeddings[name].to(x.dtype).expand_as(x)
+        return torch.where(mask.unsqueeze(-1).to(torch.bool), x, fill)
+
+
+def mask_float(mask: Tensor, like: Tensor) -> Tensor:
+    """``[B]`` bool mask as ``[B, 1]`` float of ``like``'s dtype and device."""
+    return mask.to(device=like.device, dtype=like.dtype).unsqueeze(-1)
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean over dim 1 of ``values [B, M, D]`` counting only present entries of ``mask [B, M]``.
+
+    A sample with no modality present gets zeros (never NaN).
+    """
+    present = mask.to(torch.bool).unsqueeze(-1)
+    total = torch.where(present, values, torch.zeros_like(values)).sum(dim=1)
+    count = present.to(values.dtype).sum(dim=1).clamp_min(1.0)
+    return total / count
