@@ -1,3 +1,12 @@
-"""polymodal: multimodal learning from tables of images, audio, text and tabular values."""
+"""polymodal: multimodal learning from tables of images, audio, text and tabular values.
+
+>>> import polymodal
+>>> predictor = polymodal.fit("table.csv", target="label")  # doctest: +SKIP
+>>> polymodal.load("model/").predict("new.csv")              # doctest: +SKIP
+"""
 
 __version__ = "0.1.0"
+
+from polymodal.api import fit, load  # noqa: E402
+
+__all__ = ["__version__", "fit", "load"]

@@ -79,6 +79,32 @@ def mask_float(mask: Tensor, like: Tensor) -> Tensor:
     return mask.to(device=like.device, dtype=like.dtype).unsqueeze(-1)
 
 
+def stack_masks(masks: Mapping[str, Tensor], modalities: list[str], like: Tensor) -> Tensor:
+    """Masks of ``modalities`` (in that order) stacked as ``[B, M]`` bool on ``like``'s device."""
+    return torch.stack([masks[m].to(device=like.device, dtype=torch.bool) for m in modalities], dim=1)
+
+
+def zero_missing(x: Tensor, mask: Tensor) -> Tensor:
+    """``x [B, D]`` with the rows of missing samples set to zero.
+
+    Done before any layer touches a modality's features, so that whatever an encoder produced for a
+    missing input (even NaN) cannot reach the output or the gradients through a ``0 * value`` product.
+    """
+    return torch.where(mask.to(device=x.device, dtype=torch.bool).unsqueeze(-1), x, torch.zeros_like(x))
+
+
+def masked_softmax(logits: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
+    """Softmax of ``logits`` over ``dim`` restricted to entries where ``mask`` (broadcastable) is True.
+
+    Masked entries get weight 0; a slice with no entry present gets all zeros (never NaN).
+    """
+    mask = mask.to(device=logits.device, dtype=torch.bool).expand_as(logits)
+    any_present = mask.any(dim=dim, keepdim=True)
+    filled = logits.masked_fill(~mask, float("-inf"))
+    filled = torch.where(any_present, filled, torch.zeros_like(filled))
+    return torch.softmax(filled, dim=dim).masked_fill(~mask, 0.0)
+
+
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     """Mean over dim 1 of ``values [B, M, D]`` counting only present entries of ``mask [B, M]``.
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from polymodal.fusion.base import ACTIVATIONS, Fusion, masked_mean
+from polymodal.fusion.base import ACTIVATIONS, Fusion, masked_mean, zero_missing
 
 
 def to_probabilities(logits: Tensor, activation: str) -> Tensor:
@@ -43,11 +43,23 @@ class LateFusion(Fusion):
         self.output_dim = int(num_outputs)
         self.heads = nn.ModuleDict({m: nn.Linear(d, self.output_dim) for m, d in self.input_dims.items()})
 
-    def modality_predictions(self, features: Mapping[str, Tensor]) -> Tensor:
-        """Per-modality probabilities (or values for regression) stacked as ``[B, M, num_outputs]``."""
+    def modality_logits(self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor] | None = None) -> Tensor:
+        """Per-modality logits (regression: values) stacked as ``[B, M, num_outputs]``, modalities sorted.
+
+        With ``masks``, a missing modality's features are zeroed first, so nothing from them (not even
+        a NaN) can reach the output or the heads' gradients.
+        """
         return torch.stack(
-            [to_probabilities(self.heads[m](features[m]), self.activation) for m in self.modalities], dim=1
+            [
+                self.heads[m](features[m] if masks is None else zero_missing(features[m], masks[m]))
+                for m in self.modalities
+            ],
+            dim=1,
         )
+
+    def modality_predictions(self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor] | None = None) -> Tensor:
+        """Per-modality probabilities (or values for regression) stacked as ``[B, M, num_outputs]``."""
+        return to_probabilities(self.modality_logits(features, masks), self.activation)
 
     def stacked_masks(self, masks: Mapping[str, Tensor], like: Tensor) -> Tensor:
         return torch.stack([masks[m].to(device=like.device, dtype=torch.bool) for m in self.modalities], 1)
@@ -59,5 +71,5 @@ class MeanLateFusion(LateFusion):
 
     def forward(self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
         self.check_inputs(features, masks)
-        preds = self.modality_predictions(features)
+        preds = self.modality_predictions(features, masks)
         return to_logits(masked_mean(preds, self.stacked_masks(masks, preds)), self.activation)

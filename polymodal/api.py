@@ -1,0 +1,58 @@
+"""The Python entry points: :func:`fit` and :func:`load`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from polymodal.config import DataConfig, FitConfig, ModelConfig, TrainConfig
+from polymodal.engine import fit as _fit
+from polymodal.predictor import Predictor, TableLike
+
+
+def fit(
+    table: TableLike,
+    target: str | Sequence[str] | None = None,
+    *,
+    fusion: str | None = None,
+    modalities: Mapping[str, str] | None = None,
+    out: str | Path | None = None,
+    config: FitConfig | None = None,
+    run_dir: str | Path | None = None,
+    **options: Any,
+) -> Predictor:
+    """Train a multimodal model on ``table`` to predict ``target``.
+
+    ``options`` are fields of :class:`DataConfig`, :class:`ModelConfig` or :class:`TrainConfig`
+    (``epochs=10``, ``fusion_args={"rank": 4}``, ``split_column="split"``, ...); an unknown option is
+    an error listing the valid ones.
+
+    Example
+    -------
+    >>> import polymodal
+    >>> predictor = polymodal.fit("table.csv", target="label", fusion="concat", epochs=5)  # doctest: +SKIP
+    >>> predictor.evaluate("test.csv")                                                     # doctest: +SKIP
+    """
+    cfg = config.model_copy(deep=True) if config is not None else FitConfig()
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+    updates: dict[str, dict[str, Any]] = {s: {} for s in sections}
+    if target is not None:
+        options["targets"] = [target] if isinstance(target, str) else list(target)
+    if fusion is not None:
+        options["fusion"] = fusion
+    if modalities is not None:
+        options["modalities"] = dict(modalities)
+    for key, value in options.items():
+        section = next((s for s, cls in sections.items() if key in cls.model_fields), None)
+        if section is None:
+            valid = sorted(f for cls in sections.values() for f in cls.model_fields)
+            raise TypeError(f"unknown option {key!r}; valid options: {', '.join(valid)}")
+        updates[section][key] = value
+    merged = {s: {**getattr(cfg, s).model_dump(), **updates[s]} for s in sections}
+    return _fit.fit(table, FitConfig.model_validate(merged), out=out, run_dir=run_dir)
+
+
+def load(path: str | Path) -> Predictor:
+    """Load a bundle saved by :func:`fit` / ``polymodal fit --out``; refuses pickle files."""
+    return Predictor.load(path)

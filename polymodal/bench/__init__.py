@@ -1,0 +1,1 @@
+"""Benchmark runner, results tables and the HTML report."""

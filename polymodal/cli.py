@@ -1,0 +1,161 @@
+"""The ``polymodal`` command line: thin; it parses, calls the library and prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from polymodal.errors import PolymodalError
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, Any]:
+    """``["k=v", ...]`` to a dict; values are read as YAML scalars/lists (``4`` -> int), never evaluated."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"{what} {item!r} must look like KEY=VALUE")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def parse_nested(items: Sequence[str] | None, what: str) -> dict[str, dict[str, Any]]:
+    """``["image.image_size=32"]`` to ``{"image": {"image_size": 32}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_pairs(items, what).items():
+        if "." not in key:
+            raise ValueError(f"{what} {key!r} must look like NAME.KEY=VALUE (NAME is a modality or a kind)")
+        name, option = key.split(".", 1)
+        out.setdefault(name, {})[option] = value
+    return out
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", action="append", default=[], help="target column (repeat for several)")
+    p.add_argument("--modality", action="append", default=[], metavar="COL=KIND",
+                   help="override a column's kind: image, audio, text, numeric, categorical, vector, ignore")
+    p.add_argument("--task", action="append", default=[], metavar="COL=TASK",
+                   help="override a target's task: binary, multiclass, multilabel, regression")
+    p.add_argument("--ignore", action="append", default=[], metavar="COL", help="column to leave out")
+    p.add_argument("--split-column", help="column whose 'test' rows are held out and reported as test metrics")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None,
+                   help="raise (default) on bad cells, or treat them as missing modalities and report counts")
+    p.add_argument("--data-root", help="refuse file paths in the table that resolve outside this folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polymodal", description="Multimodal learning from tables.")
+    parser.add_argument("--version", action="version", version=f"polymodal {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fit", help="train a model on a table")
+    p.add_argument("table")
+    _add_data_options(p)
+    p.add_argument("--config", help="YAML/JSON experiment config; flags override it")
+    p.add_argument("--fusion", help="fusion method (see `polymodal fusions`)")
+    p.add_argument("--fusion-arg", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--encoder", action="append", default=[], metavar="MODALITY=NAME",
+                   help="encoder for a modality or a kind (e.g. text=text-transformer)")
+    p.add_argument("--encoder-arg", action="append", default=[], metavar="NAME.KEY=VALUE")
+    p.add_argument("--preprocess", action="append", default=[], metavar="NAME.KEY=VALUE",
+                   help="preprocessing option for a modality or kind (e.g. image.image_size=32)")
+    p.add_argument("--modality-dropout", type=float)
+    p.add_argument("--out", help="folder to save the model bundle in")
+    p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
+    for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
+                      ("--patience", int), ("--val-fraction", float)):
+        p.add_argument(flag, type=typ)
+    p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
+    p.add_argument("--devices", help="number of devices, or a list (passed to Lightning)")
+    p.add_argument("--strategy", help="e.g. ddp (passed to Lightning)")
+    p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    p = sub.add_parser("evaluate", help="metrics of a saved model on a labelled table")
+    p.add_argument("bundle")
+    p.add_argument("table")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="predictions of a saved model, one row per input row")
+    p.add_argument("bundle")
+    p.add_argument("table")
+    p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+
+    p = sub.add_parser("inspect", help="inferred schema, counts and every problem in a table")
+    p.add_argument("table")
+    _add_data_options(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("demo", help="train and compare fusions on the embedded default dataset")
+    p.add_argument("--out", default="polymodal-demo", help="folder for the data, models and report")
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("fusions", help="list the fusion methods")
+    sub.add_parser("encoders", help="list the encoders")
+
+    p = sub.add_parser("datasets", help="build a built-in dataset from local files")
+    dsub = p.add_subparsers(dest="dataset_command", required=True)
+    b = dsub.add_parser("build", help="build a dataset table")
+    b.add_argument("name", choices=["avdigits", "digits"])
+    b.add_argument("--mnist", help="path to mnist.npz (avdigits)")
+    b.add_argument("--fsdd", help="path to the FSDD recordings folder (avdigits)")
+    b.add_argument("--out", required=True)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--test-speaker", action="append", default=[], help="speaker(s) held out for the test split")
+    b.add_argument("--max-rows", type=int)
+    return parser
+
+
+def _version() -> str:
+    from polymodal import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from polymodal import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return int(handler(args) or 0)
+    except (PolymodalError, ValueError, TypeError, FileNotFoundError, PermissionError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        return 2
+
+
+def print_metrics_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    table = RichTable(title=title)
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("method", "target", "column") else "right")
+    for row in rows:
+        table.add_row(*[_fmt(row.get(c)) for c in columns])
+    console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

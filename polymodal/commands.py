@@ -1,0 +1,197 @@
+"""What each ``polymodal`` subcommand does (the parser is in :mod:`polymodal.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from polymodal.cli import console, parse_nested, parse_pairs, print_json, print_metrics_table
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "targets": list(args.target), "modalities": parse_pairs(args.modality, "--modality"),
+        "tasks": parse_pairs(args.task, "--task"), "ignore": list(args.ignore),
+    }
+    if args.split_column:
+        options["split_column"] = args.split_column
+    if args.on_error:
+        options["on_error"] = args.on_error
+    if args.data_root:
+        options["data_root"] = args.data_root
+    return options
+
+
+def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = _data_options(args)
+    options = {k: v for k, v in options.items() if v or k == "targets"}
+    if args.fusion:
+        options["fusion"] = args.fusion
+    if args.fusion_arg:
+        options["fusion_args"] = parse_pairs(args.fusion_arg, "--fusion-arg")
+    if args.encoder:
+        options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
+    if args.encoder_arg:
+        options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
+    if args.preprocess:
+        options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+    for name in ("modality_dropout", "epochs", "seed", "batch_size", "lr", "patience", "val_fraction",
+                 "accelerator", "strategy", "precision"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if args.devices is not None:
+        options["devices"] = int(args.devices) if args.devices.isdigit() else args.devices
+    return options
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    import polymodal
+    from polymodal.config import FitConfig
+
+    config = FitConfig.from_file(args.config) if args.config else None
+    options = _fit_options(args)
+    if config is not None and not options["targets"]:
+        options.pop("targets")
+    predictor = polymodal.fit(args.table, config=config, out=args.out, run_dir=args.run_dir, **options)
+    if args.json:
+        print_json(predictor.metrics)
+        return 0
+    _print_fit_summary(predictor.metrics)
+    report = predictor.last_report
+    if report is not None and (report.skipped_cells or report.dropped_rows):
+        console.print(f"[yellow]skipped:[/] {report.skip_summary()}")
+    if args.out:
+        console.print(f"model saved to [bold]{args.out}[/]")
+    return 0
+
+
+def _print_fit_summary(metrics: dict[str, Any]) -> None:
+    rows = []
+    for split in ("validation", "test"):
+        for target, values in metrics.get(split, {}).items():
+            rows.append({"target": f"{target} ({split})", **values})
+    columns = ["target", *sorted({k for r in rows for k in r if k != "target"})]
+    print_metrics_table("metrics", rows, columns)
+    train = metrics["train"]
+    console.print(f"trained {train['epochs_run']} epoch(s) in {train['train_seconds']:.1f} s "
+                  f"({train['samples_per_second']:.0f} samples/s); best epoch {train['best_epoch']}; "
+                  f"{metrics['parameters']:,} parameters")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import polymodal
+
+    metrics = polymodal.load(args.bundle).evaluate(args.table, on_error=args.on_error)
+    if args.json:
+        print_json(metrics)
+    else:
+        rows = [{"target": t, **v} for t, v in metrics.items()]
+        print_metrics_table("metrics", rows, ["target", *sorted({k for r in rows for k in r if k != "target"})])
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import polymodal
+    from polymodal.bench.results import write_table
+
+    predictions = polymodal.load(args.bundle).predict(args.table, on_error=args.on_error)
+    write_table(predictions, Path(args.out))
+    console.print(f"{len(predictions)} prediction(s) written to [bold]{args.out}[/]")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from polymodal.data.inspect import inspect_table
+    from polymodal.data.schema import infer_schema
+    from polymodal.data.table import read_table
+
+    table = read_table(args.table)
+    options = _data_options(args)
+    ignore = [*options["ignore"], *([args.split_column] if args.split_column else [])]
+    schema = infer_schema(table.frame, options["targets"], options["modalities"], options["tasks"], ignore=ignore)
+    result = inspect_table(table, schema, data_root=args.data_root)
+    report = result.report
+    if args.json:
+        print_json({"rows": len(table.frame), "columns": result.columns,
+                    "modalities": [{"name": m.name, "kind": m.kind.value, "columns": m.columns}
+                                   for m in schema.modalities],
+                    "problems": [p.__dict__ for p in report.problems]})
+        return 1 if report.errors else 0
+    console.print(f"[bold]{table.source}[/]: {len(table.frame)} rows, {len(table.frame.columns)} columns")
+    print_metrics_table("schema", result.columns, ["column", "kind", "modality", "present", "missing", "unique"])
+    for spec in schema.modalities:
+        console.print(f"modality [bold]{spec.name}[/] ({spec.kind.value}): {', '.join(spec.columns)}")
+    if not report.problems:
+        console.print("[green]no problems found[/]")
+        return 0
+    problems = RichProblems(report.problems)
+    console.print(problems.table())
+    console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    return 1 if report.errors else 0
+
+
+class RichProblems:
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = problems
+
+    def table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title="problems")
+        for col in ("severity", "row", "column", "file", "problem", "what to do"):
+            table.add_column(col, overflow="fold")
+        for p in self.problems:
+            table.add_row(p.severity, "" if p.row is None else str(p.row), p.column or "", p.file or "",
+                          p.message, p.hint or "")
+        return table
+
+
+def cmd_fusions(args: argparse.Namespace) -> int:
+    from polymodal.fusion import FUSIONS
+
+    rows = [{"method": e.name, "kind": _fusion_kind(e.factory), "arguments": ", ".join(
+        p for p in e.parameters() if p not in ("input_dims", "num_outputs", "activation")),
+        "description": e.description} for e in FUSIONS]
+    print_metrics_table("fusion methods", rows, ["method", "kind", "arguments", "description"])
+    return 0
+
+
+def _fusion_kind(factory: Any) -> str:
+    if getattr(factory, "raw_inputs", False):
+        return "early"
+    return "late" if getattr(factory, "produces_predictions", False) else "middle"
+
+
+def cmd_encoders(args: argparse.Namespace) -> int:
+    from polymodal.encoders import ENCODERS
+
+    rows = [{"method": e.name, "arguments": ", ".join(e.parameters()), "description": e.description}
+            for e in ENCODERS]
+    print_metrics_table("encoders", rows, ["method", "arguments", "description"])
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from polymodal.demo import run_demo
+
+    run_demo(Path(args.out), epochs=args.epochs, seed=args.seed, console=console)
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    if args.name == "digits":
+        from polymodal.datasets.digits import make_digits_two_view
+
+        path = make_digits_two_view(args.out, seed=args.seed)
+    else:
+        from polymodal.datasets.avdigits import build_avdigits
+
+        if not args.mnist or not args.fsdd:
+            raise ValueError("avdigits needs --mnist FILE (mnist.npz) and --fsdd DIR (the recordings folder)")
+        kwargs: dict[str, Any] = {"seed": args.seed, "max_rows": args.max_rows}
+        if args.test_speaker:
+            kwargs["test_speakers"] = tuple(args.test_speaker)
+        path = build_avdigits(Path(args.mnist), Path(args.fsdd), Path(args.out), **kwargs)
+    console.print(f"table written to [bold]{path}[/]")
+    return 0

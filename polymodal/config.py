@@ -1,0 +1,71 @@
+"""Experiment configuration: typed, validated, loadable from YAML/JSON, saved beside every run.
+
+Unknown keys are errors (``extra="forbid"``), and nothing in a config is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    targets: list[str] = Field(default_factory=list, description="target column(s)")
+    modalities: dict[str, str] = Field(default_factory=dict, description="COLUMN -> kind overrides")
+    tasks: dict[str, str] = Field(default_factory=dict, description="target -> task overrides")
+    ignore: list[str] = Field(default_factory=list, description="columns that are neither inputs nor targets")
+    split_column: str | None = Field(None, description="column whose 'test' rows are held out for testing")
+    on_error: Literal["raise", "skip"] = "raise"
+    data_root: str | None = Field(None, description="refuse file paths outside this folder")
+    preprocess: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options per modality/kind")
+    group_tabular: bool = True
+
+
+class ModelConfig(_Strict):
+    fusion: str = "concat"
+    fusion_args: dict[str, Any] = Field(default_factory=dict)
+    encoders: dict[str, str] = Field(default_factory=dict, description="modality or kind -> encoder name")
+    encoder_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="modality or kind -> args")
+    head_hidden: int = 128
+    dropout: float = 0.1
+    modality_dropout: float = 0.0
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    patience: int = Field(5, ge=1, description="early stopping: epochs without improvement")
+    seed: int = 0
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    num_workers: int = 0
+    loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
+    loss_weights: dict[str, float] = Field(default_factory=dict)
+    progress: bool = True
+
+
+class FitConfig(_Strict):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FitConfig:
+        """Load a YAML or JSON config (``yaml.safe_load``: no code is run)."""
+        text = Path(path).read_text()
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config {path} must hold a mapping at the top level")
+        return cls.model_validate(data)

@@ -1,0 +1,81 @@
+"""Reading tables: a pandas DataFrame, CSV/TSV, Parquet or JSONL, and where their relative paths point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from polymodal.errors import DataError, Problem
+
+READERS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+}
+
+
+@dataclass
+class Table:
+    """A table and the folder its relative file paths resolve against."""
+
+    frame: pd.DataFrame
+    base_dir: Path
+    source: str  # the file it came from, or "<DataFrame>"
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def read_table(source: str | Path | pd.DataFrame | Table, base_dir: str | Path | None = None) -> Table:
+    """Read ``source`` into a :class:`Table`.
+
+    Relative paths in the table resolve against the table file's folder (or ``base_dir``, or the
+    current folder for a DataFrame). The row index is reset to ``0..N-1``: rows are reported by
+    that position.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> read_table(pd.DataFrame({"x": [1.0, 2.0]})).frame.shape
+    (2, 1)
+    """
+    if isinstance(source, Table):
+        return source
+    if isinstance(source, pd.DataFrame):
+        root = Path(base_dir) if base_dir is not None else Path.cwd()
+        return Table(source.reset_index(drop=True), root.resolve(), "<DataFrame>")
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"table {path} does not exist", [Problem("file not found", file=str(path))])
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; pass a table file (CSV, Parquet or JSONL)")
+    fmt = READERS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"cannot read {path}: unknown table format {path.suffix!r}; "
+            f"use one of {', '.join(sorted(READERS))}"
+        )
+    try:
+        frame = _read(path, fmt)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read table {path} as {fmt}: {exc}") from exc
+    root = Path(base_dir) if base_dir is not None else path.parent
+    return Table(frame.reset_index(drop=True), root.resolve(), str(path))
+
+
+def _read(path: Path, fmt: str) -> pd.DataFrame:
+    if fmt == "csv":
+        return pd.read_csv(path)
+    if fmt == "tsv":
+        return pd.read_csv(path, sep="\t")
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    if fmt == "jsonl":
+        return pd.read_json(path, lines=True)
+    return pd.read_json(path)

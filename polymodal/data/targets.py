@@ -1,0 +1,134 @@
+"""Target encoding: labels to class indices (fitted on training rows), regression values standardised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from polymodal.data.cells import parse_label_list, to_float
+from polymodal.data.schema import TargetSpec, TaskKind
+from polymodal.errors import DataError, Problem
+
+
+def _json_label(value: Any) -> Any:
+    """Labels as JSON-able Python values, so they round-trip through the bundle."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        as_float = float(value)
+        return int(as_float) if as_float.is_integer() else as_float
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    return value if isinstance(value, (int, str)) else str(value)
+
+
+class TargetEncoder:
+    """Encodes one target column for its task.
+
+    Classification: ``classes_`` (sorted) and indices; an unseen label at evaluation time is an error
+    naming its rows. Multilabel: multi-hot over ``classes_``. Regression: standardised with the training
+    mean and standard deviation (predictions are returned in the original units).
+    """
+
+    def __init__(self, spec: TargetSpec) -> None:
+        self.spec = spec
+        self.classes_: list[Any] = []
+        self.mean_ = 0.0
+        self.std_ = 1.0
+
+    @property
+    def task(self) -> TaskKind:
+        return self.spec.task
+
+    @property
+    def num_outputs(self) -> int:
+        if self.task is TaskKind.REGRESSION:
+            return 1
+        if self.task is TaskKind.BINARY:
+            return 1
+        return len(self.classes_)
+
+    def fit(self, values: pd.Series) -> TargetEncoder:
+        if self.task is TaskKind.REGRESSION:
+            numbers = np.asarray([to_float(v) for v in values], dtype=np.float64)
+            self.mean_ = float(numbers.mean())
+            self.std_ = float(numbers.std()) or 1.0
+            return self
+        if self.task is TaskKind.MULTILABEL:
+            labels = {lab for v in values for lab in self._labels(v)}
+        else:
+            labels = {_json_label(v) for v in values}
+        self.classes_ = sorted(labels, key=lambda x: (str(type(x)), x))
+        if self.task is TaskKind.BINARY and len(self.classes_) != 2:
+            raise DataError(
+                f"target {self.spec.column!r} is binary but the training rows hold {len(self.classes_)} "
+                f"class(es): {self.classes_}",
+                [Problem("a binary target needs exactly two classes", column=self.spec.column,
+                         hint="use --task multiclass, or check the split")],
+            )
+        if len(self.classes_) < 2:
+            raise DataError(f"target {self.spec.column!r} has a single class {self.classes_} in the training rows")
+        return self
+
+    @staticmethod
+    def _labels(value: Any) -> list[str]:
+        parsed = parse_label_list(value)
+        return parsed if parsed is not None else [str(value)]
+
+    def transform(self, values: pd.Series, rows: np.ndarray | None = None) -> torch.Tensor:
+        """Encoded targets; ``rows`` (the rows' positions in the user's table) is used in error messages."""
+        rows = np.arange(len(values)) if rows is None else rows
+        if self.task is TaskKind.REGRESSION:
+            numbers = np.asarray([to_float(v) for v in values], dtype=np.float32)
+            return torch.from_numpy((numbers - self.mean_) / self.std_).unsqueeze(-1)
+        index = {c: i for i, c in enumerate(self.classes_)}
+        if self.task is TaskKind.MULTILABEL:
+            out = torch.zeros(len(values), len(self.classes_))
+            unseen = [(r, lab) for r, v in zip(rows, values) for lab in self._labels(v) if lab not in index]
+            self._raise_unseen(unseen)
+            for i, v in enumerate(values):
+                out[i, [index[lab] for lab in self._labels(v)]] = 1.0
+            return out
+        labels = [_json_label(v) for v in values]
+        self._raise_unseen([(r, lab) for r, lab in zip(rows, labels) if lab not in index])
+        codes = torch.tensor([index[lab] for lab in labels], dtype=torch.long)
+        return codes.float().unsqueeze(-1) if self.task is TaskKind.BINARY else codes
+
+    def _raise_unseen(self, unseen: list[tuple[Any, Any]]) -> None:
+        if unseen:
+            raise DataError(
+                f"{len(unseen)} row(s) of target {self.spec.column!r} hold labels the model never saw in "
+                f"training; known labels: {self.classes_}",
+                [Problem(f"unseen label {lab!r}", row=int(r), column=self.spec.column,
+                         hint="remove the row, or retrain with this label") for r, lab in unseen],
+            )
+
+    def decode(self, outputs: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model outputs (logits, or standardised values) to (predictions, probabilities or None)."""
+        if self.task is TaskKind.REGRESSION:
+            return (outputs.squeeze(-1).double().numpy() * self.std_ + self.mean_), None
+        if self.task is TaskKind.BINARY:
+            p1 = torch.sigmoid(outputs.squeeze(-1)).double().numpy()
+            probs = np.stack([1 - p1, p1], axis=1)
+            return np.asarray(self.classes_, dtype=object)[(p1 >= 0.5).astype(int)], probs
+        if self.task is TaskKind.MULTILABEL:
+            probs = torch.sigmoid(outputs).double().numpy()
+            labels = np.empty(len(probs), dtype=object)
+            labels[:] = [[c for c, p in zip(self.classes_, row) if p >= 0.5] for row in probs]
+            return labels, probs
+        probs = torch.softmax(outputs, dim=-1).double().numpy()
+        return np.asarray(self.classes_, dtype=object)[probs.argmax(axis=1)], probs
+
+    def get_state(self) -> dict[str, Any]:
+        return {"column": self.spec.column, "task": self.task.value, "classes": self.classes_,
+                "mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TargetEncoder:
+        encoder = cls(TargetSpec(state["column"], TaskKind(state["task"])))
+        encoder.classes_ = list(state["classes"])
+        encoder.mean_, encoder.std_ = float(state["mean"]), float(state["std"])
+        return encoder

@@ -1,0 +1,273 @@
+"""Load every cell of a table and report every problem at once, with file, row and column.
+
+``on_error="raise"`` (the default) raises :class:`~polymodal.errors.DataError` listing every error;
+``on_error="skip"`` treats an unreadable modality of a sample as missing (and drops rows whose target
+is unusable) and reports the counts. Nothing is dropped silently: every skip is in the report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from polymodal.data.cells import is_missing, parse_label_list, parse_vector, to_float
+from polymodal.data.kinds import ColumnKind
+from polymodal.data.loading import UnreadableFile, load_audio, load_image, resolve_path
+from polymodal.data.schema import Schema, TaskKind
+from polymodal.data.table import Table
+from polymodal.errors import DataError, Problem
+
+ON_ERROR = ("raise", "skip")
+
+
+class CellProblem(Exception):
+    def __init__(self, message: str, hint: str | None = None, file: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.file = message, hint, file
+
+
+@dataclass
+class ValidationReport:
+    """Every problem found, plus what ``skip`` did about them."""
+
+    n_rows: int
+    problems: list[Problem] = field(default_factory=list)
+    skipped_cells: Counter[str] = field(default_factory=Counter)  # column -> cells treated as missing
+    dropped_rows: list[int] = field(default_factory=list)  # rows without a usable target
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity != "error"]
+
+    def skip_summary(self) -> str:
+        parts = [f"{n} cell(s) of {col!r} treated as missing" for col, n in sorted(self.skipped_cells.items())]
+        if self.dropped_rows:
+            parts.append(f"{len(self.dropped_rows)} row(s) dropped for an unusable target")
+        return "; ".join(parts) if parts else "nothing skipped"
+
+
+@dataclass
+class LoadedTable:
+    """The loaded cells of every modality (one DataFrame per modality) and the target columns."""
+
+    modalities: dict[str, pd.DataFrame]
+    targets: pd.DataFrame
+    rows: np.ndarray  # positions of the kept rows in the original table
+    report: ValidationReport
+
+
+def _file_cell(loader: Callable[[Path], Any], kind: str) -> Callable[[Any, Path, Path | None], Any]:
+    def load(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+        if not isinstance(value, str):
+            raise CellProblem(f"expected a path to an {kind} file, got {type(value).__name__} {value!r}")
+        if not value.strip():
+            raise CellProblem(f"empty {kind} path", hint="leave the cell blank to mark the modality missing")
+        try:
+            path = resolve_path(value, base_dir, data_root)
+        except PermissionError as exc:
+            raise CellProblem(str(exc), hint="move the file under --data-root", file=value) from exc
+        if not path.is_file():
+            raise CellProblem(
+                f"{kind} file not found", hint="fix the path (relative paths start at the table's folder)",
+                file=str(path),
+            )
+        try:
+            return loader(path)
+        except UnreadableFile as exc:
+            raise CellProblem(str(exc), hint=f"replace or remove the {kind} file", file=str(path)) from exc
+
+    return load
+
+
+def _text_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+    text = value if isinstance(value, str) else str(value)
+    if not text.strip():
+        raise CellProblem("empty text", hint="leave the cell blank (null) to mark the text missing")
+    return text
+
+
+def _numeric_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+    number = to_float(value)
+    if number is None:
+        raise CellProblem(f"expected a number, got {type(value).__name__} {value!r}", hint="fix the value")
+    if math.isinf(number):
+        raise CellProblem("infinite value", hint="replace it with a finite number or leave it blank")
+    return number
+
+
+def _categorical_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+    return str(value)
+
+
+def _vector_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+    vector = parse_vector(value)
+    if vector is None:
+        raise CellProblem(f"expected a list of numbers, got {str(value)[:40]!r}", hint="write it as [1.0, 2.0]")
+    if not np.all(np.isfinite(vector)):
+        raise CellProblem("the vector holds NaN or infinite values", hint="fix the vector")
+    return vector.astype(np.float32)
+
+
+CELL_LOADERS: dict[ColumnKind, Callable[[Any, Path, Path | None], Any]] = {
+    ColumnKind.IMAGE: _file_cell(load_image, "image"),
+    ColumnKind.AUDIO: _file_cell(load_audio, "audio"),
+    ColumnKind.TEXT: _text_cell,
+    ColumnKind.NUMERIC: _numeric_cell,
+    ColumnKind.CATEGORICAL: _categorical_cell,
+    ColumnKind.VECTOR: _vector_cell,
+}
+
+
+def _load_column(
+    series: pd.Series, kind: ColumnKind, table: Table, data_root: Path | None, report: ValidationReport
+) -> list[Any]:
+    loader = CELL_LOADERS[kind]
+    missing_value: Any = math.nan if kind is ColumnKind.NUMERIC else None
+
+    def one(value: Any) -> tuple[Any, CellProblem | None]:
+        if is_missing(value):
+            return missing_value, None
+        try:
+            return loader(value, table.base_dir, data_root), None
+        except CellProblem as problem:
+            return missing_value, problem
+
+    values = series.tolist()
+    if kind in (ColumnKind.IMAGE, ColumnKind.AUDIO) and len(values) > 64:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(one, values))
+    else:
+        results = [one(v) for v in values]
+    source = None if table.source == "<DataFrame>" else table.source
+    for row, (_, problem) in enumerate(results):
+        if problem is not None:
+            report.problems.append(
+                Problem(problem.message, row=row, column=str(series.name), file=problem.file or source,
+                        hint=problem.hint)
+            )
+    if kind is ColumnKind.NUMERIC:
+        _report_blank_numbers(series, [r[0] for r in results], report)
+    if kind is ColumnKind.VECTOR:
+        _check_vector_lengths(series, results, report)
+    return [r[0] for r in results]
+
+
+def _report_blank_numbers(series: pd.Series, values: list[Any], report: ValidationReport) -> None:
+    blank = [i for i, v in enumerate(series.tolist()) if is_missing(v)]
+    if blank:
+        shown = ", ".join(map(str, blank[:10])) + (" ..." if len(blank) > 10 else "")
+        report.problems.append(Problem(
+            f"{len(blank)} missing value(s) in rows {shown}", column=str(series.name),
+            hint="they are imputed with the training median", severity="warning",
+        ))
+
+
+def _check_vector_lengths(series: pd.Series, results: list[tuple[Any, Any]], report: ValidationReport) -> None:
+    lengths = Counter(len(v) for v, p in results if v is not None)
+    if len(lengths) <= 1:
+        return
+    expected = lengths.most_common(1)[0][0]
+    for row, (vector, _) in enumerate(results):
+        if vector is not None and len(vector) != expected:
+            report.problems.append(Problem(
+                f"vector of length {len(vector)}; most rows have {expected}", row=row,
+                column=str(series.name), hint="give every row a vector of the same length",
+            ))
+            results[row] = (None, None)
+
+
+def _check_target(value: Any, task: TaskKind) -> str | None:
+    if is_missing(value):
+        return "no target value"
+    if task is TaskKind.REGRESSION:
+        number = to_float(value)
+        if number is None:
+            return f"expected a number as target, got {value!r}"
+        if not math.isfinite(number):
+            return "the target is not finite"
+    if task is TaskKind.MULTILABEL and parse_label_list(value) is None and not isinstance(value, str):
+        return f"expected a list of labels, got {value!r}"
+    return None
+
+
+def load_table(
+    table: Table,
+    schema: Schema,
+    *,
+    on_error: str = "raise",
+    data_root: str | Path | None = None,
+    require_targets: bool = True,
+) -> LoadedTable:
+    """Load and validate every cell of ``table`` under ``schema``.
+
+    Raises :class:`DataError` listing every error when ``on_error="raise"``; with ``"skip"`` bad
+    cells become missing modalities, rows without a usable target are dropped, and the report counts both.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    frame = table.frame
+    if frame.empty:
+        raise DataError(f"the table {table.source} is empty: it has no rows", [Problem("no rows")])
+    root = Path(data_root) if data_root is not None else None
+    report = ValidationReport(n_rows=len(frame))
+    absent = [c for spec in schema.modalities for c in spec.columns if c not in frame.columns]
+    if require_targets:
+        absent += [t.column for t in schema.targets if t.column not in frame.columns]
+    if absent:
+        raise DataError(
+            f"the table {table.source} lacks column(s) {', '.join(map(repr, absent))}; "
+            f"it has {', '.join(map(str, frame.columns))}",
+            [Problem("column missing from the table", column=c) for c in absent],
+        )
+    modalities = {}
+    for spec in schema.modalities:
+        loaded = {c: _load_column(frame[c], spec.column_kinds[c], table, root, report) for c in spec.columns}
+        modalities[spec.name] = pd.DataFrame(loaded, index=frame.index)
+    keep = np.ones(len(frame), dtype=bool)
+    if require_targets:
+        for target in schema.targets:
+            for row, value in enumerate(frame[target.column].tolist()):
+                message = _check_target(value, target.task)
+                if message:
+                    report.problems.append(Problem(message, row=row, column=target.column,
+                                                   hint="fix the target or remove the row"))
+                    keep[row] = False
+    return _finish(table, schema, modalities, keep, report, on_error)
+
+
+def _finish(
+    table: Table, schema: Schema, modalities: dict[str, pd.DataFrame], keep: np.ndarray,
+    report: ValidationReport, on_error: str,
+) -> LoadedTable:
+    if report.errors and on_error == "raise":
+        raise DataError(
+            f"{len(report.errors)} problem(s) in {table.source}; fix them, or pass --on-error skip to treat "
+            "unreadable cells as missing modalities",
+            report.errors,
+        )
+    for problem in report.errors:
+        if problem.column is not None and problem.row is not None and keep[problem.row]:
+            report.skipped_cells[problem.column] += 1
+    report.dropped_rows = [int(r) for r in np.flatnonzero(~keep)]
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        raise DataError(f"no usable row left in {table.source}", report.errors)
+    target_cols = [t.column for t in schema.targets if t.column in table.frame.columns]
+    return LoadedTable(
+        {name: f.iloc[rows].reset_index(drop=True) for name, f in modalities.items()},
+        table.frame[target_cols].iloc[rows].reset_index(drop=True),
+        rows,
+        report,
+    )

@@ -1,0 +1,1 @@
+"""Training engine (PyTorch Lightning), model bundles and atomic writes."""

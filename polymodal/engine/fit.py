@@ -1,0 +1,93 @@
+"""``fit``: a table in, a trained :class:`~polymodal.predictor.Predictor` out."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polymodal.config import FitConfig
+from polymodal.data.pipeline import DataPipeline
+from polymodal.data.schema import Schema, TaskKind, infer_schema
+from polymodal.data.splits import split_by_column, stratified_split
+from polymodal.data.table import read_table
+from polymodal.data.validation import LoadedTable, load_table
+from polymodal.engine.atomic import atomic_write_json
+from polymodal.engine.module import SupervisedModule
+from polymodal.engine.trainer import train
+from polymodal.errors import DataError
+from polymodal.models.builder import build_model
+from polymodal.predictor import Predictor, TableLike
+
+
+def infer_table_schema(frame: Any, config: FitConfig) -> Schema:
+    data = config.data
+    ignore = [*data.ignore, *([data.split_column] if data.split_column else [])]
+    return infer_schema(frame, data.targets, data.modalities, data.tasks, ignore=ignore,
+                        group_tabular=data.group_tabular)
+
+
+def _splits(loaded: LoadedTable, frame: Any, schema: Schema, config: FitConfig) -> dict[str, np.ndarray]:
+    positions = np.arange(len(loaded.rows))
+    test = np.empty(0, dtype=np.int64)
+    if config.data.split_column:
+        train_rows, test_rows = split_by_column(frame, config.data.split_column)
+        in_test = np.isin(loaded.rows, test_rows)
+        positions, test = np.flatnonzero(~in_test), np.flatnonzero(in_test)
+        if len(positions) == 0:
+            raise DataError(f"split column {config.data.split_column!r} marks every row as test")
+    labels = None
+    first = schema.targets[0]
+    if first.task in (TaskKind.BINARY, TaskKind.MULTICLASS):
+        labels = loaded.targets[first.column].iloc[positions].to_numpy()
+    tr, va = stratified_split(len(positions), labels, config.train.val_fraction, config.train.seed)
+    return {"train": positions[tr], "val": positions[va], "test": test}
+
+
+def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
+        run_dir: str | Path | None = None) -> Predictor:
+    """Train a supervised multimodal model as ``config`` says; save it to ``out`` if given.
+
+    ``predictor.metrics`` holds validation (and, with a split column, test) metrics, training cost and
+    the skip report; ``run_dir`` receives the per-epoch CSV log and the best checkpoint.
+    """
+    if not config.data.targets:
+        raise ValueError("fit needs at least one target column (--target COL)")
+    tbl = read_table(table)
+    schema = infer_table_schema(tbl.frame, config)
+    loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root)
+    splits = _splits(loaded, tbl.frame, schema, config)
+    pipeline = DataPipeline(schema, config.data.preprocess).fit(loaded, splits["train"])
+    data = pipeline.transform(loaded)
+    targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
+    kinds = {m.name: m.kind for m in schema.modalities}
+    model = build_model(config.model, pipeline.input_info(), kinds, targets)
+    module = SupervisedModule(
+        model, {n: e.task for n, e in pipeline.targets.items()},
+        {n: max(len(e.classes_), 1) for n, e in pipeline.targets.items()},
+        {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION},
+        lr=config.train.lr, weight_decay=config.train.weight_decay,
+        loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
+    )
+    work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-run-"))
+    result = train(module, data.subset(splits["train"]), data.subset(splits["val"]), config.train, work)
+    predictor = Predictor(config, pipeline, module.model)
+    metrics: dict[str, Any] = {
+        "validation": predictor.evaluate_encoded(data.subset(splits["val"])),
+        "train": {k: v for k, v in asdict(result).items() if k != "history"},
+        "sizes": {k: len(v) for k, v in splits.items()},
+        "parameters": sum(p.numel() for p in module.model.parameters()),
+        "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
+    }
+    if len(splits["test"]):
+        metrics["test"] = predictor.evaluate_encoded(data.subset(splits["test"]))
+    predictor.metrics = metrics
+    predictor.history = result.history
+    predictor.last_report = loaded.report
+    atomic_write_json(work / "config.json", config.model_dump(mode="json"))
+    if out is not None:
+        predictor.save(out)
+    return predictor

@@ -1,0 +1,96 @@
+"""The Lightning module for supervised training of a :class:`FusionModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from polymodal.data.dataset import Batch
+from polymodal.data.schema import TaskKind
+from polymodal.evaluation.metrics import build_metrics, metric_inputs
+from polymodal.losses import MultiTaskLoss
+from polymodal.losses.supervised import task_loss
+from polymodal.models.supervised import FusionModel
+
+
+class SupervisedModule(L.LightningModule):
+    """Trains a fusion model on one or more targets; logs ``train_loss``, ``val_loss`` and
+    ``val_<target>_<metric>`` (regression metrics in the target's original units)."""
+
+    def __init__(
+        self,
+        model: FusionModel,
+        tasks: Mapping[str, TaskKind],
+        num_classes: Mapping[str, int],
+        regression_scale: Mapping[str, tuple[float, float]] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        loss_weighting: str = "fixed",
+        loss_weights: Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.tasks = dict(tasks)
+        self.loss = MultiTaskLoss(self.tasks, loss_weighting, loss_weights)
+        self.scale = dict(regression_scale or {})
+        self.lr, self.weight_decay = lr, weight_decay
+        self.val_metrics = nn.ModuleDict(
+            {name: build_metrics(task, num_classes[name]) for name, task in self.tasks.items()}
+        )
+
+    def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return self.model(inputs, masks)
+
+    def _auxiliary_loss(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor],
+                        targets: Mapping[str, Tensor]) -> Tensor | None:
+        """Late fusions that stack per-modality heads train those heads on their own loss."""
+        total = None
+        for name, fusion in self.model.fusions.items():
+            aux = getattr(fusion, "auxiliary_logits", None)
+            if aux is None or name not in self.tasks:
+                continue
+            features = self.model.encode(inputs)
+            logits = aux(features)  # [B, M, outputs], modalities in the fusion's (sorted) order
+            for m, modality in enumerate(fusion.modalities):
+                keep = masks[modality].bool()
+                if keep.any():
+                    term = task_loss(logits[keep, m], targets[name][keep], self.tasks[name])
+                    total = term if total is None else total + term
+        return total
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        inputs, masks, targets = batch
+        out = self.loss(self.model(inputs, masks), targets)
+        total = out.total
+        aux = self._auxiliary_loss(inputs, masks, targets)
+        if aux is not None:
+            total = total + aux
+        batch_size = next(iter(masks.values())).shape[0]
+        self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        return total
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        inputs, masks, targets = batch
+        logits = self.model(inputs, masks)
+        out = self.loss(logits, targets)
+        batch_size = next(iter(masks.values())).shape[0]
+        self.log("val_loss", out.total, on_epoch=True, prog_bar=True, batch_size=batch_size, sync_dist=True)
+        for name, task in self.tasks.items():
+            preds, target = metric_inputs(task, logits[name], targets[name])
+            if name in self.scale:
+                mean, std = self.scale[name]
+                preds, target = preds * std + mean, target * std + mean
+            self.val_metrics[name].update(preds, target)
+
+    def on_validation_epoch_end(self) -> None:
+        for name, metrics in self.val_metrics.items():
+            values = metrics.compute()
+            self.log_dict({f"val_{name}_{k}": v for k, v in values.items()}, sync_dist=True)
+            metrics.reset()
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

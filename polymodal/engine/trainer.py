@@ -1,0 +1,112 @@
+"""Training on PyTorch Lightning: seeded, early-stopped, best weights kept, per-epoch CSV log."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from safetensors.torch import save_file
+from torch.utils.data import DataLoader
+
+from polymodal.config import TrainConfig
+from polymodal.data.dataset import EncodedData, EncodedDataset
+from polymodal.engine.atomic import atomic_write_with
+
+
+class BestWeights(Callback):
+    """Keeps the weights of the epoch with the lowest monitored value, in memory and as a safetensors
+    checkpoint (no pickle), and restores them when training ends."""
+
+    def __init__(self, monitor: str = "val_loss", path: Path | None = None) -> None:
+        self.monitor, self.path = monitor, path
+        self.best = math.inf
+        self.best_epoch = -1
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None or not float(value) < self.best:
+            return
+        self.best, self.best_epoch = float(value), trainer.current_epoch
+        self.state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
+        if self.path is not None and trainer.is_global_zero:
+            state = {k: v.contiguous() for k, v in self.state.items()}
+            atomic_write_with(self.path, lambda tmp: save_file(state, str(tmp)))
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.state is not None:
+            pl_module.load_state_dict(self.state)
+
+
+@dataclass
+class TrainResult:
+    best_val_loss: float
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    samples_per_second: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    log_path: str | None = None
+
+
+def make_loader(data: EncodedData, config: TrainConfig, shuffle: bool) -> DataLoader:
+    generator = torch.Generator().manual_seed(config.seed)
+    return DataLoader(
+        EncodedDataset(data), batch_size=config.batch_size, shuffle=shuffle, generator=generator,
+        num_workers=config.num_workers, persistent_workers=config.num_workers > 0,
+    )
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """The CSV log merged into one row per epoch."""
+    if not path.exists():
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    with path.open() as fh:
+        for row in csv.DictReader(fh):
+            epoch = int(float(row["epoch"]))
+            merged = rows.setdefault(epoch, {"epoch": epoch})
+            merged.update({k: float(v) for k, v in row.items() if v not in ("", None) and k not in ("epoch", "step")})
+    return [rows[e] for e in sorted(rows)]
+
+
+def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedData, config: TrainConfig,
+          run_dir: Path) -> TrainResult:
+    """Fit ``module``; the best epoch's weights are restored at the end."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    best = BestWeights(path=run_dir / "best.safetensors")
+    callbacks: list[Callback] = [best, EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")]
+    if config.progress:
+        callbacks.append(RichProgressBar(leave=False))
+    logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
+    trainer = L.Trainer(
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
+        precision=config.precision,  # type: ignore[arg-type]
+        callbacks=callbacks, logger=logger, enable_checkpointing=False, enable_progress_bar=config.progress,
+        enable_model_summary=False, deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*is smaller than the logging interval.*")
+        trainer.fit(module, make_loader(train_data, config, True), make_loader(val_data, config, False))
+    seconds = time.perf_counter() - start
+    epochs = trainer.current_epoch
+    log_path = Path(logger.log_dir) / "metrics.csv"
+    return TrainResult(
+        best_val_loss=best.best, best_epoch=best.best_epoch, epochs_run=epochs, train_seconds=seconds,
+        samples_per_second=len(train_data) * max(epochs, 1) / max(seconds, 1e-9),
+        history=read_history(log_path), log_path=str(log_path),
+    )

@@ -1,0 +1,45 @@
+"""Task metrics from torchmetrics: accuracy, macro-F1, AUROC; MAE, RMSE, R2."""
+
+from __future__ import annotations
+
+import torch
+import torchmetrics
+from torch import Tensor
+from torchmetrics import MetricCollection
+
+from polymodal.data.schema import TaskKind
+
+
+def build_metrics(task: TaskKind, num_classes: int) -> MetricCollection:
+    """The metrics of ``task``. ``num_classes`` counts classes (labels for multilabel)."""
+    if task is TaskKind.REGRESSION:
+        return MetricCollection({
+            "mae": torchmetrics.MeanAbsoluteError(),
+            "rmse": torchmetrics.MeanSquaredError(squared=False),
+            "r2": torchmetrics.R2Score(),
+        })
+    if task is TaskKind.MULTILABEL:
+        return MetricCollection({
+            "accuracy": torchmetrics.Accuracy(task="multilabel", num_labels=num_classes),
+            "macro_f1": torchmetrics.F1Score(task="multilabel", num_labels=num_classes, average="macro"),
+            "auroc": torchmetrics.AUROC(task="multilabel", num_labels=num_classes),
+        })
+    # binary tasks are scored as two-class problems: macro-F1 over both classes, AUROC of the positive one
+    num_classes = 2 if task is TaskKind.BINARY else num_classes
+    return MetricCollection({
+        "accuracy": torchmetrics.Accuracy(task="multiclass", num_classes=num_classes),
+        "macro_f1": torchmetrics.F1Score(task="multiclass", num_classes=num_classes, average="macro"),
+        "auroc": torchmetrics.AUROC(task="multiclass", num_classes=num_classes),
+    })
+
+
+def metric_inputs(task: TaskKind, logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """What each metric expects: probabilities and integer targets for classification."""
+    if task is TaskKind.REGRESSION:
+        return logits.squeeze(-1).float(), target.squeeze(-1).float()
+    if task is TaskKind.BINARY:
+        p1 = torch.sigmoid(logits.squeeze(-1)).float()
+        return torch.stack([1 - p1, p1], dim=-1), target.squeeze(-1).long()
+    if task is TaskKind.MULTILABEL:
+        return torch.sigmoid(logits).float(), target.long()
+    return torch.softmax(logits, dim=-1).float(), target.long()

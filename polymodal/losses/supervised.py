@@ -1,0 +1,69 @@
+"""Supervised losses per task, and their combination over several targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from polymodal.data.schema import TaskKind
+from polymodal.losses.output import LossOutput
+
+WEIGHTINGS = ("fixed", "uncertainty")
+
+
+def task_loss(logits: Tensor, target: Tensor, task: TaskKind) -> Tensor:
+    """Cross-entropy for multiclass, binary cross-entropy with logits for binary/multilabel, MSE for
+    regression (on standardised targets)."""
+    if task is TaskKind.MULTICLASS:
+        return F.cross_entropy(logits, target.long())
+    if task in (TaskKind.BINARY, TaskKind.MULTILABEL):
+        return F.binary_cross_entropy_with_logits(logits, target.float())
+    return F.mse_loss(logits, target.float())
+
+
+def uncertainty_weighted(losses: Sequence[Tensor], log_vars: Tensor, tasks: Sequence[TaskKind]) -> Tensor:
+    """Kendall et al. (2018): ``sum_i c_i * exp(-s_i) * L_i + s_i / 2`` with ``s_i = log sigma_i^2``;
+    ``c_i`` is 1/2 for regression and 1 for classification."""
+    total = log_vars.new_zeros(())
+    for loss, s, task in zip(losses, log_vars, tasks):
+        scale = 0.5 if task is TaskKind.REGRESSION else 1.0
+        total = total + scale * torch.exp(-s) * loss + 0.5 * s
+    return total
+
+
+class MultiTaskLoss(nn.Module):
+    """Sum of per-target losses, weighted by fixed weights or learned uncertainty (Kendall et al. 2018).
+
+    Example
+    -------
+    >>> loss = MultiTaskLoss({"y": TaskKind.MULTICLASS})
+    >>> out = loss({"y": torch.zeros(2, 3)}, {"y": torch.tensor([0, 1])})
+    >>> round(float(out.total), 4)
+    1.0986
+    """
+
+    def __init__(
+        self, tasks: Mapping[str, TaskKind], weighting: str = "fixed", weights: Mapping[str, float] | None = None
+    ) -> None:
+        super().__init__()
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown loss weighting {weighting!r}; valid: {', '.join(WEIGHTINGS)}")
+        unknown = sorted(set(weights or {}) - set(tasks))
+        if unknown:
+            raise ValueError(f"loss weights given for unknown target(s) {unknown}; targets: {sorted(tasks)}")
+        self.tasks = dict(tasks)
+        self.weighting = weighting
+        self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.tasks}
+        self.log_vars = nn.Parameter(torch.zeros(len(self.tasks))) if weighting == "uncertainty" else None
+
+    def forward(self, logits: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> LossOutput:
+        names = list(self.tasks)
+        losses = [task_loss(logits[n], targets[n], self.tasks[n]) for n in names]
+        if self.log_vars is not None:
+            total = uncertainty_weighted(losses, self.log_vars, [self.tasks[n] for n in names])
+        else:
+            total = sum((self.weights[n] * loss for n, loss in zip(names, losses)), losses[0].new_zeros(()))
+        return LossOutput(total, {f"loss_{n}": loss.detach() for n, loss in zip(names, losses)})

@@ -1,0 +1,97 @@
+"""Shared pieces of the two-view estimators: input checks and the finishing of a CCA solution."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils.validation import validate_data
+
+FLOATS = (np.float64, np.float32)
+
+
+def validate_two_views(estimator: object, X: object, y: object, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Check ``X`` (through sklearn's ``validate_data``) and the second view ``y``; 1-D ``y`` is one column."""
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(
+            f"{name} requires y to be passed, but the target y is None: y is the second view, "
+            "an array of shape (n_samples, n_features_y)"
+        )
+    X_checked = validate_data(estimator, X, dtype=FLOATS, reset=reset, ensure_min_samples=2)
+    Y = check_array(y, input_name="y", dtype=FLOATS, ensure_2d=False, ensure_min_samples=2)
+    if Y.ndim == 1:
+        Y = Y.reshape(-1, 1)
+    check_consistent_length(X_checked, Y)
+    return X_checked, Y
+
+
+def check_y_features(estimator: object, Y: np.ndarray, expected: int) -> None:
+    """Raise when the second view has a different number of features than at fit time."""
+    if Y.shape[1] != expected:
+        raise ValueError(
+            f"y has {Y.shape[1]} features, but {type(estimator).__name__} was fitted with "
+            f"{expected} features in the second view"
+        )
+
+
+def check_n_components(n_components: int, n_samples: int, p: int, q: int) -> None:
+    """``n_components`` may not exceed ``min(n_samples - 1, p, q)``."""
+    bound = min(n_samples - 1, p, q)
+    if n_components > bound:
+        raise ValueError(
+            f"n_components={n_components} is too large: at most min(n_samples - 1, n_features_x, "
+            f"n_features_y) = min({n_samples - 1}, {p}, {q}) = {bound} canonical pairs exist"
+        )
+
+
+def finish_components(
+    wx: np.ndarray,
+    wy: np.ndarray,
+    cov_xx: np.ndarray,
+    cov_yy: np.ndarray,
+    cov_xy: np.ndarray,
+    n_components: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale weights to unit-variance variates, sort by their correlation, fix the signs.
+
+    With a ridge, the regularised solution's weights do not give unit variance and the regularised
+    correlations are not the variates' correlations; this returns the weights rescaled so the
+    training variates have unit variance, their actual correlations, and components in descending
+    order of that correlation. The sign makes the largest-magnitude x weight positive.
+    """
+    if wx.shape[1] < n_components or wy.shape[1] < n_components:
+        raise ValueError(
+            f"n_components={n_components} exceeds the rank of the views "
+            f"({min(wx.shape[1], wy.shape[1])}): reduce n_components or remove duplicate features"
+        )
+    wx, wy = wx[:, :n_components], wy[:, :n_components]
+    wx = wx / np.sqrt(quadratic_forms(wx, cov_xx, wx))
+    wy = wy / np.sqrt(quadratic_forms(wy, cov_yy, wy))
+    corr = quadratic_forms(wx, cov_xy, wy)
+    order = np.argsort(-corr, kind="stable")
+    return wx[:, order], wy[:, order], corr[order]
+
+
+def quadratic_forms(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A[:, k]' M B[:, k]`` for every column ``k``."""
+    return np.sum(A * (M @ B), axis=0)
+
+
+def orient(wx: np.ndarray, wy: np.ndarray, x_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flip each pair so that its training x-variate's largest-magnitude value is positive.
+
+    The rule depends on the variates only, not on the basis the weights are written in, so CCA and
+    kernel CCA with a linear kernel (or two solvers) give the same signs.
+    """
+    signs = np.sign(x_scores[np.argmax(np.abs(x_scores), axis=0), np.arange(x_scores.shape[1])])
+    signs[signs == 0] = 1.0
+    return wx * signs, wy * signs
+
+
+def column_correlations(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson correlation of ``A[:, k]`` with ``B[:, k]`` for every column ``k`` (0 for a constant column)."""
+    A = A - A.mean(axis=0)
+    B = B - B.mean(axis=0)
+    denom = np.sqrt((A * A).sum(axis=0) * (B * B).sum(axis=0))
+    num = (A * B).sum(axis=0)
+    return np.divide(num, denom, out=np.zeros_like(num), where=denom > 0)

@@ -1,0 +1,192 @@
+"""Multiset CCA for two or more views (generalised CCA in the SUMCOR form)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from polymodal.multiview import _blocks
+from polymodal.multiview._base import FLOATS, column_correlations
+from polymodal.multiview.cca_math import inverse_sqrt_factor, scaled_ridge
+
+_LIST_OF_VIEWS = "MCCA takes a list of views (one 2-D array per view), not a single array"
+
+
+class MCCA(TransformerMixin, BaseEstimator):
+    """Multiset canonical correlation analysis (Kettenring 1971; Nielsen 2002), solved exactly.
+
+    Finds one weight vector per view so that the sum of all covariances between the views' variates
+    is maximal, subject to the sum of their (ridge-regularised) variances being fixed: the
+    generalised eigenproblem ``C w = lambda D w`` with ``C`` the covariance of the concatenated views
+    and ``D`` its block diagonal. Each view is whitened (clamped eigendecomposition, ridge
+    ``reg * trace(C_jj) / p_j``), then the whitened block matrix is diagonalised. With two views it is
+    CCA: ``eigenvalues_ = 1 + canonical correlation``.
+
+    ``fit`` takes a list of views, so scikit-learn's single-matrix estimator checks do not apply;
+    ``_NOT_APPLICABLE_CHECKS`` lists them with the reason.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of components; at most the smallest view width and ``n_samples - 1``.
+    reg : float, default=0.0
+        Ridge as a fraction of each view's mean feature variance.
+
+    Attributes
+    ----------
+    weights_ : list of ndarray (n_features_j, n_components)
+        Per-view weights on the centred view; the training variates have unit variance.
+    means_ : list of ndarray
+        Per-view column means.
+    eigenvalues_ : ndarray (n_components,)
+        Generalised eigenvalues, descending (between 0 and the number of views).
+    canonical_correlations_ : ndarray (n_components,)
+        Mean correlation over all pairs of views of the training variates, per component.
+    n_views_ : int
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.standard_normal((300, 1))
+    >>> views = [np.c_[z, rng.standard_normal((300, 2))] + 0.1 * rng.standard_normal((300, 3))
+    ...          for _ in range(3)]
+    >>> mcca = MCCA(n_components=1).fit(views)
+    >>> [s.shape for s in mcca.transform(views)]
+    [(300, 1), (300, 1), (300, 1)]
+    >>> bool(mcca.canonical_correlations_[0] > 0.95)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "reg": [Interval(Real, 0, None, closed="left")],
+    }
+
+    weights_: list[np.ndarray]
+
+    _NOT_APPLICABLE_CHECKS: ClassVar[dict[str, str]] = {
+        name: "MCCA.fit takes a list of views; sklearn's checks pass one 2-D array"
+        for name in (
+            "check_complex_data",
+            "check_dict_unchanged",
+            "check_dont_overwrite_parameters",
+            "check_dtype_object",
+            "check_estimator_sparse_array",
+            "check_estimator_sparse_matrix",
+            "check_estimator_sparse_tag",
+            "check_estimators_dtypes",
+            "check_estimators_empty_data_messages",
+            "check_estimators_fit_returns_self",
+            "check_estimators_nan_inf",
+            "check_estimators_overwrite_params",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_fit1d",
+            "check_fit2d_1feature",
+            "check_fit2d_1sample",
+            "check_fit2d_predict1d",
+            "check_fit_check_is_fitted",
+            "check_fit_idempotent",
+            "check_fit_score_takes_y",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_n_features_in",
+            "check_n_features_in_after_fitting",
+            "check_pipeline_consistency",
+            "check_positive_only_tag_during_fit",
+            "check_readonly_memmap_input",
+            "check_transformer_data_not_an_array",
+            "check_transformer_general",
+            "check_transformer_preserve_dtypes",
+        )
+    }
+
+    def __init__(self, n_components: int = 2, *, reg: float = 0.0) -> None:
+        self.n_components = n_components
+        self.reg = reg
+
+    def fit(self, Xs: Sequence[object], y: object = None) -> MCCA:
+        """Fit on a list of views ``[X_1, ..., X_m]`` (each ``(n_samples, p_j)``); ``y`` is ignored."""
+        self._validate_params()
+        views = _check_views(Xs)
+        self.n_views_ = len(views)
+        self.n_features_ = [v.shape[1] for v in views]
+        bound = min(views[0].shape[0] - 1, *self.n_features_)
+        if self.n_components > bound:
+            raise ValueError(
+                f"n_components={self.n_components} is too large: at most min(n_samples - 1, smallest view "
+                f"width) = {bound}"
+            )
+        self.means_ = [_blocks.column_mean(v) for v in views]
+        cov = _blocks.joint_covariance(views, self.means_)
+        self._solve(cov)
+        scores = self.transform(views)
+        # One sign per component for all views (the first view's largest-magnitude variate positive).
+        first = scores[0]
+        signs = np.sign(first[np.argmax(np.abs(first), axis=0), np.arange(first.shape[1])])
+        signs[signs == 0] = 1.0
+        self.weights_ = [w * signs for w in self.weights_]
+        scores = [s * signs for s in scores]
+        self.canonical_correlations_ = _mean_pairwise_correlation(scores)
+        return self
+
+    def _solve(self, cov: np.ndarray) -> None:
+        edges = np.cumsum([0, *self.n_features_])
+        blocks = [slice(a, b) for a, b in itertools.pairwise(edges)]
+        whiten = [inverse_sqrt_factor(cov[b, b], scaled_ridge(cov[b, b], self.reg)) for b in blocks]
+        white = linalg.block_diag(*whiten)
+        matrix = white.T @ cov @ white
+        # The diagonal blocks must be identities even with a ridge: the constraint is on D, not C.
+        w_edges = np.cumsum([0, *(w.shape[1] for w in whiten)])
+        for a, b in itertools.pairwise(w_edges):
+            matrix[a:b, a:b] = np.eye(b - a)
+        eigvals, eigvecs = linalg.eigh(matrix)
+        top = np.argsort(eigvals)[::-1][: self.n_components]
+        self.eigenvalues_ = eigvals[top]
+        weights = white @ eigvecs[:, top]
+        self.weights_ = [self._unit_variance(weights[b], cov[b, b]) for b in blocks]
+
+    @staticmethod
+    def _unit_variance(w: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        variance = np.einsum("ik,ij,jk->k", w, cov, w)
+        return w / np.sqrt(np.where(variance > 0, variance, 1.0))
+
+    def transform(self, Xs: Sequence[object]) -> list[np.ndarray]:
+        """The canonical variates of every view: a list of ``(n_samples, n_components)`` arrays."""
+        check_is_fitted(self)
+        views = _check_views(Xs)
+        if [v.shape[1] for v in views] != self.n_features_:
+            raise ValueError(
+                f"the views have {[v.shape[1] for v in views]} features, but MCCA was fitted with {self.n_features_}"
+            )
+        return [_blocks.centred_matmul(v, m, w) for v, m, w in zip(views, self.means_, self.weights_)]
+
+    def fit_transform(self, Xs: Sequence[object], y: object = None) -> list[np.ndarray]:
+        """Fit, then return the training variates of every view."""
+        return self.fit(Xs).transform(Xs)
+
+
+def _check_views(Xs: object) -> list[np.ndarray]:
+    if isinstance(Xs, np.ndarray) or not isinstance(Xs, Sequence) or isinstance(Xs, str):
+        raise TypeError(f"{_LIST_OF_VIEWS}; got {type(Xs).__name__}")
+    if len(Xs) < 2:
+        raise ValueError(f"MCCA needs at least 2 views, got {len(Xs)}")
+    views = [check_array(v, dtype=FLOATS, ensure_min_samples=2, input_name=f"view {i}") for i, v in enumerate(Xs)]
+    rows = [v.shape[0] for v in views]
+    if len(set(rows)) > 1:
+        raise ValueError(f"all views must have the same number of samples (rows); got {rows}")
+    return views
+
+
+def _mean_pairwise_correlation(scores: list[np.ndarray]) -> np.ndarray:
+    pairs = [column_correlations(scores[i], scores[j]) for i in range(len(scores)) for j in range(i + 1, len(scores))]
+    return np.mean(pairs, axis=0)

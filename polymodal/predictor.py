@@ -1,0 +1,159 @@
+"""A trained multimodal model with its data pipeline: predict, evaluate, embed, save, load."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from polymodal.config import FitConfig
+from polymodal.data.dataset import EncodedData
+from polymodal.data.kinds import ModalityKind
+from polymodal.data.pipeline import DataPipeline
+from polymodal.data.schema import TaskKind
+from polymodal.data.table import Table, read_table
+from polymodal.data.validation import LoadedTable, ValidationReport, load_table
+from polymodal.engine.bundle import BundleContents, load_bundle, save_bundle
+from polymodal.errors import BundleError
+from polymodal.evaluation.metrics import build_metrics, metric_inputs
+from polymodal.models.builder import build_model
+from polymodal.models.supervised import FusionModel
+
+TableLike = str | Path | pd.DataFrame | Table
+
+
+class Predictor:
+    """A fitted model. Made by :func:`polymodal.fit` or :func:`polymodal.load`.
+
+    Example
+    -------
+    >>> predictor = polymodal.fit("table.csv", target="label")  # doctest: +SKIP
+    >>> predictor.predict("new_rows.csv")                        # doctest: +SKIP
+    """
+
+    def __init__(self, config: FitConfig, pipeline: DataPipeline, model: FusionModel,
+                 metrics: Mapping[str, Any] | None = None) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.model = model.eval()
+        self.metrics: dict[str, Any] = dict(metrics or {})
+        self.last_report: ValidationReport | None = None
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.pipeline.targets)
+
+    # -- data ---------------------------------------------------------------------------------
+    def _load(self, table: TableLike, with_targets: bool, on_error: str | None) -> tuple[LoadedTable, EncodedData]:
+        tbl = read_table(table)
+        loaded = load_table(tbl, self.pipeline.schema, on_error=on_error or self.config.data.on_error,
+                            data_root=self.config.data.data_root, require_targets=with_targets)
+        self.last_report = loaded.report
+        return loaded, self.pipeline.transform(loaded, with_targets=with_targets)
+
+    @torch.no_grad()
+    def logits(self, data: EncodedData, batch_size: int = 256) -> dict[str, Tensor]:
+        """Model outputs for encoded data, batched, in eval mode."""
+        self.model.eval()
+        outs: dict[str, list[Tensor]] = {t: [] for t in self.targets}
+        for start in range(0, len(data), batch_size):
+            part = data.subset(np.arange(start, min(start + batch_size, len(data))))
+            for name, value in self.model(part.inputs, part.masks).items():
+                outs[name].append(value.float())
+        return {k: torch.cat(v) if v else torch.empty(0) for k, v in outs.items()}
+
+    # -- public API ---------------------------------------------------------------------------
+    def predict(self, table: TableLike, on_error: str | None = None) -> pd.DataFrame:
+        """Predicted label (or value) and class probabilities per row, in input order.
+
+        Rows with a missing modality are still predicted. With ``on_error="skip"`` unreadable cells
+        count as missing modalities; the report is in ``last_report``.
+        """
+        loaded, data = self._load(table, with_targets=False, on_error=on_error)
+        logits = self.logits(data)
+        out = pd.DataFrame(index=pd.RangeIndex(len(data)))
+        out.insert(0, "row", loaded.rows)
+        for name, encoder in self.pipeline.targets.items():
+            preds, probs = encoder.decode(logits[name])
+            out[name] = list(preds)
+            if probs is not None:
+                for j, cls in enumerate(encoder.classes_ if encoder.task is not TaskKind.BINARY
+                                        else encoder.classes_):
+                    out[f"{name}_proba_{cls}"] = probs[:, j]
+        return out
+
+    def predict_proba(self, table: TableLike, target: str | None = None) -> np.ndarray:
+        """Class probabilities ``[N, n_classes]`` of ``target`` (the first target by default)."""
+        name = target or self.targets[0]
+        encoder = self.pipeline.targets[name]
+        if encoder.task is TaskKind.REGRESSION:
+            raise ValueError(f"target {name!r} is a regression target: it has no class probabilities")
+        _, data = self._load(table, with_targets=False, on_error=None)
+        _, probs = encoder.decode(self.logits(data)[name])
+        return np.asarray(probs)
+
+    def evaluate(self, table: TableLike, on_error: str | None = None) -> dict[str, dict[str, float]]:
+        """Metrics per target on a labelled table (``{target: {metric: value}}``)."""
+        _, data = self._load(table, with_targets=True, on_error=on_error)
+        return self.evaluate_encoded(data)
+
+    def evaluate_encoded(self, data: EncodedData) -> dict[str, dict[str, float]]:
+        logits = self.logits(data)
+        results: dict[str, dict[str, float]] = {}
+        for name, encoder in self.pipeline.targets.items():
+            metrics = build_metrics(encoder.task, max(len(encoder.classes_), 1))
+            preds, target = metric_inputs(encoder.task, logits[name], data.targets[name])
+            if encoder.task is TaskKind.REGRESSION:
+                preds, target = preds * encoder.std_ + encoder.mean_, target * encoder.std_ + encoder.mean_
+            metrics.update(preds, target)
+            results[name] = {k: float(v) for k, v in metrics.compute().items()}
+        return results
+
+    @torch.no_grad()
+    def embed(self, table: TableLike) -> np.ndarray:
+        """The joint representation of every row ``[N, D]`` (the fusion's output)."""
+        _, data = self._load(table, with_targets=False, on_error=None)
+        self.model.eval()
+        parts = [self.model.embed(p.inputs, p.masks) for p in
+                 (data.subset(np.arange(s, min(s + 256, len(data)))) for s in range(0, len(data), 256))]
+        return torch.cat(parts).numpy()
+
+    # -- persistence --------------------------------------------------------------------------
+    def model_spec(self) -> dict[str, Any]:
+        return {
+            "input_info": self.pipeline.input_info(),
+            "kinds": {m.name: m.kind.value for m in self.pipeline.schema.modalities},
+            "targets": {n: [e.task.value, e.num_outputs] for n, e in self.pipeline.targets.items()},
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle folder atomically; :func:`polymodal.load` reads it back."""
+        state, arrays = self.pipeline.get_state()
+        return save_bundle(path, BundleContents(
+            kind="supervised", config=self.config.model_dump(mode="json"), model=self.model_spec(),
+            weights=dict(self.model.state_dict()), pipeline_state=state, pipeline_arrays=arrays,
+            metrics=self.metrics,
+        ))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Predictor:
+        contents = load_bundle(path)
+        if contents.kind != "supervised":
+            raise BundleError(f"{path} holds a {contents.kind!r} model, not a supervised predictor")
+        config = FitConfig.model_validate(contents.config)
+        pipeline = DataPipeline.from_state(contents.pipeline_state, contents.pipeline_arrays)
+        spec = contents.model
+        model = build_model(
+            config.model, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
+            {n: (t, int(k)) for n, (t, k) in spec["targets"].items()},
+        )
+        missing, unexpected = model.load_state_dict(contents.weights, strict=False)
+        if missing or unexpected:
+            raise BundleError(f"the weights in {path} do not fit the model: missing {missing}, unexpected {unexpected}")
+        return cls(config, pipeline, model, contents.metrics)

@@ -1,0 +1,42 @@
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from polymodal.engine.bundle import BundleContents, load_bundle, save_bundle
+from polymodal.errors import BundleError
+
+
+def _contents() -> BundleContents:
+    return BundleContents(
+        kind="supervised", config={"a": 1}, model={"sizes": [1, 2]}, weights={"w": torch.arange(6.0).reshape(2, 3)},
+        pipeline_state={"p": "x"}, pipeline_arrays={"m/mean": np.array([1.5, 2.5])}, metrics={"acc": 0.5},
+    )
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    save_bundle(tmp_path / "b", _contents())
+    back = load_bundle(tmp_path / "b")
+    assert back.config == {"a": 1} and back.metrics == {"acc": 0.5}
+    assert torch.equal(back.weights["w"], torch.arange(6.0).reshape(2, 3))
+    assert np.array_equal(back.pipeline_arrays["m/mean"], [1.5, 2.5])
+
+
+def test_refuses_a_pickle_file_and_a_folder_holding_one(tmp_path: Path) -> None:
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps({"weights": [1, 2]}))
+    with pytest.raises(BundleError, match="pickle-based file, and loading a pickle can run arbitrary code"):
+        load_bundle(model)
+    save_bundle(tmp_path / "b", _contents())
+    torch.save({"x": 1}, tmp_path / "b" / "extra.pt")
+    with pytest.raises(BundleError, match=r"refusing to load .*extra\.pt"):
+        load_bundle(tmp_path / "b")
+
+
+def test_incomplete_bundle(tmp_path: Path) -> None:
+    save_bundle(tmp_path / "b", _contents())
+    (tmp_path / "b" / "model.safetensors").unlink()
+    with pytest.raises(BundleError, match="not a complete polymodal bundle: missing model.safetensors"):
+        load_bundle(tmp_path / "b")

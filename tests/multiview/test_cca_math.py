@@ -1,0 +1,64 @@
+"""The pure canonical-correlation functions: numpy vs scipy, torch vs numpy, gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from polymodal.multiview.cca_math import canonical_correlations, inverse_sqrt_factor
+from tests.multiview.test_cca import scipy_reference, two_views
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.1])
+def test_numpy_matches_scipy(reg: float) -> None:
+    X, Y = two_views()
+    rho = canonical_correlations(X, Y, reg=reg)
+    np.testing.assert_allclose(rho, scipy_reference(X, Y, reg)[:5], atol=1e-8)
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.1])
+def test_torch_matches_numpy_in_float64(reg: float) -> None:
+    X, Y = two_views()
+    ours = canonical_correlations(torch.from_numpy(X), torch.from_numpy(Y), reg=reg, n_components=3)
+    np.testing.assert_allclose(ours.numpy(), canonical_correlations(X, Y, reg=reg)[:3], atol=1e-8)
+
+
+def test_torch_float32_input_is_computed_in_float64() -> None:
+    X, Y = two_views()
+    out = canonical_correlations(torch.from_numpy(X).float(), torch.from_numpy(Y).float(), reg=0.0)
+    assert out.dtype == torch.float32
+    ref = canonical_correlations(X.astype(np.float32).astype(np.float64), Y.astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(out.numpy(), ref, atol=1e-6)
+
+
+def test_torch_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    hx = torch.tensor(rng.standard_normal((20, 3)), dtype=torch.float64, requires_grad=True)
+    hy = torch.tensor(rng.standard_normal((20, 2)), dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: canonical_correlations(a, b, reg=1e-3).sum(), (hx, hy))
+
+
+def test_torch_gradient_is_finite_on_rank_deficient_features() -> None:
+    hx = torch.zeros(16, 4, dtype=torch.float32)
+    hx[:, 0] = torch.linspace(-1, 1, 16)
+    hx.requires_grad_(True)
+    hy = torch.randn(16, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    canonical_correlations(hx, hy, reg=1e-4).sum().backward()
+    assert torch.isfinite(hx.grad).all() and torch.isfinite(hy.grad).all()
+
+
+def test_inverse_sqrt_factor_whitens_on_the_range() -> None:
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 3))
+    C = A @ A.T  # rank 3
+    W = inverse_sqrt_factor(C, ridge=0.5)
+    assert W.shape == (5, 3)
+    np.testing.assert_allclose(W.T @ (C + 0.5 * np.eye(5)) @ W, np.eye(3), atol=1e-10)
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="same number of rows"):
+        canonical_correlations(np.zeros((5, 2)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="reg must be >= 0"):
+        canonical_correlations(np.zeros((5, 2)), np.zeros((5, 2)), reg=-1.0)

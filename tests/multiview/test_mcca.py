@@ -1,0 +1,66 @@
+"""MCCA against scipy's generalised eigenproblem and against two-view CCA."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import linalg
+from sklearn.utils.estimator_checks import check_estimator
+
+from polymodal.multiview import CCA, MCCA
+from tests.multiview.test_cca import two_views
+
+
+def three_views(n: int = 300, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 2))
+    return [
+        np.c_[z, rng.standard_normal((n, p - 2))] @ rng.standard_normal((p, p)) + 0.3 * rng.standard_normal((n, p))
+        for p in (4, 5, 3)
+    ]
+
+
+def test_eigenvalues_match_scipy_generalised_eigenproblem() -> None:
+    views = three_views()
+    C = np.cov(np.hstack(views), rowvar=False)
+    edges = np.cumsum([0, 4, 5, 3])
+    D = linalg.block_diag(*(C[a:b, a:b] for a, b in itertools.pairwise(edges)))
+    reference = linalg.eigh(C, D, eigvals_only=True)[::-1][:3]
+    np.testing.assert_allclose(MCCA(n_components=3).fit(views).eigenvalues_, reference, atol=1e-8)
+
+
+def test_two_views_is_cca() -> None:
+    X, Y = two_views()
+    mcca = MCCA(n_components=4).fit([X, Y])
+    cca = CCA(n_components=4).fit(X, Y)
+    np.testing.assert_allclose(mcca.eigenvalues_ - 1.0, cca.canonical_correlations_, atol=1e-10)
+    np.testing.assert_allclose(mcca.canonical_correlations_, cca.canonical_correlations_, atol=1e-10)
+    xs, _ys = mcca.transform([X, Y])
+    np.testing.assert_allclose(np.abs(xs.T @ cca.transform(X)) / (len(X) - 1), np.eye(4), atol=1e-8)
+
+
+def test_shared_signal_is_found_in_every_view() -> None:
+    views = three_views()
+    mcca = MCCA(n_components=2).fit(views)
+    scores = mcca.transform(views)
+    assert mcca.canonical_correlations_.min() > 0.9
+    for s in scores:
+        np.testing.assert_allclose(s.var(axis=0, ddof=1), 1.0, atol=1e-10)
+
+
+def test_errors_name_the_problem() -> None:
+    views = three_views()
+    with pytest.raises(TypeError, match="list of views"):
+        MCCA().fit(views[0])
+    with pytest.raises(ValueError, match="at least 2 views"):
+        MCCA().fit(views[:1])
+    with pytest.raises(ValueError, match="same number of samples"):
+        MCCA().fit([views[0], views[1][:10]])
+    with pytest.raises(ValueError, match="fitted with"):
+        MCCA(1).fit(views).transform([views[0], views[2], views[1]])
+
+
+def test_sklearn_checks_that_apply_pass() -> None:
+    check_estimator(MCCA(n_components=1), expected_failed_checks=MCCA._NOT_APPLICABLE_CHECKS)
