@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train and compare fusions on the embedded default dataset")
     p.add_argument("--out", default="polymodal-demo", help="folder for the data, models and report")
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("fusions", help="list the fusion methods")

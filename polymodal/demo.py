@@ -43,7 +43,7 @@ def demo_table(out: Path, seed: int) -> Path:
     return path
 
 
-def run_demo(out: Path, epochs: int = 15, seed: int = 0, console: Console | None = None) -> pd.DataFrame:
+def run_demo(out: Path, epochs: int = 10, seed: int = 0, console: Console | None = None) -> pd.DataFrame:
     """Train every run of :data:`RUNS`, print the comparison and write results and bundles under ``out``."""
     import polymodal
 
@@ -57,7 +57,8 @@ def run_demo(out: Path, epochs: int = 15, seed: int = 0, console: Console | None
         slug = method.replace(" ", "-")
         predictor = polymodal.fit(
             table, target="digit", fusion=fusion, ignore=drop, split_column="split", epochs=epochs, seed=seed,
-            patience=5, batch_size=64, lr=3e-3, progress=False, out=out / "models" / slug, run_dir=out / "runs" / slug,
+            patience=4, batch_size=128, lr=3e-3, progress=False,
+            encoder_args={"image": {"base_channels": 16, "output_dim": 64}}, out=out / "models" / slug, run_dir=out / "runs" / slug,
         )
         predictors[method] = predictor
         test = predictor.metrics["test"]["digit"]
