@@ -7,6 +7,6 @@
 
 __version__ = "0.1.0"
 
-from polymodal.api import fit, load  # noqa: E402
+from polymodal.api import fit, load
 
 __all__ = ["__version__", "fit", "load"]

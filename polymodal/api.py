@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from polymodal.config import DataConfig, FitConfig, ModelConfig, TrainConfig
 from polymodal.engine import fit as _fit
 from polymodal.predictor import Predictor, TableLike
@@ -35,7 +37,7 @@ def fit(
     >>> predictor.evaluate("test.csv")                                                     # doctest: +SKIP
     """
     cfg = config.model_copy(deep=True) if config is not None else FitConfig()
-    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+    sections: dict[str, type[BaseModel]] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
     updates: dict[str, dict[str, Any]] = {s: {} for s in sections}
     if target is not None:
         options["targets"] = [target] if isinstance(target, str) else list(target)

@@ -57,9 +57,9 @@ class TrainConfig(_Strict):
 
 
 class FitConfig(_Strict):
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig())
 
     @classmethod
     def from_file(cls, path: str | Path) -> FitConfig:

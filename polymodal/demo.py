@@ -58,7 +58,8 @@ def run_demo(out: Path, epochs: int = 10, seed: int = 0, console: Console | None
         predictor = polymodal.fit(
             table, target="digit", fusion=fusion, ignore=drop, split_column="split", epochs=epochs, seed=seed,
             patience=4, batch_size=128, lr=3e-3, progress=False,
-            encoder_args={"image": {"base_channels": 16, "output_dim": 64}}, out=out / "models" / slug, run_dir=out / "runs" / slug,
+            encoder_args={"image": {"base_channels": 16, "output_dim": 64}},
+            out=out / "models" / slug, run_dir=out / "runs" / slug,
         )
         predictors[method] = predictor
         test = predictor.metrics["test"]["digit"]

@@ -83,8 +83,7 @@ class Predictor:
             preds, probs = encoder.decode(logits[name])
             out[name] = list(preds)
             if probs is not None:
-                for j, cls in enumerate(encoder.classes_ if encoder.task is not TaskKind.BINARY
-                                        else encoder.classes_):
+                for j, cls in enumerate(encoder.classes_):
                     out[f"{name}_proba_{cls}"] = probs[:, j]
         return out
 

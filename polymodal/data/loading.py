@@ -33,8 +33,9 @@ def resolve_path(value: str, base_dir: Path, data_root: Path | None = None) -> P
 def load_image(path: Path) -> np.ndarray:
     """An image as uint8 ``(H, W)`` (grayscale) or ``(H, W, 3)`` (RGB)."""
     try:
-        with Image.open(path) as img:
-            img.load()
+        with Image.open(path) as opened:
+            opened.load()
+            img: Image.Image = opened
             if img.mode in ("L", "1", "I;16", "I", "F", "LA"):
                 img = img.convert("L")
             elif img.mode != "RGB":

@@ -63,7 +63,7 @@ def save_bundle(path: str | Path, contents: BundleContents) -> Path:
         save_file({k: v.detach().cpu().contiguous() for k, v in contents.weights.items()},
                   str(tmp / "model.safetensors"))
         buffer = io.BytesIO()
-        np.savez(buffer, **contents.pipeline_arrays)
+        np.savez(buffer, **contents.pipeline_arrays)  # type: ignore[arg-type]
         (tmp / "pipeline.npz").write_bytes(buffer.getvalue())
     return path
 

@@ -34,7 +34,7 @@ def _splits(loaded: LoadedTable, frame: Any, schema: Schema, config: FitConfig) 
     positions = np.arange(len(loaded.rows))
     test = np.empty(0, dtype=np.int64)
     if config.data.split_column:
-        train_rows, test_rows = split_by_column(frame, config.data.split_column)
+        _, test_rows = split_by_column(frame, config.data.split_column)
         in_test = np.isin(loaded.rows, test_rows)
         positions, test = np.flatnonzero(~in_test), np.flatnonzero(in_test)
         if len(positions) == 0:

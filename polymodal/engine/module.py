@@ -38,7 +38,7 @@ class SupervisedModule(L.LightningModule):
         self.loss = MultiTaskLoss(self.tasks, loss_weighting, loss_weights)
         self.scale = dict(regression_scale or {})
         self.lr, self.weight_decay = lr, weight_decay
-        self.val_metrics = nn.ModuleDict(
+        self.val_metrics: Any = nn.ModuleDict(
             {name: build_metrics(task, num_classes[name]) for name, task in self.tasks.items()}
         )
 
@@ -55,7 +55,7 @@ class SupervisedModule(L.LightningModule):
                 continue
             features = self.model.encode(inputs)
             logits = aux(features)  # [B, M, outputs], modalities in the fusion's (sorted) order
-            for m, modality in enumerate(fusion.modalities):
+            for m, modality in enumerate(list(getattr(fusion, "modalities", []))):
                 keep = masks[modality].bool()
                 if keep.any():
                     term = task_loss(logits[keep, m], targets[name][keep], self.tasks[name])

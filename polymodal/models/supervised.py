@@ -18,7 +18,9 @@ def mlp_head(in_dim: int, out_dim: int, hidden_dim: int = 128, dropout: float = 
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_dim, out_dim))
 
 
-def drop_modalities(masks: Mapping[str, Tensor], p: float, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+def drop_modalities(
+    masks: Mapping[str, Tensor], p: float, generator: torch.Generator | None = None
+) -> dict[str, Tensor]:
     """Modality dropout: hide each present modality of each sample with probability ``p``, never all
     of a sample's present modalities."""
     names = sorted(masks)
