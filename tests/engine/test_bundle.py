@@ -38,5 +38,5 @@ def test_refuses_a_pickle_file_and_a_folder_holding_one(tmp_path: Path) -> None:
 def test_incomplete_bundle(tmp_path: Path) -> None:
     save_bundle(tmp_path / "b", _contents())
     (tmp_path / "b" / "model.safetensors").unlink()
-    with pytest.raises(BundleError, match="not a complete polymodal bundle: missing model.safetensors"):
+    with pytest.raises(BundleError, match=r"not a complete polymodal bundle: missing model.safetensors"):
         load_bundle(tmp_path / "b")
