@@ -29,6 +29,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from polymodal.datasets.two_view import make_noisy_two_view
+from polymodal.engine.atomic import atomic_write_text, atomic_write_with
 
 DIGITS_CSV = "digits_two_view.csv"
 DIGITS_COLUMNS = ("rotated", "noisy", "digit")
@@ -81,17 +82,12 @@ def temporary_name(path: Path) -> Path:
 
 def save_png(path: Path, pixels: np.ndarray) -> None:
     """Write uint8 ``(H, W)`` (grayscale) or ``(H, W, 3)`` (RGB) pixels as a PNG, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8))
+    atomic_write_with(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
