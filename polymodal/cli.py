@@ -69,7 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-arg", action="append", default=[], metavar="NAME.KEY=VALUE")
     p.add_argument("--preprocess", action="append", default=[], metavar="NAME.KEY=VALUE",
                    help="preprocessing option for a modality or kind (e.g. image.image_size=32)")
-    p.add_argument("--modality-dropout", type=float)
+    p.add_argument("--modality-dropout", type=float, help="probability of hiding a modality of a sample in training")
+    p.add_argument("--sharing", choices=["hard", "soft", "cross-stitch"],
+                   help="multi-task parameter sharing: one trunk (hard, default), a tower per target tied by "
+                        "an L2 penalty (soft) or by cross-stitch units")
+    p.add_argument("--sharing-weight", type=float, help="weight of the L2 penalty between towers (soft)")
+    p.add_argument("--loss-weighting", choices=["fixed", "uncertainty"],
+                   help="multi-task loss: fixed weights, or learned uncertainty weighting (Kendall et al. 2018)")
+    p.add_argument("--loss-weight", action="append", default=[], metavar="TARGET=W", help="fixed loss weight")
     p.add_argument("--out", help="folder to save the model bundle in")
     p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),

@@ -36,7 +36,10 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
     if args.preprocess:
         options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
-    for name in ("modality_dropout", "epochs", "seed", "batch_size", "lr", "patience", "val_fraction",
+    if args.loss_weight:
+        options["loss_weights"] = {k: float(v) for k, v in parse_pairs(args.loss_weight, "--loss-weight").items()}
+    for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
+                 "lr", "patience", "val_fraction",
                  "accelerator", "strategy", "precision"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

@@ -35,7 +35,12 @@ class ModelConfig(_Strict):
     encoder_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="modality or kind -> args")
     head_hidden: int = 128
     dropout: float = 0.1
-    modality_dropout: float = 0.0
+    modality_dropout: float = Field(0.0, ge=0, lt=1, description="probability of hiding a modality in training")
+    sharing: Literal["hard", "soft", "cross-stitch"] = Field(
+        "hard", description="multi-task sharing: one trunk (hard), a tower per task tied by L2 (soft) or "
+                            "by cross-stitch units")
+    sharing_weight: float = Field(1e-3, ge=0, description="soft sharing: weight of the L2 penalty between towers")
+    stitch_init: float = Field(0.9, gt=0, le=1, description="cross-stitch: initial weight of a tower's own features")
 
 
 class TrainConfig(_Strict):

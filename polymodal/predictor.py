@@ -21,8 +21,8 @@ from polymodal.data.validation import LoadedTable, ValidationReport, load_table
 from polymodal.engine.bundle import BundleContents, load_bundle, save_bundle
 from polymodal.errors import BundleError
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
+from polymodal.models import SupervisedModel
 from polymodal.models.builder import build_model
-from polymodal.models.supervised import FusionModel
 
 TableLike = str | Path | pd.DataFrame | Table
 
@@ -36,7 +36,7 @@ class Predictor:
     >>> predictor.predict("new_rows.csv")                        # doctest: +SKIP
     """
 
-    def __init__(self, config: FitConfig, pipeline: DataPipeline, model: FusionModel,
+    def __init__(self, config: FitConfig, pipeline: DataPipeline, model: SupervisedModel,
                  metrics: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.pipeline = pipeline

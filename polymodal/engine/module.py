@@ -1,4 +1,4 @@
-"""The Lightning module for supervised training of a :class:`FusionModel`."""
+"""The Lightning module for supervised training of a fusion model (hard or soft sharing)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from polymodal.data.dataset import Batch
 from polymodal.data.schema import TaskKind
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
 from polymodal.losses import MultiTaskLoss
-from polymodal.losses.supervised import task_loss
-from polymodal.models.supervised import FusionModel
+from polymodal.models import SupervisedModel
 
 
 class SupervisedModule(L.LightningModule):
@@ -23,7 +22,7 @@ class SupervisedModule(L.LightningModule):
 
     def __init__(
         self,
-        model: FusionModel,
+        model: SupervisedModel,
         tasks: Mapping[str, TaskKind],
         num_classes: Mapping[str, int],
         regression_scale: Mapping[str, tuple[float, float]] | None = None,
@@ -45,31 +44,14 @@ class SupervisedModule(L.LightningModule):
     def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return self.model(inputs, masks)
 
-    def _auxiliary_loss(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor],
-                        targets: Mapping[str, Tensor]) -> Tensor | None:
-        """Late fusions that stack per-modality heads train those heads on their own loss."""
-        total = None
-        for name, fusion in self.model.fusions.items():
-            aux = getattr(fusion, "auxiliary_logits", None)
-            if aux is None or name not in self.tasks:
-                continue
-            features = self.model.encode(inputs)
-            logits = aux(features)  # [B, M, outputs], modalities in the fusion's (sorted) order
-            for m, modality in enumerate(list(getattr(fusion, "modalities", []))):
-                keep = masks[modality].bool()
-                if keep.any():
-                    term = task_loss(logits[keep, m], targets[name][keep], self.tasks[name])
-                    total = term if total is None else total + term
-        return total
-
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         inputs, masks, targets = batch
-        out = self.loss(self.model(inputs, masks), targets)
-        total = out.total
-        aux = self._auxiliary_loss(inputs, masks, targets)
-        if aux is not None:
-            total = total + aux
+        logits, extras = self.model.training_outputs(inputs, masks, targets, self.tasks)
+        total = self.loss(logits, targets).total
         batch_size = next(iter(masks.values())).shape[0]
+        for name, value in extras.items():
+            total = total + value
+            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=batch_size)
         self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch_size)
         return total
 

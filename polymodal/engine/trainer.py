@@ -89,7 +89,7 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     best = BestWeights(path=run_dir / "best.safetensors")
     callbacks: list[Callback] = [best, EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")]
     if config.progress:
-        callbacks.append(RichProgressBar(leave=False))
+        callbacks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
     trainer = L.Trainer(
         max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,

@@ -19,6 +19,9 @@ def task_loss(logits: Tensor, target: Tensor, task: TaskKind) -> Tensor:
     regression (on standardised targets)."""
     if task is TaskKind.MULTICLASS:
         return F.cross_entropy(logits, target.long())
+    if logits.shape != target.shape:  # MSE / BCE would broadcast [B, 1] against [B] into [B, B]
+        raise ValueError(f"{task.value} loss: predictions of shape {tuple(logits.shape)} against targets of "
+                         f"shape {tuple(target.shape)}")
     if task in (TaskKind.BINARY, TaskKind.MULTILABEL):
         return F.binary_cross_entropy_with_logits(logits, target.float())
     return F.mse_loss(logits, target.float())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 from polymodal.config import ModelConfig
@@ -13,6 +14,7 @@ from polymodal.encoders import DEFAULT_ENCODERS, ENCODERS, build_encoder
 from polymodal.encoders.base import Encoder
 from polymodal.fusion import FUSIONS
 from polymodal.fusion.base import Fusion
+from polymodal.models.multitower import MultiTowerModel
 from polymodal.models.supervised import FusionModel, mlp_head
 
 ACTIVATION = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": "identity"}
@@ -43,8 +45,45 @@ def build_model(
     input_info: Mapping[str, dict[str, Any]],
     kinds: Mapping[str, ModalityKind],
     targets: Mapping[str, tuple[str, int]],
+) -> FusionModel | MultiTowerModel:
+    """``targets`` maps each target to ``(task, number of outputs)``.
+
+    ``config.sharing`` "hard" (or a single target) gives one :class:`FusionModel` with a head per target;
+    "soft" and "cross-stitch" give a :class:`MultiTowerModel` with one tower per target, every tower
+    starting from the same weights (the first tower's) wherever shapes agree.
+    """
+    if config.sharing == "hard":
+        return build_tower(config, input_info, kinds, targets)
+    towers = {name: build_tower(config, input_info, kinds, {name: spec}) for name, spec in targets.items()}
+    first = next(iter(towers.values())).state_dict()
+    for tower in list(towers.values())[1:]:
+        with torch.no_grad():
+            for key, value in tower.state_dict().items():
+                source = _same_place(key, first, next(iter(tower.heads)))
+                if source is not None and source.shape == value.shape:
+                    value.copy_(source)
+    return MultiTowerModel(towers, sharing=config.sharing, sharing_weight=config.sharing_weight,
+                           stitch_init=config.stitch_init)
+
+
+def _same_place(key: str, state: Mapping[str, torch.Tensor], target: str) -> torch.Tensor | None:
+    """The entry of the first tower's ``state`` at the place ``key`` has in another tower (whose late
+    fusion and head are named after its own ``target``); None for heads, which stay as initialised."""
+    if key.startswith("heads."):
+        return None
+    if key.startswith(f"fusions.{target}."):
+        rest = key[len(f"fusions.{target}."):]
+        return next((v for k, v in state.items() if k.startswith("fusions.") and k.split(".", 2)[2] == rest), None)
+    return state.get(key)
+
+
+def build_tower(
+    config: ModelConfig,
+    input_info: Mapping[str, dict[str, Any]],
+    kinds: Mapping[str, ModalityKind],
+    targets: Mapping[str, tuple[str, int]],
 ) -> FusionModel:
-    """``targets`` maps each target to ``(task, number of outputs)``."""
+    """Encoders, fusion and a head per target (hard parameter sharing)."""
     entry = FUSIONS.get(config.fusion)
     fusion_cls: Any = entry.factory
     encoders = build_encoders(config, input_info, kinds, raw=bool(getattr(fusion_cls, "raw_inputs", False)))

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from polymodal.data.schema import TaskKind
 from polymodal.encoders.base import Encoder
 from polymodal.fusion.base import Fusion
+from polymodal.losses.supervised import task_loss
 
 
 def mlp_head(in_dim: int, out_dim: int, hidden_dim: int = 128, dropout: float = 0.1) -> nn.Module:
@@ -67,13 +69,42 @@ class FusionModel(nn.Module):
             return drop_modalities(masks, self.modality_dropout)
         return {k: v.bool() for k, v in masks.items()}
 
-    def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        features = self.encode(inputs)
-        masks = self._masks(masks)
+    def fuse(self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Every target's logits from the modality features (masks already final)."""
         if "shared" in self.fusions:
             fused = self.fusions["shared"](features, masks)
             return {name: head(fused) for name, head in self.heads.items()}
         return {name: self.heads[name](fusion(features, masks)) for name, fusion in self.fusions.items()}
+
+    def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return self.fuse(self.encode(inputs), self._masks(masks))
+
+    def training_outputs(
+        self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor], targets: Mapping[str, Tensor],
+        tasks: Mapping[str, TaskKind],
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """The logits and the model's own extra loss terms (named), from one pass over the encoders."""
+        features = self.encode(inputs)
+        masks = self._masks(masks)
+        return self.fuse(features, masks), self.extra_losses(features, masks, targets, tasks)
+
+    def extra_losses(
+        self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor], targets: Mapping[str, Tensor],
+        tasks: Mapping[str, TaskKind],
+    ) -> dict[str, Tensor]:
+        """Late fusions that stack per-modality heads train those heads on their own loss
+        (``auxiliary_logits``): the task loss of each modality's head on the samples where it is present."""
+        losses: dict[str, Tensor] = {}
+        for name, fusion in self.fusions.items():
+            aux = getattr(fusion, "auxiliary_logits", None)
+            if aux is None or name not in tasks:
+                continue
+            logits = aux(features)  # [B, M, outputs], modalities in the fusion's (sorted) order
+            terms = [task_loss(logits[masks[m], i], targets[name][masks[m]], tasks[name])
+                     for i, m in enumerate(getattr(fusion, "modalities", [])) if masks[m].any()]
+            if terms:
+                losses[f"stacking_{name}"] = torch.stack(terms).sum()
+        return losses
 
     def embed(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
         """The joint representation (the fusion's output); for late fusion, the first target's logits."""

@@ -1,0 +1,166 @@
+"""One benchmark run: fit a configuration on a table, evaluate it, measure what it cost.
+
+A run is described by a :class:`RunSpec` (method, dataset, seed and the :func:`polymodal.fit` options)
+and produces one flat row: every test metric (``test_<target>_<metric>``), the same metrics with each
+modality of ``missing`` removed from every test row (``missing_<modality>_<target>_<metric>``), and the
+cost: train seconds, training throughput, parameters and peak memory. :func:`run_isolated` executes a
+run in a fresh process, so that its peak memory is its own and a crash cannot take the caller down: a
+failed run comes back as a row with ``status="error"`` and the error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from polymodal.data.splits import split_by_column
+from polymodal.data.table import Table, read_table
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to train and evaluate: ``options`` are :func:`polymodal.fit` keyword arguments."""
+
+    method: str
+    dataset: str
+    table: str
+    target: tuple[str, ...]
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    save_to: str | None = None
+
+    def key(self) -> str:
+        """A stable identity of the run (method, dataset, seed and everything that changes the result)."""
+        payload = {k: v for k, v in asdict(self).items() if k != "save_to"}
+        blob = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def flatten_metrics(prefix: str, metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``{"digit": {"accuracy": 0.9}}`` -> ``{"<prefix>_digit_accuracy": 0.9}``."""
+    return {f"{prefix}_{target}_{name}": float(value)
+            for target, values in metrics.items() for name, value in values.items()}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def test_table(spec: RunSpec) -> Table | None:
+    """The rows of the run's table marked ``test`` by its split column (None without a split column)."""
+    split_column = spec.options.get("split_column")
+    if not split_column:
+        return None
+    table = read_table(spec.table)
+    _, test = split_by_column(table.frame, split_column)
+    return Table(table.frame.iloc[test].reset_index(drop=True), table.base_dir, table.source)
+
+
+def execute(spec: RunSpec) -> dict[str, Any]:
+    """Fit and evaluate ``spec`` in this process; return its row (without the memory figure)."""
+    import polymodal
+
+    start = time.perf_counter()
+    options = {"progress": False, **spec.options, "seed": spec.seed}
+    predictor = polymodal.fit(spec.table, target=list(spec.target), out=spec.save_to, **options)
+    metrics = predictor.metrics
+    row: dict[str, Any] = {
+        "train_seconds": metrics["train"]["train_seconds"],
+        "samples_per_second": metrics["train"]["samples_per_second"],
+        "epochs_run": metrics["train"]["epochs_run"],
+        "parameters": metrics["parameters"],
+        "n_train": metrics["sizes"]["train"],
+        "n_test": metrics["sizes"]["test"],
+    }
+    row.update(flatten_metrics("val", metrics["validation"]))
+    if "test" in metrics:
+        row.update(flatten_metrics("test", metrics["test"]))
+    test = test_table(spec) if spec.missing else None
+    if test is not None:
+        for modality in spec.missing:
+            blanked = test.frame.copy()
+            for column in predictor.pipeline.schema.modality(modality).columns:
+                blanked[column] = None
+            scores = predictor.evaluate(Table(blanked, test.base_dir, test.source), on_error="skip")
+            row.update(flatten_metrics(f"missing_{modality}", scores))
+    row["wall_seconds"] = time.perf_counter() - start
+    return row
+
+
+def _child(spec: RunSpec, conn: Any) -> None:
+    try:
+        row = execute(spec)
+        row["peak_rss_mb"] = peak_rss_mb()
+        try:
+            import torch
+            if torch.cuda.is_available():
+                row["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+        conn.send(("ok", row))
+    except BaseException as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
+    finally:
+        conn.close()
+
+
+def run_isolated(spec: RunSpec, timeout: float | None = None) -> dict[str, Any]:
+    """Run ``spec`` in a fresh process; a failure or a crash becomes a row with ``status="error"``."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(spec, child), daemon=False)
+    start = time.perf_counter()
+    process.start()
+    child.close()
+    status, payload = "error", "the run's process ended without a result"
+    if parent.poll(timeout):
+        try:
+            status, payload = parent.recv()
+        except EOFError:
+            payload = "the run's process died (killed, or out of memory?)"
+    else:
+        payload = f"timed out after {timeout} s"
+        process.kill()
+    process.join()
+    if status == "ok" and process.exitcode not in (0, None):
+        status, payload = "error", f"the run's process exited with code {process.exitcode}"
+    row: dict[str, Any] = {
+        "method": spec.method, "dataset": spec.dataset, "seed": spec.seed, "key": spec.key(),
+        "status": status, "error": "" if status == "ok" else str(payload),
+    }
+    if status == "ok" and isinstance(payload, dict):
+        row.update(payload)
+    else:
+        row["wall_seconds"] = time.perf_counter() - start
+    return row
+
+
+def summarize(rows: pd.DataFrame, by: list[str], metrics: list[str] | None = None) -> pd.DataFrame:
+    """Mean and standard deviation (ddof=1; 0 for one run) of ``metrics`` per group of finished runs."""
+    ok = rows[rows["status"] == "ok"] if "status" in rows else rows
+    if metrics is None:
+        skip = set(by) | {"seed", "key", "status", "error"}
+        metrics = [c for c in ok.columns if c not in skip and pd.api.types.is_numeric_dtype(ok[c])]
+    records = []
+    for group, part in ok.groupby(by, sort=False):
+        record: dict[str, Any] = dict(zip(by, group if isinstance(group, tuple) else (group,), strict=True))
+        record["runs"] = len(part)
+        for metric in metrics:
+            values = part[metric].dropna().to_numpy(dtype=float)
+            record[f"{metric}_mean"] = float(values.mean()) if len(values) else np.nan
+            record[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        records.append(record)
+    return pd.DataFrame.from_records(records)
