@@ -50,13 +50,15 @@ def default_data() -> Path:
     return Path(os.environ.get("POLYMODAL_DATA", REPO.parent / "shared" / "data"))
 
 
-def ensure_avdigits(data: Path, work: Path) -> Path:
+def ensure_avdigits(data: Path, work: Path, max_rows: int | None = None) -> Path:
     """Build (or reuse) AV-digits from ``data`` into ``work`` and return the table's path."""
     mnist, fsdd = data / "mnist" / "mnist.npz", data / "fsdd" / "recordings"
     for path in (mnist, fsdd):
         if not path.exists():
             raise SystemExit(f"{path} not found: pass --data or set POLYMODAL_DATA to the shared data folder")
-    return build_avdigits(mnist, fsdd, work, seed=0)
+    if max_rows is not None:
+        work = work.with_name(f"{work.name}-{max_rows}")
+    return build_avdigits(mnist, fsdd, work, seed=0, max_rows=max_rows)
 
 
 def main() -> None:

@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def print_metrics_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
     table = RichTable(title=title)
     for col in columns:
-        table.add_column(col, justify="left" if col in ("method", "target", "column") else "right")
+        left = col in ("method", "target", "column", "kind", "arguments", "description")
+        table.add_column(col, justify="left" if left else "right", overflow="fold")
     for row in rows:
         table.add_row(*[_fmt(row.get(c)) for c in columns])
     console.print(table)

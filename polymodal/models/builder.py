@@ -86,6 +86,11 @@ def build_tower(
     """Encoders, fusion and a head per target (hard parameter sharing)."""
     entry = FUSIONS.get(config.fusion)
     fusion_cls: Any = entry.factory
+    reserved = sorted(set(config.fusion_args) & {"input_dims", "num_outputs", "activation"})
+    if reserved:
+        settable = [p for p in entry.parameters() if p not in ("input_dims", "num_outputs", "activation")]
+        raise ValueError(f"fusion argument(s) {', '.join(reserved)} of {config.fusion!r} are set from the data and "
+                         f"targets; arguments you can set: {', '.join(settable) or 'none'}")
     encoders = build_encoders(config, input_info, kinds, raw=bool(getattr(fusion_cls, "raw_inputs", False)))
     dims = {name: enc.output_dim for name, enc in encoders.items()}
     fusions: dict[str, Fusion] = {}

@@ -1,0 +1,105 @@
+"""The command line end to end: every fusion through ``--fusion``/``--fusion-arg``, multi-task flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import polymodal
+from polymodal.cli import main
+from polymodal.fusion import FUSIONS
+
+# one argument per fusion that takes any, to show --fusion-arg reaches the module
+FUSION_ARGS: dict[str, list[str]] = {
+    "concat": [],
+    "cross_attention": ["attention=additive", "num_heads=2"],
+    "early": ["dropout=0.2"],
+    "gated": ["output_dim=24"],
+    "late": [],
+    "late_stacking": ["hidden_dim=16"],
+    "late_vote": [],
+    "late_weighted": [],
+    "low_rank": ["rank=3"],
+    "sum": ["output_dim=24"],
+    "tensor": ["proj_dim=6"],
+    "transformer": ["num_layers=1", "pairwise_cross=true"],
+}
+FAST = ["--epochs", "1", "--batch-size", "64", "--encoder-arg", "image.base_channels=4",
+        "--encoder-arg", "image.output_dim=16"]
+
+
+@pytest.fixture(scope="module")
+def small_table(digits_csv: Path) -> Path:
+    frame = pd.read_csv(digits_csv).iloc[:200]
+    frame["value"] = frame["digit"].astype(float) * 1.5
+    path = digits_csv.parent / "cli-small.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_every_registered_fusion_is_covered() -> None:
+    assert sorted(FUSION_ARGS) == FUSIONS.names()
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSION_ARGS))
+def test_fit_with_every_fusion_and_its_arguments(fusion: str, small_table: Path, tmp_path: Path, capsys) -> None:
+    args = [a for pair in FUSION_ARGS[fusion] for a in ("--fusion-arg", pair)]
+    out = tmp_path / "bundle"
+    code = main(["fit", str(small_table), "--target", "digit", "--ignore", "value", "--fusion", fusion, *args,
+                 *FAST, "--out", str(out), "--json"])
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert 0.0 <= metrics["validation"]["digit"]["accuracy"] <= 1.0
+    config = json.loads((out / "config.json").read_text())
+    expected = polymodal.cli.parse_pairs(FUSION_ARGS[fusion], "--fusion-arg")
+    assert config["model"]["fusion"] == fusion and config["model"]["fusion_args"] == expected
+    model = polymodal.load(out).model
+    fusion_module = next(iter(model.fusions.values()))
+    for key, value in expected.items():  # the module was built with the argument
+        attr = getattr(fusion_module, key, None)
+        if attr is not None and not callable(attr):
+            assert attr == value
+    assert len(polymodal.load(out).predict(small_table)) == 200
+
+
+def test_unknown_fusion_lists_the_known_ones(small_table: Path, capsys) -> None:
+    assert main(["fit", str(small_table), "--target", "digit", "--fusion", "nope", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "unknown fusion 'nope'" in err and "low_rank" in err and "transformer" in err
+
+
+def test_unknown_fusion_argument_lists_the_valid_ones(small_table: Path, capsys) -> None:
+    assert main(["fit", str(small_table), "--target", "digit", "--fusion", "low_rank", "--fusion-arg", "rnak=4",
+                 *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "unknown argument(s) rnak for fusion 'low_rank'" in err and "rank" in err
+
+
+def test_an_argument_set_from_the_data_is_refused(small_table: Path, capsys) -> None:
+    assert main(["fit", str(small_table), "--target", "digit", "--fusion", "late", "--fusion-arg", "num_outputs=3",
+                 *FAST]) == 2
+    assert "num_outputs of 'late' are set from the data" in capsys.readouterr().err
+
+
+def test_malformed_fusion_argument(small_table: Path, capsys) -> None:
+    assert main(["fit", str(small_table), "--target", "digit", "--fusion-arg", "rank4", *FAST]) == 2
+    assert "--fusion-arg 'rank4' must look like KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sharing", ["hard", "soft", "cross-stitch"])
+def test_multi_task_flags(sharing: str, small_table: Path, tmp_path: Path, capsys) -> None:
+    code = main(["fit", str(small_table), "--target", "digit", "--target", "value", "--task", "value=regression",
+                 "--sharing", sharing, "--sharing-weight", "0.01", "--loss-weighting", "uncertainty", *FAST,
+                 "--out", str(tmp_path / "b"), "--json"])
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert "accuracy" in metrics["validation"]["digit"] and "rmse" in metrics["validation"]["value"]
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["model"]["sharing"] == sharing
+
+
+def test_fixed_loss_weights_for_unknown_target_is_an_error(small_table: Path, capsys) -> None:
+    assert main(["fit", str(small_table), "--target", "digit", "--loss-weight", "speaker=2", *FAST]) == 2
+    assert "loss weights given for unknown target(s) ['speaker']" in capsys.readouterr().err
