@@ -110,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("bench", help="run a grid of methods x datasets x seeds; results, summary and HTML report",
+                       description="Run a benchmark grid from a YAML file, or from flags for one table. Finished "
+                                   "runs are kept: running the same grid again resumes it.")
+    p.add_argument("config", nargs="?", help="YAML/JSON grid (see polymodal.bench.config); or use --table")
+    p.add_argument("--table", help="one table to benchmark (instead of a YAML grid)")
+    p.add_argument("--target", action="append", default=[], help="target column (repeat for several)")
+    p.add_argument("--fusion", action="append", default=[], help="fusion method to compare (repeat)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--split-column", help="column whose 'test' rows are held out")
+    p.add_argument("--ignore", action="append", default=[], help="column to leave out")
+    p.add_argument("--modality-dropout", type=float)
+    p.add_argument("--inline", action="store_true", help="run in this process (faster start, shared memory peak)")
+    p.add_argument("--timeout", type=float, help="seconds before an isolated run is stopped and recorded as failed")
+    p.add_argument("--out", required=True, help="folder for runs.csv, summary and report.html")
+
     sub.add_parser("fusions", help="list the fusion methods")
     sub.add_parser("encoders", help="list the encoders")
 

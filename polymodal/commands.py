@@ -175,6 +175,62 @@ def cmd_encoders(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_config(args: argparse.Namespace) -> Any:
+    """The grid of ``polymodal bench``: the YAML file, with flags overriding, or one table from flags."""
+    from polymodal.bench.config import BenchConfig, DatasetEntry, MethodEntry
+
+    if args.config and args.table:
+        raise ValueError("give either a grid file or --table, not both")
+    if args.config:
+        config = BenchConfig.from_file(args.config)
+    else:
+        if not args.table or not args.target:
+            raise ValueError("polymodal bench needs a grid file, or --table TABLE --target COL")
+        options: dict[str, Any] = {}
+        if args.split_column:
+            options["split_column"] = args.split_column
+        if args.ignore:
+            options["ignore"] = list(args.ignore)
+        fusions = args.fusion or ["early", "concat", "late"]
+        config = BenchConfig(
+            name=f"polymodal bench: {Path(args.table).name}",
+            datasets=[DatasetEntry(name=Path(args.table).stem, table=str(Path(args.table).resolve()),
+                                   target=list(args.target), options=options)],
+            methods=[MethodEntry(name=f, options={"fusion": f}) for f in fusions],
+        )
+    if args.seeds:
+        config.seeds = list(args.seeds)
+    if args.epochs is not None:
+        config.common["epochs"] = args.epochs
+    if args.modality_dropout is not None:
+        config.common["modality_dropout"] = args.modality_dropout
+    if args.inline:
+        config.isolate = False
+    if args.timeout is not None:
+        config.timeout = args.timeout
+    return config
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from polymodal.bench.runner import run_benchmark, summary_markdown
+
+    config = bench_config(args)
+
+    def progress(row: dict[str, Any], done: int, total: int) -> None:
+        status = "[green]ok[/]" if row["status"] == "ok" else f"[red]failed[/]: {row['error'].splitlines()[0]}"
+        console.print(f"[{done}/{total}] {row['dataset']} · {row['method']} · seed {row['seed']}: {status}")
+
+    result = run_benchmark(config, args.out, on_row=progress)
+    if "summary" not in result:
+        console.print(f"[red]every run failed[/]; see {result['runs']}")
+        return 1
+    console.print(summary_markdown(result["summary"], result["metric"]))
+    console.print(f"runs: {result['runs']} ({result['n_ok']} finished, {result['n_failed']} failed)")
+    for report in result["reports"]:
+        console.print(f"report: [bold]{report}[/]")
+    return 0 if result["n_failed"] == 0 else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from polymodal.demo import run_demo
 

@@ -49,7 +49,8 @@ def run_grid(
     if len(set(keys)) != len(keys):
         raise ValueError("the grid has duplicate runs (same method, dataset, seed and options)")
     previous = read_runs(path)
-    rows: list[dict[str, Any]] = previous.to_dict(orient="records") if len(previous) else []
+    rows: list[dict[str, Any]] = (
+        [{str(k): v for k, v in r.items()} for r in previous.to_dict(orient="records")] if len(previous) else [])
     finished = {r["key"] for r in rows if r.get("status") == "ok" or not retry_failed}
     rows = [r for r in rows if r["key"] in finished or r["key"] not in keys]
     todo = [s for s in specs if s.key() not in finished]

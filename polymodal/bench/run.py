@@ -18,13 +18,16 @@ import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from polymodal.bench.results import write_table
 from polymodal.data.splits import split_by_column
 from polymodal.data.table import Table, read_table
+from polymodal.errors import PolymodalError
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,13 @@ class RunSpec:
     target: tuple[str, ...]
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
-    missing: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # modalities to remove from the test rows one at a time; ("*",): all
     save_to: str | None = None
+    artifacts: str | None = None
 
     def key(self) -> str:
         """A stable identity of the run (method, dataset, seed and everything that changes the result)."""
-        payload = {k: v for k, v in asdict(self).items() if k != "save_to"}
+        payload = {k: v for k, v in asdict(self).items() if k not in ("save_to", "artifacts")}
         blob = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -88,15 +92,64 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     row.update(flatten_metrics("val", metrics["validation"]))
     if "test" in metrics:
         row.update(flatten_metrics("test", metrics["test"]))
-    test = test_table(spec) if spec.missing else None
+    test = test_table(spec) if spec.missing or spec.artifacts else None
+    if spec.artifacts:
+        write_artifacts(predictor, test, Path(spec.artifacts) / spec.key())
+    missing = list(spec.missing)
+    if missing == ["*"]:  # every modality, when there is more than one
+        names = [m.name for m in predictor.pipeline.schema.modalities]
+        missing = names if len(names) > 1 else []
     if test is not None:
-        for modality in spec.missing:
+        for modality in missing:
             blanked = test.frame.copy()
             for column in predictor.pipeline.schema.modality(modality).columns:
                 blanked[column] = None
             scores = predictor.evaluate(Table(blanked, test.base_dir, test.source), on_error="skip")
             row.update(flatten_metrics(f"missing_{modality}", scores))
     row["wall_seconds"] = time.perf_counter() - start
+    return row
+
+
+def write_artifacts(predictor: Any, test: Table | None, folder: Path, max_points: int = 2000) -> None:
+    """What the report draws for a run: ``history.csv`` (per-epoch log), and with test rows
+    ``predictions.csv`` (true and predicted label per classification target) and ``embedding.csv`` (a
+    2-D PCA map of the joint representation, coloured by the first target)."""
+    from polymodal.engine.trainer import read_history
+
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = predictor.metrics["train"].get("log_path")
+    if log_path:
+        write_table(pd.DataFrame(read_history(Path(log_path))), folder / "history.csv")
+    if test is None or len(test.frame) == 0:
+        return
+    predictions = predictor.predict(test)
+    out = pd.DataFrame({"row": predictions["row"]})
+    for name, encoder in predictor.pipeline.targets.items():
+        if encoder.task.value in ("binary", "multiclass"):
+            out[f"{name}_true"] = test.frame[name].iloc[predictions["row"].to_numpy()].astype(str).to_numpy()
+            out[f"{name}_pred"] = predictions[name].astype(str).to_numpy()
+    write_table(out, folder / "predictions.csv")
+    rng = np.random.default_rng(0)
+    keep = np.sort(rng.choice(len(test.frame), size=min(max_points, len(test.frame)), replace=False))
+    subset = Table(test.frame.iloc[keep].reset_index(drop=True), test.base_dir, test.source)
+    joint = predictor.embed(subset).astype(np.float64)
+    centred = joint - joint.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ vt[:2].T if vt.shape[0] >= 2 else np.c_[centred[:, :1], np.zeros(len(centred))]
+    first = next(iter(predictor.pipeline.targets))
+    write_table(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": subset.frame[first].astype(str)}),
+                folder / "embedding.csv")
+
+
+def run_inline(spec: RunSpec, timeout: float | None = None) -> dict[str, Any]:
+    """Run ``spec`` in this process (no isolation): quicker to start; ``peak_rss_mb`` is then this
+    process's peak so far, an upper bound of the run's own. ``timeout`` is not enforced."""
+    row: dict[str, Any] = {"method": spec.method, "dataset": spec.dataset, "seed": spec.seed, "key": spec.key()}
+    start = time.perf_counter()
+    try:
+        row.update(execute(spec), status="ok", error="", peak_rss_mb=peak_rss_mb())
+    except (PolymodalError, ValueError, TypeError, RuntimeError, OSError) as exc:
+        row.update(status="error", error=f"{type(exc).__name__}: {exc}", wall_seconds=time.perf_counter() - start)
     return row
 
 

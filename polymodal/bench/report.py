@@ -1,0 +1,315 @@
+"""The HTML report of a benchmark: one self-contained file, every plot embedded, nothing from the web.
+
+Sections (each drawn only when its data exists): the results table; a bar chart of the main metric with
+standard-deviation error bars; accuracy with each modality missing; robustness curves; the confusion
+matrix of the best run; training curves; a 2-D map of the best run's joint embeddings; cost against the
+main metric. Plots are drawn with matplotlib (Agg) and embedded as PNG data URIs.
+
+The page carries a small inline script that records, on ``<body>``, how many images decoded
+(``data-images-ok`` / ``data-images``) and any script error (``data-errors``): a headless browser can
+check that the report rendered without relying on screenshots alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from polymodal.engine.atomic import atomic_write_text
+
+LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "seconds", "error")
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(token in metric for token in LOWER_IS_BETTER)
+
+
+def _figure(width: float = 6.4, height: float = 4.0) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    return fig, ax
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(uri: str, alt: str) -> str:
+    return f'<figure><img src="{uri}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+def bar_chart(summary: pd.DataFrame, metric: str) -> str:
+    fig, ax = _figure(max(6.4, 0.55 * len(summary) + 2), 4.0)
+    means, stds = summary[f"{metric}_mean"].to_numpy(float), summary[f"{metric}_std"].to_numpy(float)
+    x = np.arange(len(summary))
+    ax.bar(x, means, yerr=stds, capsize=4, color="#4C72B0")
+    ax.set_xticks(x, summary["method"].astype(str), rotation=35, ha="right")
+    ax.set_ylabel(metric)
+    low = float(np.nanmin(means - stds)) if len(means) else 0.0
+    if not lower_is_better(metric) and np.isfinite(low):
+        ax.set_ylim(max(0.0, low - 0.05), min(1.0, float(np.nanmax(means + stds)) + 0.02) if means.max() <= 1 else None)
+    ax.set_title(f"{metric}: mean ± std over seeds")
+    return _png(fig)
+
+
+def missing_chart(summary: pd.DataFrame, metric_suffix: str) -> str | None:
+    columns = [c for c in summary.columns if c.startswith("missing_") and c.endswith(f"{metric_suffix}_mean")]
+    clean = f"test{metric_suffix}_mean"
+    if not columns or clean not in summary:
+        return None
+    fig, ax = _figure(max(6.4, 0.7 * len(summary) + 2), 4.0)
+    series = [("all present", clean)] + [(c[len("missing_"):].split("_")[0] + " missing", c) for c in columns]
+    width = 0.8 / len(series)
+    x = np.arange(len(summary))
+    for i, (label, col) in enumerate(series):
+        ax.bar(x + i * width - 0.4 + width / 2, summary[col].to_numpy(float), width, label=label)
+    ax.set_xticks(x, summary["method"].astype(str), rotation=35, ha="right")
+    ax.set_ylabel(metric_suffix.strip("_"))
+    ax.legend(fontsize=8)
+    ax.set_title("missing modalities at test time")
+    return _png(fig)
+
+
+def robustness_chart(robustness: pd.DataFrame, metric: str) -> str | None:
+    """``robustness``: columns method, corruption, modality, level and ``metric`` (one row per run and level)."""
+    if robustness is None or robustness.empty or metric not in robustness:
+        return None
+    groups = list(robustness.groupby(["corruption", "modality"], sort=True))
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), dpi=110, squeeze=False)
+    for ax, ((corruption, modality), part) in zip(axes[0], groups, strict=True):
+        for method, curve in part.groupby("method", sort=False):
+            mean = curve.groupby("level")[metric].mean()
+            ax.plot(mean.index, mean.to_numpy(), marker="o", label=str(method))
+        ax.set_title(f"{corruption} on {modality}", fontsize=9)
+        ax.set_xlabel("corruption level")
+        ax.set_ylabel(metric)
+    axes[0][-1].legend(fontsize=7)
+    return _png(fig)
+
+
+def confusion_chart(predictions: pd.DataFrame, target: str, title: str) -> str | None:
+    true_col, pred_col = f"{target}_true", f"{target}_pred"
+    if true_col not in predictions or pred_col not in predictions:
+        return None
+    labels = sorted(set(predictions[true_col]) | set(predictions[pred_col]), key=_natural)
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=int)
+    for t, p in zip(predictions[true_col], predictions[pred_col], strict=True):
+        matrix[index[t], index[p]] += 1
+    fig, ax = _figure(5.0, 4.4)
+    im = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=90 if len(labels) > 12 else 0)
+    ax.set_yticks(range(len(labels)), labels)
+    if len(labels) <= 15:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _png(fig)
+
+
+def _natural(label: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(label))
+    except ValueError:
+        return (1, label)
+
+
+def training_chart(histories: dict[str, pd.DataFrame]) -> str | None:
+    histories = {k: v for k, v in histories.items() if "val_loss" in v}
+    if not histories:
+        return None
+    fig, ax = _figure(6.4, 4.0)
+    for method, history in histories.items():
+        line = ax.plot(history["epoch"], history["val_loss"], marker=".", label=f"{method}")
+        if "train_loss" in history:
+            ax.plot(history["epoch"], history["train_loss"], ls="--", color=line[0].get_color(), alpha=0.6)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (solid: validation, dashed: training)")
+    ax.legend(fontsize=7)
+    ax.set_title("training curves (first seed)")
+    return _png(fig)
+
+
+def embedding_chart(embedding: pd.DataFrame, title: str) -> str | None:
+    if embedding is None or embedding.empty:
+        return None
+    fig, ax = _figure(5.6, 4.6)
+    labels = sorted(embedding["label"].astype(str).unique(), key=_natural)
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    for i, label in enumerate(labels):
+        part = embedding[embedding["label"].astype(str) == label]
+        ax.scatter(part["x"], part["y"], s=6, color=cmap(i % cmap.N), label=label)
+    if len(labels) <= 20:
+        ax.legend(fontsize=7, markerscale=2, ncol=2)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title, fontsize=9)
+    return _png(fig)
+
+
+def cost_chart(summary: pd.DataFrame, metric: str) -> str | None:
+    if "train_seconds_mean" not in summary or f"{metric}_mean" not in summary:
+        return None
+    fig, ax = _figure(6.4, 4.2)
+    x, y = summary["train_seconds_mean"].to_numpy(float), summary[f"{metric}_mean"].to_numpy(float)
+    sizes = summary["parameters_mean"].to_numpy(float) if "parameters_mean" in summary else np.full(len(x), 1e5)
+    ax.scatter(x, y, s=20 + 200 * sizes / max(float(np.nanmax(sizes)), 1.0), alpha=0.7, color="#DD8452")
+    for xi, yi, name in zip(x, y, summary["method"].astype(str), strict=True):
+        ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("train seconds (marker area: parameters)")
+    ax.set_ylabel(metric)
+    ax.set_title("cost against quality")
+    return _png(fig)
+
+
+def _table_html(frame: pd.DataFrame, floatfmt: str = "{:.4f}") -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = "".join(f"<td>{html.escape(floatfmt.format(v) if isinstance(v, float) else str(v))}</td>"
+                        for v in record)
+        rows.append(f"<tr>{cells}</tr>")
+    return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def results_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    out = pd.DataFrame({"method": summary["method"]})
+    if "dataset" in summary:
+        out["dataset"] = summary["dataset"]
+    out["runs"] = summary["runs"]
+    for metric in metrics:
+        if f"{metric}_mean" in summary:
+            out[metric] = [f"{m:.4f} ± {s:.4f}" for m, s in
+                           zip(summary[f"{metric}_mean"], summary[f"{metric}_std"], strict=True)]
+    return out
+
+
+_STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table.results { border-collapse: collapse; font-size: 0.85em; }
+table.results th, table.results td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+table.results th { background: #f3f3f3; } table.results td:first-child { text-align: left; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.8em; color: #555; text-align: center; }
+.meta { color: #666; font-size: 0.85em; }
+"""
+
+_CHECK = """
+window.__errors = [];
+window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
+window.addEventListener('load', function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; } }
+  document.body.setAttribute('data-images', String(imgs.length));
+  document.body.setAttribute('data-images-ok', String(ok));
+  document.body.setAttribute('data-errors', String(window.__errors.length));
+});
+"""
+
+
+def write_report(
+    path: str | Path,
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    *,
+    metric: str,
+    artifacts: str | Path | None = None,
+    robustness: pd.DataFrame | None = None,
+    title: str = "polymodal benchmark",
+    notes: Sequence[str] = (),
+) -> Path:
+    """Write the self-contained HTML report to ``path`` (atomically) and return it.
+
+    ``metric`` is the main metric column of ``runs`` (e.g. ``test_digit_accuracy``); ``artifacts`` the
+    folder where :func:`polymodal.bench.run.write_artifacts` put each run's files (by run key).
+    """
+    path = Path(path)
+    sections: list[str] = []
+    metrics = [metric, metric.replace("accuracy", "macro_f1"), "train_seconds", "samples_per_second",
+               "peak_rss_mb", "parameters"]
+    metrics = list(dict.fromkeys(m for m in metrics if f"{m}_mean" in summary))
+    sections.append("<h2>Results</h2>" + _table_html(results_table(summary, metrics)))
+    figures: list[str] = []
+    if f"{metric}_mean" in summary and len(summary):
+        figures.append(_img(bar_chart(summary, metric), f"{metric} per method (error bars: std over seeds)"))
+    suffix = metric[len("test"):] if metric.startswith("test_") else None
+    chart = missing_chart(summary, suffix) if suffix else None
+    if chart:
+        figures.append(_img(chart, "the main metric with each modality missing from every test row"))
+    chart = cost_chart(summary, metric)
+    if chart:
+        figures.append(_img(chart, "train seconds against the main metric"))
+    sections.append("<h2>Comparison</h2>" + "".join(figures))
+    chart = robustness_chart(robustness, metric) if robustness is not None else None
+    if chart:
+        sections.append("<h2>Robustness</h2>" + _img(chart, "metric against corruption level (mean over seeds)"))
+
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    if artifacts is not None and len(ok) and metric in ok:
+        folder = Path(artifacts)
+        ascending = lower_is_better(metric)
+        best = ok.sort_values(metric, ascending=ascending).iloc[0]
+        best_dir = folder / str(best["key"])
+        target = metric.split("_")[1] if metric.count("_") >= 2 else ""
+        best_figs = []
+        if (best_dir / "predictions.csv").exists():
+            predictions = pd.read_csv(best_dir / "predictions.csv", dtype=str)
+            chart = confusion_chart(predictions, target, f"{best['method']} (seed {best['seed']})")
+            if chart:
+                caption = f"confusion matrix of the best run: {best['method']}, seed {best['seed']}"
+                best_figs.append(_img(chart, caption))
+        if (best_dir / "embedding.csv").exists():
+            chart = embedding_chart(pd.read_csv(best_dir / "embedding.csv"), f"{best['method']}: joint embedding")
+            if chart:
+                best_figs.append(_img(chart, "2-D PCA map of the best run's joint embeddings (test rows)"))
+        if best_figs:
+            sections.append("<h2>Best run</h2>" + "".join(best_figs))
+        histories = {}
+        for method, part in ok.groupby("method", sort=False):
+            history_file = folder / str(part.iloc[0]["key"]) / "history.csv"
+            if history_file.exists():
+                histories[str(method)] = pd.read_csv(history_file)
+        chart = training_chart(histories)
+        if chart:
+            sections.append("<h2>Training</h2>" + _img(chart, "validation and training loss per epoch"))
+    failed = runs[runs["status"] != "ok"] if "status" in runs else runs.iloc[0:0]
+    if len(failed):
+        sections.append("<h2>Failed runs</h2>" + _table_html(failed[["method", "seed", "error"]]))
+    meta = f"written {time.strftime('%Y-%m-%d %H:%M')} by polymodal; {len(ok)} finished runs, {len(failed)} failed"
+    notes_html = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style><script>{_CHECK}</script></head><body>"
+            f"<h1>{html.escape(title)}</h1><p class=\"meta\">{html.escape(meta)}</p>{notes_html}"
+            f"{''.join(sections)}</body></html>\n")
+    atomic_write_text(path, page)
+    return path
