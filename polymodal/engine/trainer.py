@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import logging
 import math
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,24 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return [rows[e] for e in sorted(rows)]
 
 
+@contextlib.contextmanager
+def _quiet_lightning(quiet: bool) -> Iterator[None]:
+    """Without a progress bar, keep Lightning's informational lines (devices, tips, "stopped") out of the
+    output; warnings and errors still show."""
+    if not quiet:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedData, config: TrainConfig,
           run_dir: Path) -> TrainResult:
     """Fit ``module``; the best epoch's weights are restored at the end."""
@@ -91,16 +112,17 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     if config.progress:
         callbacks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
-    trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
-        precision=config.precision,  # type: ignore[arg-type]
-        callbacks=callbacks, logger=logger, enable_checkpointing=False, enable_progress_bar=config.progress,
-        enable_model_summary=False, deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
-    )
-    start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_lightning(not config.progress):
+        trainer = L.Trainer(
+            max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
+            precision=config.precision,  # type: ignore[arg-type]
+            callbacks=callbacks, logger=logger, enable_checkpointing=False, enable_progress_bar=config.progress,
+            enable_model_summary=False, deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
+        )
+        start = time.perf_counter()
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*is smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
         trainer.fit(module, make_loader(train_data, config, True), make_loader(val_data, config, False))
     seconds = time.perf_counter() - start
     epochs = trainer.current_epoch
