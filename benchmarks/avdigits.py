@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.bench.results import markdown_table, write_table
 from polymodal.bench.run import RunSpec, run_isolated, summarize
 from polymodal.datasets.avdigits import build_avdigits
@@ -124,6 +125,8 @@ def main() -> None:
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out.with_suffix(".md"), "\n".join(text))
+    if args.out.parent == RESULTS:
+        write_benchmarks_doc(RESULTS, RESULTS.parent.parent / "docs" / "benchmarks.md")
     write_table(runs, args.out.with_suffix(".csv"))
     atomic_write_json(args.out.with_suffix(".json"), json.loads(json.dumps({
         "summary": summary.to_dict(orient="records"), "runs": runs.to_dict(orient="records"),

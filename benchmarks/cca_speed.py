@@ -32,6 +32,8 @@ import numpy as np
 from noisy_mnist_multiview import default_data_path, load_noisy_mnist
 from sklearn.cross_decomposition import CCA as SklearnCCA
 
+from polymodal.bench.docs import write_benchmarks_doc
+from polymodal.engine.atomic import atomic_write_text
 from polymodal.multiview import CCA
 from polymodal.multiview._base import column_correlations
 
@@ -155,9 +157,10 @@ def main() -> None:
         return
     results = run(args.data)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cca_speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    atomic_write_text(RESULTS / "cca_speed.json", json.dumps(results, indent=2) + "\n")
     markdown = to_markdown(results)
-    (RESULTS / "cca_speed.md").write_text(markdown)
+    atomic_write_text(RESULTS / "cca_speed.md", markdown)
+    write_benchmarks_doc(RESULTS, RESULTS.parent.parent / "docs" / "benchmarks.md")
     print(markdown)
 
 

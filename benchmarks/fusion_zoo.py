@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 from avdigits import default_data, ensure_avdigits
 
+from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.bench.grid import run_grid
 from polymodal.bench.results import markdown_table
 from polymodal.bench.run import RunSpec, summarize
@@ -170,6 +171,8 @@ def main() -> None:
     if len(failed):
         text += ["## Failed runs", "", markdown_table(failed[["method", "seed", "error"]])]
     atomic_write_text(args.out.with_suffix(".md"), "\n".join(text))
+    if args.out.parent == RESULTS:
+        write_benchmarks_doc(RESULTS, RESULTS.parent.parent / "docs" / "benchmarks.md")
     print("\n".join(text))
 
 

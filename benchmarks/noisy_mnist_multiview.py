@@ -39,7 +39,9 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.preprocessing import StandardScaler
 
+from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.datasets.two_view import make_noisy_two_view
+from polymodal.engine.atomic import atomic_write_text
 from polymodal.multiview import CCA, KernelCCA
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -222,9 +224,10 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args.data)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "noisy_mnist_multiview.json").write_text(json.dumps(results, indent=2) + "\n")
+    atomic_write_text(RESULTS / "noisy_mnist_multiview.json", json.dumps(results, indent=2) + "\n")
     markdown = to_markdown(results)
-    (RESULTS / "noisy_mnist_multiview.md").write_text(markdown)
+    atomic_write_text(RESULTS / "noisy_mnist_multiview.md", markdown)
+    write_benchmarks_doc(RESULTS, RESULTS.parent.parent / "docs" / "benchmarks.md")
     print(markdown)
 
 

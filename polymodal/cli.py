@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="seconds before an isolated run is stopped and recorded as failed")
     p.add_argument("--out", required=True, help="folder for runs.csv, summary and report.html")
 
+    p = sub.add_parser("bench-docs", help="regenerate docs/benchmarks.md from the benchmark results files")
+    p.add_argument("--results", default="benchmarks/results", help="folder of the benchmark results (.md)")
+    p.add_argument("--out", default="docs/benchmarks.md")
+
     sub.add_parser("fusions", help="list the fusion methods")
     sub.add_parser("encoders", help="list the encoders")
 
@@ -152,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from polymodal import commands
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
         return int(handler(args) or 0)
     except (PolymodalError, ValueError, TypeError, FileNotFoundError, PermissionError) as exc:

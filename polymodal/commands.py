@@ -231,6 +231,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if result["n_failed"] == 0 else 1
 
 
+def cmd_bench_docs(args: argparse.Namespace) -> int:
+    from polymodal.bench.docs import write_benchmarks_doc
+
+    if not Path(args.results).is_dir():
+        raise FileNotFoundError(f"results folder {args.results} not found (run from the repository root?)")
+    console.print(f"written [bold]{write_benchmarks_doc(args.results, args.out)}[/]")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from polymodal.demo import run_demo
 
