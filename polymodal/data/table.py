@@ -49,7 +49,7 @@ def read_table(source: str | Path | pd.DataFrame | Table, base_dir: str | Path |
         return source
     if isinstance(source, pd.DataFrame):
         root = Path(base_dir) if base_dir is not None else Path.cwd()
-        return Table(source.reset_index(drop=True), root.resolve(), "<DataFrame>")
+        return Table(_string_columns(source.reset_index(drop=True), "<DataFrame>"), root.resolve(), "<DataFrame>")
     path = Path(source)
     if not path.exists():
         raise DataError(f"table {path} does not exist", [Problem("file not found", file=str(path))])
@@ -66,7 +66,20 @@ def read_table(source: str | Path | pd.DataFrame | Table, base_dir: str | Path |
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot read table {path} as {fmt}: {exc}") from exc
     root = Path(base_dir) if base_dir is not None else path.parent
-    return Table(frame.reset_index(drop=True), root.resolve(), str(path))
+    return Table(_string_columns(frame.reset_index(drop=True), str(path)), root.resolve(), str(path))
+
+
+def _string_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Column names as strings (JSON readers turn a column named "0" into the number 0); names that
+    collide once written as strings are an error."""
+    names = [str(c) for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"table {source} has repeated column names: {', '.join(map(repr, repeated))}",
+                        [Problem(f"column name {n!r} appears more than once", column=n, file=source) for n in repeated])
+    if names != list(frame.columns):
+        frame = frame.set_axis(names, axis=1)
+    return frame
 
 
 def _read(path: Path, fmt: str) -> pd.DataFrame:
