@@ -328,7 +328,8 @@ def _check_unit(name: str, value: float, allow_zero: bool = True) -> None:
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
 
 
-def _resolve(corruption: str | Corruption) -> Corruption:
+def resolve_corruption(corruption: str | Corruption) -> Corruption:
+    """A registered corruption's name (built with its defaults) or a :class:`Corruption`, as a Corruption."""
     if isinstance(corruption, Corruption):
         return corruption
     if isinstance(corruption, str):
@@ -400,7 +401,7 @@ def corrupt(
     """
     _check_unit("level", level)
     _check_unit("fraction", fraction, allow_zero=False)
-    method = _resolve(corruption)
+    method = resolve_corruption(corruption)
     modalities = {name: frame.copy() for name, frame in loaded.modalities.items()}
     for name in _targets(schema, method, modality):
         spec = schema.modality(name)
