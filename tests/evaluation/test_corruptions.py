@@ -5,9 +5,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from polymodal.data.cells import is_missing
+from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ColumnKind
+from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, infer_schema
 from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
@@ -211,3 +214,22 @@ def test_frames_keep_their_index_and_targets(table) -> None:
     pd.testing.assert_frame_equal(out.targets, loaded.targets)
     assert list(out.modalities) == list(loaded.modalities)
     assert np.array_equal(out.rows, loaded.rows)
+
+
+@pytest.fixture(scope="module")
+def fitted(table) -> tuple[DataPipeline, EncodedData]:
+    loaded, schema = table
+    pipeline = DataPipeline(schema).fit(loaded, np.arange(len(loaded.rows)))
+    return pipeline, pipeline.transform(loaded)
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS.names())
+def test_corrupted_cells_go_through_the_fitted_preprocessing(table, fitted, name: str) -> None:
+    loaded, schema = table
+    pipeline, clean = fitted
+    out = pipeline.transform(corrupt(loaded, schema, name, 1.0, seed=0))
+    for modality, mask in out.masks.items():
+        if modality != "text":  # a text whose every word was dropped is empty, hence absent
+            assert torch.equal(mask, clean.masks[modality]), modality
+        assert torch.isfinite(out.inputs[modality].float()).all(), modality
+    assert any(not torch.equal(out.inputs[m], clean.inputs[m]) for m in out.inputs)
