@@ -50,11 +50,17 @@ class Predictor:
         return list(self.pipeline.targets)
 
     # -- data ---------------------------------------------------------------------------------
-    def _load(self, table: TableLike, with_targets: bool, on_error: str | None) -> tuple[LoadedTable, EncodedData]:
+    def load_cells(self, table: TableLike, with_targets: bool = True, on_error: str | None = None) -> LoadedTable:
+        """The raw loaded cells of ``table`` under the model's schema, before preprocessing (what
+        :mod:`polymodal.evaluation.corruptions` acts on); :meth:`evaluate_loaded` scores them."""
         tbl = read_table(table)
         loaded = load_table(tbl, self.pipeline.schema, on_error=on_error or self.config.data.on_error,
                             data_root=self.config.data.data_root, require_targets=with_targets)
         self.last_report = loaded.report
+        return loaded
+
+    def _load(self, table: TableLike, with_targets: bool, on_error: str | None) -> tuple[LoadedTable, EncodedData]:
+        loaded = self.load_cells(table, with_targets, on_error)
         return loaded, self.pipeline.transform(loaded, with_targets=with_targets)
 
     @torch.no_grad()
@@ -101,6 +107,10 @@ class Predictor:
         """Metrics per target on a labelled table (``{target: {metric: value}}``)."""
         _, data = self._load(table, with_targets=True, on_error=on_error)
         return self.evaluate_encoded(data)
+
+    def evaluate_loaded(self, loaded: LoadedTable) -> dict[str, dict[str, float]]:
+        """Metrics per target on loaded cells (e.g. corrupted ones), preprocessed by the fitted pipeline."""
+        return self.evaluate_encoded(self.pipeline.transform(loaded, with_targets=True))
 
     def evaluate_encoded(self, data: EncodedData) -> dict[str, dict[str, float]]:
         logits = self.logits(data)

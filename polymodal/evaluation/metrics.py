@@ -43,3 +43,12 @@ def metric_inputs(task: TaskKind, logits: Tensor, target: Tensor) -> tuple[Tenso
     if task is TaskKind.MULTILABEL:
         return torch.sigmoid(logits).float(), target.long()
     return torch.softmax(logits, dim=-1).float(), target.long()
+
+
+# error metrics: a larger value is a worse model (every other metric here is the other way round)
+LOWER_IS_BETTER = frozenset({"mae", "rmse"})
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` means a better model (False for the error metrics MAE, RMSE)."""
+    return metric not in LOWER_IS_BETTER
