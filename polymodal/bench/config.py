@@ -98,5 +98,6 @@ class BenchConfig(_Strict):
                         method=method.name, dataset=dataset.name, table=dataset.table, target=tuple(dataset.target),
                         seed=seed, options=options, missing=("*",) if dataset.missing else (),
                         artifacts=str(artifacts) if artifacts is not None else None,
+                        robustness=self.robustness.model_dump() if self.robustness is not None else None,
                     ))
         return out

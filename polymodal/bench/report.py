@@ -95,16 +95,30 @@ def robustness_chart(robustness: pd.DataFrame, metric: str) -> str | None:
     groups = list(robustness.groupby(["corruption", "modality"], sort=True))
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), dpi=110, squeeze=False)
-    for ax, ((corruption, modality), part) in zip(axes[0], groups, strict=True):
+    ncols = min(3, len(groups))
+    nrows = -(-len(groups) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), dpi=110, squeeze=False)
+    for ax in axes.flat[len(groups):]:
+        ax.set_visible(False)
+    for ax, ((corruption, modality), part) in zip(axes.flat, groups, strict=False):
         for method, curve in part.groupby("method", sort=False):
             mean = curve.groupby("level")[metric].mean()
             ax.plot(mean.index, mean.to_numpy(), marker="o", label=str(method))
         ax.set_title(f"{corruption} on {modality}", fontsize=9)
         ax.set_xlabel("corruption level")
         ax.set_ylabel(metric)
-    axes[0][-1].legend(fontsize=7)
+    axes.flat[0].legend(fontsize=7)
     return _png(fig)
+
+
+def robustness_summary(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean relative (and effective) robustness of the main metric per method, corruption and modality."""
+    name = metric.split("_", 2)[-1] if metric.count("_") >= 2 else metric
+    part = scores[scores["metric"] == name] if "metric" in scores else scores
+    values = [c for c in ("relative_robustness", "effective_robustness") if c in part]
+    table = part.groupby(["method", "corruption", "modality"], sort=False)[values].mean().reset_index()
+    return table.rename(columns={"relative_robustness": f"relative robustness ({name})",
+                                 "effective_robustness": "effective robustness (vs late)"})
 
 
 def confusion_chart(predictions: pd.DataFrame, target: str, title: str) -> str | None:
@@ -245,6 +259,7 @@ def write_report(
     metric: str,
     artifacts: str | Path | None = None,
     robustness: pd.DataFrame | None = None,
+    robustness_scores: pd.DataFrame | None = None,
     title: str = "polymodal benchmark",
     notes: Sequence[str] = (),
 ) -> Path:
@@ -272,7 +287,11 @@ def write_report(
     sections.append("<h2>Comparison</h2>" + "".join(figures))
     chart = robustness_chart(robustness, metric) if robustness is not None else None
     if chart:
-        sections.append("<h2>Robustness</h2>" + _img(chart, "metric against corruption level (mean over seeds)"))
+        table = ""
+        if robustness_scores is not None and len(robustness_scores):
+            table = _table_html(robustness_summary(robustness_scores, metric))
+        sections.append("<h2>Robustness</h2>" + _img(chart, "metric against corruption level (mean over seeds)")
+                        + table)
 
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
     if artifacts is not None and len(ok) and metric in ok:

@@ -28,6 +28,7 @@ from polymodal.bench.results import write_table
 from polymodal.data.splits import split_by_column
 from polymodal.data.table import Table, read_table
 from polymodal.errors import PolymodalError
+from polymodal.evaluation.robustness import robustness_scores
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,13 @@ class RunSpec:
     missing: tuple[str, ...] = ()  # modalities to remove from the test rows one at a time; ("*",): all
     save_to: str | None = None
     artifacts: str | None = None
+    robustness: dict[str, Any] | None = None  # {"corruptions": [...], "levels": [...], "modalities": [...] | None}
 
     def key(self) -> str:
         """A stable identity of the run (method, dataset, seed and everything that changes the result)."""
         payload = {k: v for k, v in asdict(self).items() if k not in ("save_to", "artifacts")}
+        if payload["robustness"] is None:  # keys of runs recorded before robustness existed stay valid
+            del payload["robustness"]
         blob = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -92,7 +96,7 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     row.update(flatten_metrics("val", metrics["validation"]))
     if "test" in metrics:
         row.update(flatten_metrics("test", metrics["test"]))
-    test = test_table(spec) if spec.missing or spec.artifacts else None
+    test = test_table(spec) if spec.missing or spec.artifacts or spec.robustness else None
     if spec.artifacts:
         write_artifacts(predictor, test, Path(spec.artifacts) / spec.key())
     missing = list(spec.missing)
@@ -106,8 +110,46 @@ def execute(spec: RunSpec) -> dict[str, Any]:
                 blanked[column] = None
             scores = predictor.evaluate(Table(blanked, test.base_dir, test.source), on_error="skip")
             row.update(flatten_metrics(f"missing_{modality}", scores))
+    if spec.robustness and test is not None:
+        curves = robustness_sweep(predictor, test, spec.robustness, spec.seed)
+        first = next(iter(predictor.pipeline.targets))
+        for key, curve in curves.groupby(["corruption", "modality"], sort=False):
+            corruption, modality = (str(k) for k in key)
+            rr = robustness_scores(curve[curve["target"] == first].drop(columns=["target"]))
+            for record in rr.to_dict(orient="records"):
+                row[f"rr_{corruption}_{modality}_{first}_{record['metric']}"] = record["relative_robustness"]
+        if spec.artifacts:
+            write_table(curves.assign(method=spec.method, dataset=spec.dataset, seed=spec.seed),
+                        Path(spec.artifacts) / spec.key() / "robustness.csv")
     row["wall_seconds"] = time.perf_counter() - start
     return row
+
+
+def robustness_sweep(predictor: Any, test: Table, options: dict[str, Any], seed: int) -> pd.DataFrame:
+    """Curves of every metric against the corruption level: each corruption on each modality it applies
+    to, and on all of them together when there are several; the cells are loaded once."""
+    from polymodal.evaluation.corruptions import corruption_kinds
+    from polymodal.evaluation.robustness import robustness_curve
+
+    unknown = sorted(set(options) - {"corruptions", "levels", "modalities"})
+    if unknown:
+        raise ValueError(f"unknown robustness option(s) {unknown}; valid: corruptions, levels, modalities")
+    levels = tuple(float(v) for v in options.get("levels") or (0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+    loaded = predictor.load_cells(test)
+    schema = predictor.pipeline.schema
+    wanted = options.get("modalities") or [m.name for m in schema.modalities]
+    curves = []
+    for corruption in options.get("corruptions") or ["noise"]:
+        kinds = corruption_kinds(corruption)
+        applicable = [m for m in wanted if set(schema.modality(m).column_kinds.values()) & kinds]
+        groups: list[str | list[str]] = list(applicable)
+        if len(applicable) > 1:
+            groups.append(applicable)
+        for group in groups:
+            curves.append(robustness_curve(predictor, loaded, corruption, modality=group, levels=levels, seed=seed))
+    if not curves:
+        raise ValueError(f"none of the corruptions {options.get('corruptions')} applies to the modalities {wanted}")
+    return pd.concat(curves, ignore_index=True)
 
 
 def write_artifacts(predictor: Any, test: Table | None, folder: Path, max_points: int = 2000) -> None:

@@ -59,14 +59,58 @@ def run_benchmark(
     keep = ["dataset", "method", "runs", *[c for c in summary.columns if c.endswith(("_mean", "_std"))
                                            and (c.startswith(("test_", "missing_", "val_")) or "seconds" in c)]]
     write_table(summary[keep], out / "summary.md")
+    curves = collect_robustness(ok, artifacts)
+    scores = None
+    if curves is not None:
+        write_table(curves, out / "robustness.csv")
+        scores = robustness_table(curves)
+        write_table(scores, out / "robustness_scores.csv")
+        result["robustness_scores"] = scores
     reports = []
     for dataset, part in summary.groupby("dataset", sort=False):
         name = "report.html" if summary["dataset"].nunique() == 1 else f"report-{_slug(str(dataset))}.html"
         rows = runs[runs["dataset"] == dataset]
-        reports.append(write_report(out / name, rows, part.reset_index(drop=True), metric=main_metric(rows[
-            rows["status"] == "ok"]), artifacts=artifacts, title=f"{config.name}: {dataset}"))
+        dataset_metric = main_metric(rows[rows["status"] == "ok"])
+        reports.append(write_report(
+            out / name, rows, part.reset_index(drop=True), metric=dataset_metric, artifacts=artifacts,
+            robustness=None if curves is None else report_curves(curves[curves["dataset"] == dataset], dataset_metric),
+            robustness_scores=None if scores is None else scores[scores["dataset"] == dataset],
+            title=f"{config.name}: {dataset}"))
     result.update(summary=summary, metric=metric, reports=reports, summary_md=out / "summary.md")
     return result
+
+
+def collect_robustness(ok: pd.DataFrame, artifacts: Path) -> pd.DataFrame | None:
+    """Every finished run's robustness curves (``artifacts/<key>/robustness.csv``), concatenated."""
+    frames = [pd.read_csv(artifacts / str(key) / "robustness.csv") for key in ok["key"]
+              if (artifacts / str(key) / "robustness.csv").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def report_curves(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The curves of the main metric's target, with that metric under its run-table name."""
+    _, target, name = metric.split("_", 2) if metric.count("_") >= 2 else ("", "", metric)
+    part = curves[curves["target"].astype(str) == target] if "target" in curves else curves
+    return part.rename(columns={name: metric})
+
+
+def robustness_table(curves: pd.DataFrame, baseline: str = "late") -> pd.DataFrame:
+    """Relative robustness of every run, corruption, modality, target and metric; with a ``baseline``
+    method (late fusion) in the grid, effective robustness too: the gain over the baseline at matched
+    clean performance, read off the line through the baseline's runs (Taori et al. 2020) when they
+    have two or more different clean values, else against the baseline run of the same seed."""
+    from polymodal.evaluation.robustness import effective_robustness, robustness_scores
+
+    metrics = [c for c in curves.columns if c not in ("corruption", "modality", "level", "target", "method",
+                                                      "dataset", "seed") and pd.api.types.is_numeric_dtype(curves[c])]
+    scores = robustness_scores(curves, metrics)
+    if baseline not in set(scores["method"]):
+        return scores
+    base = scores[scores["method"] == baseline]
+    keys = ["dataset", "corruption", "modality", "target", "metric"]
+    linear = bool((base.groupby(keys)["clean"].nunique() >= 2).all())
+    return effective_robustness(scores, baseline, method="method", fit="linear" if linear else "paired",
+                                keys=keys if linear else [*keys, "seed"])
 
 
 def _slug(text: str) -> str:

@@ -1,0 +1,89 @@
+"""``polymodal bench``: a grid from YAML or flags, resumable, with robustness and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from polymodal.bench.config import BenchConfig
+from polymodal.bench.runner import run_benchmark
+from polymodal.cli import main
+
+TINY = {"epochs": 1, "batch_size": 128, "encoder_args": {"image": {"base_channels": 4, "output_dim": 16}}}
+
+
+@pytest.fixture(scope="module")
+def split_table(digits_csv: Path) -> Path:
+    frame = pd.read_csv(digits_csv).iloc[:250].copy()
+    frame["split"] = np.where(np.arange(len(frame)) % 5 == 0, "test", "train")
+    path = digits_csv.parent / "runner-split.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def write_grid(tmp_path: Path, table: Path, **extra: object) -> Path:
+    grid = {"name": "tiny", "seeds": [0], "common": TINY, "isolate": False,
+            "datasets": [{"name": "digits", "table": str(table), "target": "digit",
+                          "options": {"split_column": "split"}}],
+            "methods": [{"name": "concat", "options": {"fusion": "concat"}},
+                        {"name": "late", "options": {"fusion": "late"}}], **extra}
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    return path
+
+
+def test_grid_from_yaml_with_robustness(split_table: Path, tmp_path: Path) -> None:
+    config = BenchConfig.from_file(write_grid(tmp_path, split_table, robustness={
+        "corruptions": ["image_noise"], "levels": [0.0, 1.0]}))
+    out = tmp_path / "out"
+    result = run_benchmark(config, out)
+    assert result["n_ok"] == 2 and result["n_failed"] == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert {"test_digit_accuracy", "missing_rotated_digit_accuracy", "peak_rss_mb", "parameters",
+            "samples_per_second", "rr_image_noise_rotated+noisy_digit_accuracy"} <= set(runs.columns)
+    scores = pd.read_csv(out / "robustness_scores.csv")
+    assert {"relative_robustness", "effective_robustness"} <= set(scores.columns)
+    late = scores[scores["method"] == "late"]
+    assert np.allclose(late["effective_robustness"].dropna(), 0.0)  # the baseline against itself
+    curves = pd.read_csv(out / "robustness.csv")
+    assert set(curves["level"]) == {0.0, 1.0} and set(curves["modality"]) == {"rotated", "noisy", "rotated+noisy"}
+    page = (out / "report.html").read_text()
+    assert "<h2>Robustness</h2>" in page and "effective robustness (vs late)" in page
+    assert (out / "summary.md").read_text().startswith("| dataset | method | runs |")
+
+
+def test_bench_from_flags_resumes_without_redoing_runs(split_table: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "flags"
+    argv = ["bench", "--table", str(split_table), "--target", "digit", "--split-column", "split",
+            "--fusion", "sum", "--epochs", "1", "--inline", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "[1/1] runner-split · sum · seed 0: ok" in printed and "report:" in printed
+    first = (out / "runs.csv").read_text()
+    assert main(argv) == 0  # everything finished: nothing runs again
+    assert "[1/1]" not in capsys.readouterr().out and (out / "runs.csv").read_text() == first
+
+
+def test_bench_config_errors(tmp_path: Path, split_table: Path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets: []\nmethods: []\nsurprise: 1\n")
+    assert main(["bench", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert "surprise" in capsys.readouterr().err
+    assert main(["bench", "--out", str(tmp_path / "x")]) == 2
+    assert "--table TABLE --target COL" in capsys.readouterr().err
+    grid = write_grid(tmp_path, split_table, methods=[{"name": "a"}, {"name": "a"}])
+    assert main(["bench", str(grid), "--out", str(tmp_path / "y")]) == 2
+    assert "method names must be unique; repeated: a" in capsys.readouterr().err
+
+
+def test_a_failing_method_is_recorded_and_the_grid_goes_on(split_table: Path, tmp_path: Path, capsys) -> None:
+    grid = write_grid(tmp_path, split_table, methods=[{"name": "broken", "options": {"fusion": "nope"}},
+                                                      {"name": "sum", "options": {"fusion": "sum"}}])
+    assert main(["bench", str(grid), "--out", str(tmp_path / "z")]) == 1
+    runs = pd.read_csv(tmp_path / "z" / "runs.csv")
+    assert list(runs["status"]) == ["error", "ok"] and "unknown fusion 'nope'" in runs.loc[0, "error"]
+    assert "Failed runs" in (tmp_path / "z" / "report.html").read_text()
