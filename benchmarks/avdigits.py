@@ -5,7 +5,7 @@ same digit; speaker ``theo`` is held out, so the test voices were never heard in
 for each seed, with polymodal's defaults and the same epochs:
 
 * image only (the audio column ignored), audio only (the image column ignored);
-* concat fusion, and concat fusion with modality dropout 0.3;
+* concat fusion with the default modality dropout (0.25), without it, and with 0.3;
 * late fusion (mean of per-modality probabilities).
 
 Each run executes in a fresh process (``polymodal.bench.run.run_isolated``), so its peak resident
@@ -13,8 +13,8 @@ memory is its own. Run from the repository root::
 
     python benchmarks/avdigits.py [--data ../shared/data] [--seeds 0 1 2] [--epochs 8]
 
-Writes ``benchmarks/results/avdigits.md`` (summary), ``avdigits.csv`` (one row per run) and
-``avdigits.json``.
+Writes ``benchmarks/results/avdigits.md`` (summary), ``avdigits_runs.csv`` (one row per run; a second
+call resumes, reusing finished runs) and ``avdigits.json``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from typing import Any
 import pandas as pd
 
 from polymodal.bench.docs import write_benchmarks_doc
-from polymodal.bench.results import markdown_table, write_table
-from polymodal.bench.run import RunSpec, run_isolated, summarize
+from polymodal.bench.grid import run_grid
+from polymodal.bench.results import markdown_table
+from polymodal.bench.run import RunSpec, summarize
 from polymodal.datasets.avdigits import build_avdigits
 from polymodal.engine.atomic import atomic_write_json, atomic_write_text
 
@@ -41,9 +42,10 @@ REPO = Path(__file__).resolve().parent.parent
 METHODS: list[tuple[str, dict[str, Any]]] = [
     ("image only", {"fusion": "concat", "ignore": ["speaker", "audio"]}),
     ("audio only", {"fusion": "concat", "ignore": ["speaker", "image"]}),
-    ("concat", {"fusion": "concat", "ignore": ["speaker"]}),
+    ("concat (default: modality dropout 0.25)", {"fusion": "concat", "ignore": ["speaker"], "modality_dropout": 0.25}),
+    ("concat, no modality dropout", {"fusion": "concat", "ignore": ["speaker"], "modality_dropout": 0.0}),
     ("concat + modality dropout 0.3", {"fusion": "concat", "ignore": ["speaker"], "modality_dropout": 0.3}),
-    ("late (mean)", {"fusion": "late", "ignore": ["speaker"]}),
+    ("late (mean), modality dropout 0.25", {"fusion": "late", "ignore": ["speaker"], "modality_dropout": 0.25}),
 ]
 
 
@@ -73,17 +75,17 @@ def main() -> None:
 
     start = time.perf_counter()
     table = ensure_avdigits(args.data, args.work)
-    rows = []
-    for seed in args.seeds:
-        for method, options in METHODS:
-            spec = RunSpec(method=method, dataset="avdigits", table=str(table), target=("digit",), seed=seed,
-                           options={"split_column": "split", "epochs": args.epochs, **options})
-            row = run_isolated(spec)
-            rows.append(row)
-            acc = row.get("test_digit_accuracy", float("nan"))
-            print(f"seed {seed} {method:32s} test accuracy {acc:.4f} ({row['status']}) "
-                  f"{row.get('train_seconds', 0):.1f} s", flush=True)
-    runs = pd.DataFrame(rows)
+    specs = [RunSpec(method=method, dataset="avdigits", table=str(table), target=("digit",), seed=seed,
+                     options={"split_column": "split", "epochs": args.epochs, **options})
+             for seed in args.seeds for method, options in METHODS]
+
+    def progress(row: dict[str, Any], done: int, total: int) -> None:
+        acc = row.get("test_digit_accuracy", float("nan"))
+        print(f"[{done}/{total}] seed {row['seed']} {row['method']:42s} test accuracy {acc:.4f} ({row['status']}) "
+              f"{row.get('train_seconds', 0):.1f} s", flush=True)
+
+    rows = run_grid(specs, args.out.with_name(args.out.name + "_runs.csv"), on_row=progress)
+    runs = rows[rows["key"].isin({s.key() for s in specs})].reset_index(drop=True)
     metrics = ["test_digit_accuracy", "test_digit_macro_f1", "train_seconds", "samples_per_second",
                "peak_rss_mb", "parameters"]
     summary = summarize(runs, ["method"], metrics)
@@ -127,7 +129,6 @@ def main() -> None:
     atomic_write_text(args.out.with_suffix(".md"), "\n".join(text))
     if args.out.parent == RESULTS:
         write_benchmarks_doc(RESULTS, RESULTS.parent.parent / "docs" / "benchmarks.md")
-    write_table(runs, args.out.with_suffix(".csv"))
     atomic_write_json(args.out.with_suffix(".json"), json.loads(json.dumps({
         "summary": summary.to_dict(orient="records"), "runs": runs.to_dict(orient="records"),
         "epochs": args.epochs, "seeds": args.seeds, "best_single": best_single, "beats_best_single": verdict,

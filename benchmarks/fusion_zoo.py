@@ -1,7 +1,7 @@
 """Every registered fusion on AV-digits, 3 seeds; missing modalities; multi-task hard vs soft sharing.
 
 For each fusion in ``polymodal.fusion.FUSIONS`` and each seed, two runs on AV-digits (speaker-disjoint
-split: ``theo`` is never heard in training): without and with modality dropout (p = 0.3). Every run is
+split: ``theo`` is never heard in training): without modality dropout (p = 0) and with it (p = 0.3). Every run is
 scored on the test rows as they are, with the image removed from every test row, and with the audio
 removed. Image-only and audio-only baselines come from the same grid. Then a multi-task run predicts
 the digit and the speaker together with hard sharing (one trunk), soft sharing (a tower per target tied
@@ -54,9 +54,7 @@ def specs(table: Path, seeds: list[int], epochs: int) -> list[RunSpec]:
                                options={**base, "fusion": "concat", "ignore": ["speaker", drop]}))
         for fusion in FUSIONS.names():
             for p in (0.0, 0.3):
-                options: dict[str, Any] = {**base, "fusion": fusion}
-                if p:
-                    options["modality_dropout"] = p
+                options: dict[str, Any] = {**base, "fusion": fusion, "modality_dropout": p}
                 out.append(RunSpec(method=fusion if not p else f"{fusion} +md", dataset="avdigits", table=str(table),
                                    target=("digit",), seed=seed, options=options, missing=("image", "audio")))
         for sharing in ("hard", "soft", "cross-stitch"):
@@ -64,7 +62,7 @@ def specs(table: Path, seeds: list[int], epochs: int) -> list[RunSpec]:
                                target=("digit", "speaker"), seed=seed,
                                options={"epochs": epochs, "ignore": ["split"], "fusion": "concat",
                                         "encoder_args": SMALL_ENCODERS,
-                                        "sharing": sharing}))
+                                        "sharing": sharing, "modality_dropout": 0.0}))
     return out
 
 

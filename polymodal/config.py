@@ -35,7 +35,12 @@ class ModelConfig(_Strict):
     encoder_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="modality or kind -> args")
     head_hidden: int = 128
     dropout: float = 0.1
-    modality_dropout: float = Field(0.0, ge=0, lt=1, description="probability of hiding a modality in training")
+    modality_dropout: float = Field(
+        0.25, ge=0, lt=1,
+        description="modality dropout (ModDrop, Neverova et al. 2015): in training, hide each modality of a sample "
+                    "with this probability (never all of them), so that the model learns from every modality, "
+                    "does not lean on one, and trains its missing-modality embeddings for prediction with a "
+                    "modality absent. 0 turns it off; a table with one modality is unaffected.")
     sharing: Literal["hard", "soft", "cross-stitch"] = Field(
         "hard", description="multi-task sharing: one trunk (hard), a tower per task tied by L2 (soft) or "
                             "by cross-stitch units")
