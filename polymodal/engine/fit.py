@@ -17,6 +17,7 @@ from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.module import SupervisedModule
+from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.trainer import train
 from polymodal.errors import DataError
 from polymodal.models.builder import build_model
@@ -74,6 +75,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     )
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-run-"))
     result = train(module, data.subset(splits["train"]), data.subset(splits["val"]), config.train, work)
+    refit_stacking(module.model, data.subset(splits["train"]), seed=config.train.seed)
     predictor = Predictor(config, pipeline, module.model)
     metrics: dict[str, Any] = {
         "validation": predictor.evaluate_encoded(data.subset(splits["val"])),
