@@ -40,3 +40,15 @@ def test_incomplete_bundle(tmp_path: Path) -> None:
     (tmp_path / "b" / "model.safetensors").unlink()
     with pytest.raises(BundleError, match=r"not a complete polymodal bundle: missing model.safetensors"):
         load_bundle(tmp_path / "b")
+
+
+def test_refuses_a_pickle_disguised_as_safetensors(tmp_path: Path) -> None:
+    import polymodal
+
+    save_bundle(tmp_path / "b", _contents())
+    torch.save({"w": torch.zeros(2)}, tmp_path / "b" / "model.safetensors")  # a zip-wrapped pickle
+    with pytest.raises(BundleError, match=r"refusing to load .*model\.safetensors: it is a pickle-based file"):
+        polymodal.load(tmp_path / "b")
+    (tmp_path / "b" / "model.safetensors").write_bytes(pickle.dumps({"w": [0.0]}, protocol=4))
+    with pytest.raises(BundleError, match=r"model\.safetensors: it is a pickle-based file"):
+        load_bundle(tmp_path / "b")
