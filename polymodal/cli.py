@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
-    p.add_argument("--devices", help="number of devices, or a list (passed to Lightning)")
+    p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
+    p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "
+                                                  "see docs/distributed.md)")
     p.add_argument("--strategy", help="e.g. ddp (passed to Lightning)")
     p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")

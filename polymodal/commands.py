@@ -40,7 +40,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["loss_weights"] = {k: float(v) for k, v in parse_pairs(args.loss_weight, "--loss-weight").items()}
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
                  "lr", "patience", "val_fraction",
-                 "accelerator", "strategy", "precision"):
+                 "accelerator", "strategy", "precision", "num_nodes"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:

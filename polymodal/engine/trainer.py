@@ -119,7 +119,8 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     if config.progress:
         callbacks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
     trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+        strategy=config.strategy,
         precision=config.precision,  # type: ignore[arg-type]
         callbacks=callbacks, logger=logger, enable_checkpointing=checkpoint is not None,
         enable_progress_bar=config.progress, enable_model_summary=False, deterministic=True,
