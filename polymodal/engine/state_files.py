@@ -16,6 +16,7 @@ tensor([0., 0.])
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,17 @@ def save_state(directory: str | Path, state: Any) -> Path:
     with atomic_directory(directory) as tmp:
         save_file(tensors, str(tmp / TENSORS))
         (tmp / JSON).write_text(json.dumps(encoded, indent=1, sort_keys=True) + "\n")
+        for name in (TENSORS, JSON):  # on disk before the rename: a machine crash must not leave empty files
+            _fsync(tmp / name)
     return Path(directory)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_state(directory: str | Path) -> Any:
