@@ -41,7 +41,7 @@ def load_resume_state(directory: Path, fingerprint: Mapping[str, Any]) -> dict[s
     """The checkpoint in ``directory`` if there is one and it belongs to this run; ``None`` (with a
     warning) when there is none; :class:`ResumeError` when it was written by a different run."""
     if not state_exists(directory):
-        warnings.warn(f"resume: no checkpoint in {directory}; starting from the first epoch", stacklevel=3)
+        warnings.warn(f"resume: no checkpoint in {directory}; starting from the first epoch", stacklevel=2)
         return None
     meta = read_state_json(directory)
     if meta.get("format_version") != FORMAT_VERSION:
@@ -134,6 +134,16 @@ class ResumeCheckpoint(Checkpoint):
         self.stateful = list(stateful)
         self.state = state
         self.old_rows = [dict(row) for row in old_rows]
+
+    @classmethod
+    def for_run(cls, directory: Path, log_dir: Path, fingerprint: Mapping[str, Any],
+                generators: Mapping[str, torch.Generator], stateful: Sequence[Callback],
+                resume: bool) -> ResumeCheckpoint:
+        """The callback of a run: with ``resume``, loaded from ``directory`` (when there is a checkpoint)
+        and holding the earlier rows of the CSV log in ``log_dir``."""
+        state = load_resume_state(directory, fingerprint) if resume else None
+        old_rows = set_log_aside(log_dir, int(state["epoch"]) + 1) if state is not None else []
+        return cls(directory, fingerprint, generators, stateful, state, old_rows)
 
     @property
     def start_epoch(self) -> int:

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from polymodal.config import TrainConfig
 from polymodal.data.dataset import EncodedData, EncodedDataset
 from polymodal.engine.atomic import atomic_write_with
-from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint, load_resume_state, set_log_aside
+from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 
 
 class BestWeights(Callback):
@@ -110,11 +110,9 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
     checkpoint = None
     if fingerprint is not None:
-        state = load_resume_state(run_dir / RESUME_DIR, fingerprint) if resume else None
-        old_rows = set_log_aside(Path(logger.log_dir), int(state["epoch"]) + 1) if state is not None else []
         generators = {"train": train_loader.generator, "val": val_loader.generator}
-        checkpoint = ResumeCheckpoint(run_dir / RESUME_DIR, fingerprint, generators, [best, stopping], state,
-                                      old_rows)
+        checkpoint = ResumeCheckpoint.for_run(run_dir / RESUME_DIR, Path(logger.log_dir), fingerprint, generators,
+                                              [best, stopping], resume)
         callbacks.append(checkpoint)
     if config.progress:
         callbacks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
