@@ -151,9 +151,8 @@ class ResumeCheckpoint(Checkpoint):
         return 0 if self.state is None else int(self.state["epoch"]) + 1
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        state = self._collect(trainer, pl_module)
         if trainer.is_global_zero:
-            save_state(self.directory, state)
+            save_state(self.directory, self._collect(trainer, pl_module))
         trainer.strategy.barrier("polymodal-resume-checkpoint")
 
     def _collect(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:

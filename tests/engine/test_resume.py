@@ -91,3 +91,12 @@ def test_resume_needs_a_run_dir(tabular_csv: Path, capsys: pytest.CaptureFixture
     assert "--resume needs --run-dir DIR" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"resume needs the run folder"):
         polymodal.fit(tabular_csv, target="label", resume=True)
+
+
+def test_an_early_stopped_run_stays_stopped(tmp_path: Path, tabular_csv: Path) -> None:
+    options = {"target": "label", "epochs": 40, "lr": 0.05, "patience": 1, "progress": False, "run_dir": tmp_path}
+    stopped = polymodal.fit(tabular_csv, **options)
+    assert stopped.metrics["train"]["epochs_run"] < 40, "early stopping did not trigger; the test needs it to"
+    resumed = polymodal.fit(tabular_csv, resume=True, **options)  # as if killed after the last checkpoint
+    assert resumed.metrics["train"]["epochs_run"] == stopped.metrics["train"]["epochs_run"]
+    assert resumed.metrics["validation"] == stopped.metrics["validation"]
