@@ -59,7 +59,7 @@ def test_a_kill_while_saving_leaves_the_previous_bundle(tmp_path: Path, tabular_
     import textwrap
 
     import polymodal
-    from tests.engine.conftest import kill_when
+    from tests.engine.processes import kill_when
 
     bundle, ready = tmp_path / "model", tmp_path / "writing"
     before = polymodal.fit(tabular_csv, target="label", epochs=1, progress=False, out=bundle)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import polymodal
-from tests.engine.conftest import cli_command, subprocess_env
+from tests.engine.processes import cli_command, subprocess_env
 
 EPOCHS, LR = 8, 0.01
 TOLERANCE = {"accuracy": 0.05, "auroc": 0.03}

@@ -12,7 +12,7 @@ from polymodal.cli import main
 from polymodal.engine.resume import RESUME_DIR
 from polymodal.engine.state_files import read_state_json
 from polymodal.errors import ResumeError
-from tests.engine.conftest import cli_command, kill_when
+from tests.engine.processes import cli_command, kill_when
 
 EPOCHS = 6
 ARGS = ["--target", "label", "--epochs", str(EPOCHS), "--batch-size", "32", "--lr", "0.003", "--patience",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from polymodal.engine.state_files import JSON, TENSORS, load_state, save_state, state_exists
-from tests.engine.conftest import kill_when
+from tests.engine.processes import kill_when
 
 
 def _stepped_optimizer() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
