@@ -22,13 +22,16 @@ def fit(
     out: str | Path | None = None,
     config: FitConfig | None = None,
     run_dir: str | Path | None = None,
+    resume: bool = False,
     **options: Any,
 ) -> Predictor:
     """Train a multimodal model on ``table`` to predict ``target``.
 
     ``options`` are fields of :class:`DataConfig`, :class:`ModelConfig` or :class:`TrainConfig`
     (``epochs=10``, ``fusion_args={"rank": 4}``, ``split_column="split"``, ...); an unknown option is
-    an error listing the valid ones.
+    an error listing the valid ones. ``run_dir`` keeps the per-epoch log and a resume checkpoint;
+    ``resume=True`` continues a killed run in that folder from its last completed epoch (with the same
+    configuration and table; a different one is an error that lists what differs).
 
     Example
     -------
@@ -52,7 +55,7 @@ def fit(
             raise TypeError(f"unknown option {key!r}; valid options: {', '.join(valid)}")
         updates[section][key] = value
     merged = {s: {**getattr(cfg, s).model_dump(), **updates[s]} for s in sections}
-    return _fit.fit(table, FitConfig.model_validate(merged), out=out, run_dir=run_dir)
+    return _fit.fit(table, FitConfig.model_validate(merged), out=out, run_dir=run_dir, resume=resume)
 
 
 def load(path: str | Path) -> Predictor:

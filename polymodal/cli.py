@@ -78,12 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multi-task loss: fixed weights, or learned uncertainty weighting (Kendall et al. 2018)")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TARGET=W", help="fixed loss weight")
     p.add_argument("--out", help="folder to save the model bundle in")
-    p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
+    p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the killed run in --run-dir from its last completed epoch (same config and "
+                        "table); starts afresh, with a warning, when the folder holds no checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
-    p.add_argument("--devices", help="number of devices, or a list (passed to Lightning)")
+    p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
+    p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "
+                                                  "see docs/distributed.md)")
     p.add_argument("--strategy", help="e.g. ddp (passed to Lightning)")
     p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")

@@ -40,7 +40,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["loss_weights"] = {k: float(v) for k, v in parse_pairs(args.loss_weight, "--loss-weight").items()}
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
                  "lr", "patience", "val_fraction",
-                 "accelerator", "strategy", "precision"):
+                 "accelerator", "strategy", "precision", "num_nodes"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:
@@ -56,7 +56,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     options = _fit_options(args)
     if config is not None and not options["targets"]:
         options.pop("targets")
-    predictor = polymodal.fit(args.table, config=config, out=args.out, run_dir=args.run_dir, **options)
+    if args.resume and not args.run_dir:
+        raise ValueError("--resume needs --run-dir DIR, the folder of the run to continue")
+    predictor = polymodal.fit(args.table, config=config, out=args.out, run_dir=args.run_dir, resume=args.resume,
+                              **options)
+    if predictor.global_rank != 0:  # the other processes of a multi-process run: rank 0 reports
+        return 0
     if args.json:
         print_json(predictor.metrics)
         return 0

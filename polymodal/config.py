@@ -57,7 +57,8 @@ class TrainConfig(_Strict):
     patience: int = Field(5, ge=1, description="early stopping: epochs without improvement")
     seed: int = 0
     accelerator: str = "cpu"
-    devices: int | str = 1
+    devices: int | str = Field(1, description="devices per node (a number, -1 for all, or a list)")
+    num_nodes: int = Field(1, ge=1, description="machines in a multi-node run (see docs/distributed.md)")
     strategy: str = "auto"
     precision: str = "32-true"
     num_workers: int = 0

@@ -50,3 +50,7 @@ class DataError(PolymodalError, ValueError):
 
 class BundleError(PolymodalError, ValueError):
     """A model bundle is missing, broken, or unsafe to load."""
+
+
+class ResumeError(PolymodalError, ValueError):
+    """A resume checkpoint cannot be used for this run (it was written by a different one)."""

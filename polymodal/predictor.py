@@ -44,6 +44,7 @@ class Predictor:
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.last_report: ValidationReport | None = None
         self.history: list[dict[str, Any]] = []
+        self.global_rank = 0  # the process's rank in multi-process training; only rank 0 saves and reports
 
     @property
     def targets(self) -> list[str]:

@@ -103,3 +103,23 @@ def test_multi_task_flags(sharing: str, small_table: Path, tmp_path: Path, capsy
 def test_fixed_loss_weights_for_unknown_target_is_an_error(small_table: Path, capsys) -> None:
     assert main(["fit", str(small_table), "--target", "digit", "--loss-weight", "speaker=2", *FAST]) == 2
     assert "loss weights given for unknown target(s) ['speaker']" in capsys.readouterr().err
+
+
+def test_fit_refuses_paths_escaping_the_data_root(tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    root = tmp_path / "root"
+    (root / "img").mkdir(parents=True)
+    for i in range(6):
+        Image.new("L", (8, 8), color=40 * i).save(root / "img" / f"{i}.png")
+    secret = tmp_path / "secret.png"
+    Image.new("L", (8, 8)).save(secret)
+    (root / "img" / "link.png").symlink_to(secret)
+    paths = ["img/0.png", "img/1.png", "../secret.png", str(secret), "img/link.png", "img/5.png"]
+    pd.DataFrame({"image": paths, "label": [0, 1, 0, 1, 0, 1]}).to_csv(root / "t.csv", index=False)
+    args = ["fit", str(root / "t.csv"), "--target", "label", "--modality", "image=image", *FAST]
+    assert main([*args, "--data-root", str(root)]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    for row in (2, 3, 4):  # relative with '..', absolute, and a symlink inside the root pointing out
+        assert f"row {row}, column 'image'" in err
+    assert "outside the data root" in err and "row 0," not in err and "row 5," not in err

@@ -77,7 +77,10 @@ def _refuse_pickles(path: Path) -> None:
         raise BundleError(_pickle_message(path) if _looks_pickled(path) else
                           f"{path} is a file; a polymodal bundle is a folder (made by `polymodal fit --out DIR`)")
     for item in path.iterdir():
-        if item.suffix.lower() in PICKLE_SUFFIXES:
+        # by name, and by content: a pickle renamed to model.safetensors is refused as well (an .npz is a
+        # zip by design and is read with allow_pickle=False)
+        by_content = item.is_file() and item.suffix.lower() != ".npz" and _looks_pickled(item)
+        if item.suffix.lower() in PICKLE_SUFFIXES or by_content:
             raise BundleError(_pickle_message(item))
 
 

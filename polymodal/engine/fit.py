@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 
 from polymodal.config import FitConfig
@@ -48,15 +50,30 @@ def _splits(loaded: LoadedTable, frame: Any, schema: Schema, config: FitConfig) 
     return {"train": positions[tr], "val": positions[va], "test": test}
 
 
+def run_fingerprint(config: FitConfig, splits: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What a resumed run must share with the checkpoint: the config (less display options) and the rows
+    of each split (their count and a hash of the row positions)."""
+    resolved = config.model_dump(mode="json")
+    resolved["train"].pop("progress", None)
+    rows = {name: {"count": len(idx), "sha256": hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()}
+            for name, idx in splits.items()}
+    return {"config": resolved, "rows": rows}
+
+
 def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
-        run_dir: str | Path | None = None) -> Predictor:
+        run_dir: str | Path | None = None, resume: bool = False) -> Predictor:
     """Train a supervised multimodal model as ``config`` says; save it to ``out`` if given.
 
     ``predictor.metrics`` holds validation (and, with a split column, test) metrics, training cost and
-    the skip report; ``run_dir`` receives the per-epoch CSV log and the best checkpoint.
+    the skip report; ``run_dir`` receives the per-epoch CSV log, the best checkpoint and a resume
+    checkpoint written at every epoch end. ``resume=True`` continues a killed run from its last
+    completed epoch (same config and table; anything else is a :class:`~polymodal.errors.ResumeError`).
+    Under multi-process training only global rank 0 writes ``out`` and ``config.json``.
     """
     if not config.data.targets:
         raise ValueError("fit needs at least one target column (--target COL)")
+    if resume and run_dir is None:
+        raise ValueError("resume needs the run folder of the run to continue (run_dir=..., --run-dir DIR)")
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
     loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root)
@@ -65,6 +82,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     data = pipeline.transform(loaded)
     targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
     kinds = {m.name: m.kind for m in schema.modalities}
+    L.seed_everything(config.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
     model = build_model(config.model, pipeline.input_info(), kinds, targets)
     module = SupervisedModule(
         model, {n: e.task for n, e in pipeline.targets.items()},
@@ -74,12 +92,14 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
     )
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-run-"))
-    result = train(module, data.subset(splits["train"]), data.subset(splits["val"]), config.train, work)
+    fingerprint = run_fingerprint(config, splits) if run_dir is not None else None
+    result = train(module, data.subset(splits["train"]), data.subset(splits["val"]), config.train, work,
+                   fingerprint=fingerprint, resume=resume)
     refit_stacking(module.model, data.subset(splits["train"]), seed=config.train.seed)
     predictor = Predictor(config, pipeline, module.model)
     metrics: dict[str, Any] = {
         "validation": predictor.evaluate_encoded(data.subset(splits["val"])),
-        "train": {k: v for k, v in asdict(result).items() if k != "history"},
+        "train": {k: v for k, v in asdict(result).items() if k not in ("history", "global_rank")},
         "sizes": {k: len(v) for k, v in splits.items()},
         "parameters": sum(p.numel() for p in module.model.parameters()),
         "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
@@ -89,7 +109,9 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     predictor.metrics = metrics
     predictor.history = result.history
     predictor.last_report = loaded.report
-    atomic_write_json(work / "config.json", config.model_dump(mode="json"))
-    if out is not None:
-        predictor.save(out)
+    predictor.global_rank = result.global_rank
+    if result.global_rank == 0:
+        atomic_write_json(work / "config.json", config.model_dump(mode="json"))
+        if out is not None:
+            predictor.save(out)
     return predictor

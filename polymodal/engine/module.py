@@ -51,8 +51,9 @@ class SupervisedModule(L.LightningModule):
         batch_size = next(iter(masks.values())).shape[0]
         for name, value in extras.items():
             total = total + value
-            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch_size)
+            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True)
+        self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch_size,
+                 sync_dist=True)
         return total
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from polymodal.config import TrainConfig
 from polymodal.data.dataset import EncodedData, EncodedDataset
 from polymodal.engine.atomic import atomic_write_with
+from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 
 
 class BestWeights(Callback):
@@ -51,6 +52,13 @@ class BestWeights(Callback):
         if self.state is not None:
             pl_module.load_state_dict(self.state)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "state": self.state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best, self.best_epoch = float(state_dict["best"]), int(state_dict["best_epoch"])
+        self.state = state_dict["state"]
+
 
 @dataclass
 class TrainResult:
@@ -61,6 +69,8 @@ class TrainResult:
     samples_per_second: float
     history: list[dict[str, Any]] = field(default_factory=list)
     log_path: str | None = None
+    resumed_after_epochs: int | None = None
+    global_rank: int = 0
 
 
 def make_loader(data: EncodedData, config: TrainConfig, shuffle: bool) -> DataLoader:
@@ -103,32 +113,53 @@ def _quiet_lightning(quiet: bool) -> Iterator[None]:
 
 
 def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedData, config: TrainConfig,
-          run_dir: Path) -> TrainResult:
-    """Fit ``module``; the best epoch's weights are restored at the end."""
+          run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False) -> TrainResult:
+    """Fit ``module``; the best epoch's weights are restored at the end.
+
+    With a ``fingerprint`` (what identifies the run: config, data) a resume checkpoint is written to
+    ``run_dir/resume`` at every epoch end; ``resume=True`` continues from it (or starts afresh, with a
+    warning, when there is none).
+    """
     L.seed_everything(config.seed, workers=True, verbose=False)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and fingerprint is None:
+        raise ValueError("resume=True needs a run fingerprint (polymodal.fit passes one when run_dir is given)")
+    train_loader, val_loader = make_loader(train_data, config, True), make_loader(val_data, config, False)
     best = BestWeights(path=run_dir / "best.safetensors")
-    callbacks: list[Callback] = [best, EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")]
+    stopping = EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
+    callbacks: list[Callback] = [best, stopping]
+    logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
+    checkpoint = None
+    if fingerprint is not None:
+        generators = {"train": train_loader.generator, "val": val_loader.generator}
+        checkpoint = ResumeCheckpoint.for_run(run_dir / RESUME_DIR, Path(logger.log_dir), fingerprint, generators,
+                                              [best, stopping], resume)
+        callbacks.append(checkpoint)
     if config.progress:
         callbacks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
-    logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
-    with warnings.catch_warnings(), _quiet_lightning(not config.progress):
+    single = str(config.devices) == "1" and config.num_nodes == 1  # keep the distributed set-up lines
+    with warnings.catch_warnings(), _quiet_lightning(not config.progress and single):
         trainer = L.Trainer(
-            max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
+            max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
+            num_nodes=config.num_nodes, strategy=config.strategy,
             precision=config.precision,  # type: ignore[arg-type]
-            callbacks=callbacks, logger=logger, enable_checkpointing=False, enable_progress_bar=config.progress,
-            enable_model_summary=False, deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
+            callbacks=callbacks, logger=logger, enable_checkpointing=checkpoint is not None,
+            enable_progress_bar=config.progress, enable_model_summary=False, deterministic=True,
+            num_sanity_val_steps=0, log_every_n_steps=1,
         )
         start = time.perf_counter()
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*is smaller than the logging interval.*")
         warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
-        trainer.fit(module, make_loader(train_data, config, True), make_loader(val_data, config, False))
+        warnings.filterwarnings("ignore", ".*Experiment logs directory .* exists and is not empty.*")
+        trainer.fit(module, train_loader, val_loader)
     seconds = time.perf_counter() - start
     epochs = trainer.current_epoch
+    resumed = checkpoint.start_epoch if checkpoint is not None and checkpoint.state is not None else None
     log_path = Path(logger.log_dir) / "metrics.csv"
     return TrainResult(
         best_val_loss=best.best, best_epoch=best.best_epoch, epochs_run=epochs, train_seconds=seconds,
-        samples_per_second=len(train_data) * max(epochs, 1) / max(seconds, 1e-9),
-        history=read_history(log_path), log_path=str(log_path),
+        samples_per_second=len(train_data) * max(epochs - (resumed or 0), 1) / max(seconds, 1e-9),
+        history=read_history(log_path), log_path=str(log_path), resumed_after_epochs=resumed,
+        global_rank=trainer.global_rank,
     )

@@ -1,0 +1,62 @@
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from polymodal.engine.state_files import JSON, TENSORS, load_state, save_state, state_exists
+from tests.engine.processes import kill_when
+
+
+def _stepped_optimizer() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01, betas=(0.8, 0.95))
+    model(torch.randn(4, 3)).pow(2).sum().backward()
+    optimizer.step()
+    return model, optimizer
+
+
+def test_optimizer_state_comes_back_exactly(tmp_path: Path) -> None:
+    model, optimizer = _stepped_optimizer()
+    save_state(tmp_path / "s", {"optimizer": optimizer.state_dict(), "epoch": 3, "best": float("inf")})
+    back = load_state(tmp_path / "s")
+    fresh = torch.optim.AdamW(model.parameters(), lr=0.5)
+    fresh.load_state_dict(back["optimizer"])
+    saved, restored = optimizer.state_dict(), fresh.state_dict()
+    assert restored["param_groups"] == saved["param_groups"]  # betas stay a tuple, lr comes back
+    assert set(restored["state"]) == {0, 1}  # parameter indices stay integers
+    for index, values in saved["state"].items():
+        for key, value in values.items():
+            assert torch.equal(restored["state"][index][key], value)
+    assert back["epoch"] == 3 and back["best"] == float("inf")
+
+
+def test_refuses_what_it_cannot_store_without_pickle(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"cannot save object at \.a\.b\[1\] of a training state"):
+        save_state(tmp_path / "s", {"a": {"b": [1, object()]}})
+    assert not state_exists(tmp_path / "s")
+
+
+def test_a_kill_while_writing_leaves_the_previous_state(tmp_path: Path) -> None:
+    target, ready = tmp_path / "resume", tmp_path / "writing"
+    save_state(target, {"epoch": 1, "w": torch.ones(3)})
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        import torch
+        import polymodal.engine.state_files as sf
+
+        def blocking_save(tensors, path):
+            Path(path).write_bytes(b"half a safetens")  # a partial file, then hang until killed
+            Path({str(ready)!r}).touch()
+            time.sleep(600)
+
+        sf.save_file = blocking_save
+        sf.save_state({str(target)!r}, {{"epoch": 2, "w": torch.zeros(3)}})
+    """)
+    kill_when([sys.executable, "-c", script], ready.exists)
+    back = load_state(target)
+    assert back["epoch"] == 1 and torch.equal(back["w"], torch.ones(3))
+    assert sorted(p.name for p in target.iterdir()) == sorted([JSON, TENSORS])
