@@ -30,7 +30,7 @@ from polymodal.engine.pretrain_module import PretrainModule
 from polymodal.engine.trainer import train
 from polymodal.errors import DataError
 from polymodal.models.dcca import DCCAModel
-from polymodal.models.objectives import build_representation_model
+from polymodal.models.objectives import OBJECTIVES, build_representation_model
 from polymodal.pretrained import PretrainedModel, TableLike
 
 SECTIONS: dict[str, type[BaseModel]] = {"data": DataConfig, "model": PretrainModelConfig, "train": TrainConfig}
@@ -109,6 +109,7 @@ def pretrain(
     the result is saved to ``out`` when given.
     """
     cfg = pretrain_config(objective, config, **options)
+    OBJECTIVES.get(cfg.model.objective)  # an unknown name fails before any data is read, listing the known ones
     tbl = read_table(table)
     schema = _schema(tbl.frame, cfg.data)
     loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False)
