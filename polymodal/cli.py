@@ -93,6 +93,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
+    p = sub.add_parser("pretrain", help="learn a multimodal representation of a table (no targets needed)")
+    p.add_argument("table")
+    _add_data_options(p)
+    p.add_argument("--config", help="YAML/JSON pretraining config; flags override it")
+    p.add_argument("--objective", help="contrastive, dcca, dccae, autoencoder or vae (default contrastive)")
+    p.add_argument("--objective-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="argument of the objective's model (e.g. latent_dim=16, joint=mopoe)")
+    p.add_argument("--encoder", action="append", default=[], metavar="MODALITY=NAME")
+    p.add_argument("--encoder-arg", action="append", default=[], metavar="NAME.KEY=VALUE")
+    p.add_argument("--preprocess", action="append", default=[], metavar="NAME.KEY=VALUE")
+    p.add_argument("--out", help="folder to save the representation bundle in")
+    p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
+    for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
+                      ("--patience", int), ("--val-fraction", float)):
+        p.add_argument(flag, type=typ)
+    p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
+    p.add_argument("--json", action="store_true", help="print the training summary as JSON")
+
+    p = sub.add_parser("embed", help="embeddings of a table's rows by a pretrained representation")
+    p.add_argument("bundle")
+    p.add_argument("table")
+    p.add_argument("--out", required=True, help=".npy file, or a CSV/Parquet/JSONL table (row, z0, z1, ...)")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+
     p = sub.add_parser("evaluate", help="metrics of a saved model on a labelled table")
     p.add_argument("bundle")
     p.add_argument("table")

@@ -268,3 +268,58 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         path = build_avdigits(Path(args.mnist), Path(args.fsdd), Path(args.out), **kwargs)
     console.print(f"table written to [bold]{path}[/]")
     return 0
+
+
+def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = {k: v for k, v in _data_options(args).items() if v}
+    if args.objective_arg:
+        options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
+    if args.encoder:
+        options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
+    if args.encoder_arg:
+        options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
+    if args.preprocess:
+        options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+    for name in ("epochs", "seed", "batch_size", "lr", "patience", "val_fraction", "accelerator"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    return options
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from polymodal.config import PretrainConfig
+    from polymodal.engine.pretrain import pretrain
+
+    config = PretrainConfig.from_file(args.config) if args.config else None
+    pretrained = pretrain(args.table, args.objective, config=config, out=args.out, run_dir=args.run_dir,
+                          **_pretrain_options(args))
+    if args.json:
+        print_json(pretrained.metrics)
+        return 0
+    train = pretrained.metrics["train"]
+    console.print(f"{pretrained.config.model.objective}: trained {train['epochs_run']} epoch(s) in "
+                  f"{train['train_seconds']:.1f} s; best validation loss {train['best_val_loss']:.4f} at epoch "
+                  f"{train['best_epoch']}; embeddings of size {pretrained.embedding_dim}")
+    if args.out:
+        console.print(f"representation saved to [bold]{args.out}[/]")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from polymodal.bench.results import write_table
+    from polymodal.pretrained import PretrainedModel
+
+    z = PretrainedModel.load(args.bundle).embed(args.table, on_error=args.on_error)
+    out = Path(args.out)
+    if out.suffix.lower() == ".npy":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(out, z, allow_pickle=False)
+    else:
+        frame = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
+        frame.insert(0, "row", np.arange(len(z)))
+        write_table(frame, out)
+    console.print(f"{len(z)} embedding(s) of size {z.shape[1]} written to [bold]{out}[/]")
+    return 0

@@ -80,3 +80,28 @@ class FitConfig(_Strict):
         if not isinstance(data, dict):
             raise ValueError(f"config {path} must hold a mapping at the top level")
         return cls.model_validate(data)
+
+
+class PretrainModelConfig(_Strict):
+    """What :func:`polymodal.engine.pretrain.pretrain` builds: an objective and its encoders."""
+
+    objective: str = Field("contrastive", description="representation objective (see polymodal.models.objectives)")
+    objective_args: dict[str, Any] = Field(default_factory=dict, description="arguments of the objective's model")
+    encoders: dict[str, str] = Field(default_factory=dict, description="modality or kind -> encoder name")
+    encoder_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="modality or kind -> args")
+
+
+class PretrainConfig(_Strict):
+    """Representation learning without targets; ``data.targets`` are left out of the inputs."""
+
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
+    model: PretrainModelConfig = Field(default_factory=lambda: PretrainModelConfig())
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig())
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PretrainConfig:
+        """Load a YAML or JSON config (``yaml.safe_load``: no code is run)."""
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config {path} must hold a mapping at the top level")
+        return cls.model_validate(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -123,3 +124,24 @@ def test_fit_refuses_paths_escaping_the_data_root(tmp_path: Path, capsys) -> Non
     for row in (2, 3, 4):  # relative with '..', absolute, and a symlink inside the root pointing out
         assert f"row {row}, column 'image'" in err
     assert "outside the data root" in err and "row 0," not in err and "row 5," not in err
+
+
+def test_pretrain_then_embed(digits_csv: Path, tmp_path: Path, capsys) -> None:
+    table = digits_csv.parent / "digits_120_cli.csv"
+    pd.read_csv(digits_csv).iloc[:120].to_csv(table, index=False)
+    code = main(["pretrain", str(table), "--objective", "autoencoder", "--target", "digit", "--objective-arg",
+                 "latent_dim=6", "--encoder-arg", "image.base_channels=4", "--encoder-arg", "image.output_dim=8",
+                 "--epochs", "1", "--out", str(tmp_path / "enc"), "--run-dir", str(tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err
+    assert "embeddings of size 6" in capsys.readouterr().out
+    assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(tmp_path / "z.csv")]) == 0
+    frame = pd.read_csv(tmp_path / "z.csv")
+    assert list(frame.columns) == ["row", *[f"z{i}" for i in range(6)]] and len(frame) == 120
+    assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(tmp_path / "z.npy")]) == 0
+    assert np.allclose(np.load(tmp_path / "z.npy"), frame.iloc[:, 1:].to_numpy(), atol=1e-5)
+
+
+def test_pretrain_with_an_unknown_objective_lists_the_known_ones(digits_csv: Path, capsys) -> None:
+    assert main(["pretrain", str(digits_csv), "--objective", "simclr", "--epochs", "1"]) == 2
+    assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, vae" in \
+        capsys.readouterr().err

@@ -1,6 +1,27 @@
 """Losses: pure functions plus thin modules returning :class:`LossOutput`."""
 
+from polymodal.losses.contrastive import InfoNCELoss, LearnableTemperature, info_nce, multimodal_info_nce
+from polymodal.losses.dcca import BatchTooSmallError, DCCALoss, dcca_loss
+from polymodal.losses.experts import mixture_of_experts_sample, product_of_experts
+from polymodal.losses.gaussian import kl_diagonal, kl_standard_normal, reparameterize
 from polymodal.losses.output import LossOutput
 from polymodal.losses.supervised import MultiTaskLoss, task_loss, uncertainty_weighted
 
-__all__ = ["LossOutput", "MultiTaskLoss", "task_loss", "uncertainty_weighted"]
+__all__ = [
+    "BatchTooSmallError",
+    "DCCALoss",
+    "InfoNCELoss",
+    "LearnableTemperature",
+    "LossOutput",
+    "MultiTaskLoss",
+    "dcca_loss",
+    "info_nce",
+    "kl_diagonal",
+    "kl_standard_normal",
+    "mixture_of_experts_sample",
+    "multimodal_info_nce",
+    "product_of_experts",
+    "reparameterize",
+    "task_loss",
+    "uncertainty_weighted",
+]

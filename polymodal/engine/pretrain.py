@@ -1,0 +1,151 @@
+"""``pretrain``: a table in, a learned multimodal representation out (no targets needed).
+
+Example
+-------
+>>> from polymodal.engine.pretrain import embed, pretrain
+>>> encoder = pretrain("digits.csv", "contrastive", ignore=["digit"], epochs=5, out="encoder/")  # doctest: +SKIP
+>>> embed("encoder/", "digits.csv").shape                                                      # doctest: +SKIP
+(1797, 32)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from polymodal.config import DataConfig, PretrainConfig, PretrainModelConfig, TrainConfig
+from polymodal.data.dataset import EncodedData
+from polymodal.data.pipeline import DataPipeline
+from polymodal.data.schema import Schema, infer_schema
+from polymodal.data.splits import split_by_column, stratified_split
+from polymodal.data.table import read_table
+from polymodal.data.validation import LoadedTable, load_table
+from polymodal.engine.atomic import atomic_write_json
+from polymodal.engine.pretrain_module import PretrainModule
+from polymodal.engine.trainer import train
+from polymodal.errors import DataError
+from polymodal.models.dcca import DCCAModel
+from polymodal.models.objectives import OBJECTIVES, build_representation_model
+from polymodal.pretrained import PretrainedModel, TableLike
+
+SECTIONS: dict[str, type[BaseModel]] = {"data": DataConfig, "model": PretrainModelConfig, "train": TrainConfig}
+
+
+def pretrain_config(objective: str | None = None, config: PretrainConfig | None = None,
+                    **options: Any) -> PretrainConfig:
+    """``config`` (default: all defaults) with ``objective`` and ``options`` (fields of any section) set;
+    an unknown option is an error listing the valid ones."""
+    cfg = config.model_copy(deep=True) if config is not None else PretrainConfig()
+    updates: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    if objective is not None:
+        options["objective"] = objective
+    for key, value in options.items():
+        section = next((s for s, cls in SECTIONS.items() if key in cls.model_fields), None)
+        if section is None:
+            valid = sorted(f for cls in SECTIONS.values() for f in cls.model_fields)
+            raise TypeError(f"unknown option {key!r}; valid options: {', '.join(valid)}")
+        updates[section][key] = value
+    return PretrainConfig.model_validate({s: {**getattr(cfg, s).model_dump(), **updates[s]} for s in SECTIONS})
+
+
+def _schema(frame: Any, data: DataConfig) -> Schema:
+    # targets are labels: kept out of the inputs of an unsupervised objective
+    ignore = [*data.ignore, *data.targets, *([data.split_column] if data.split_column else [])]
+    return infer_schema(frame, [], data.modalities, {}, ignore=ignore, group_tabular=data.group_tabular)
+
+
+def _splits(loaded: LoadedTable, frame: Any, config: PretrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    positions = np.arange(len(loaded.rows))
+    if config.data.split_column:  # the test rows stay unseen, as in fit
+        _, test_rows = split_by_column(frame, config.data.split_column)
+        positions = positions[~np.isin(loaded.rows, test_rows)]
+        if len(positions) == 0:
+            raise DataError(f"split column {config.data.split_column!r} marks every row as test")
+    tr, va = stratified_split(len(positions), None, config.train.val_fraction, config.train.seed)
+    return positions[tr], positions[va]
+
+
+def check_dcca_batches(sizes: dict[str, int], batch_size: int, latent_dim: int) -> None:
+    """Deep CCA estimates covariances per batch: every batch, the last included, must hold more rows
+    than the latent size. Raises a ValueError naming a batch size that works."""
+    def fits(n: int, b: int) -> bool:
+        return min(n, b) > latent_dim and (n % b == 0 or n % b > latent_dim)
+
+    bad = {split: n for split, n in sizes.items() if not fits(n, batch_size)}
+    if not bad:
+        return
+    small = {split: n for split, n in sizes.items() if n <= latent_dim}
+    if small:
+        raise ValueError(f"deep CCA needs more paired rows than the latent size {latent_dim}; the {', '.join(small)} "
+                         f"split has {min(small.values())}: use a smaller latent_dim or more rows")
+    top = max(sizes.values())
+    good = next((b for b in range(max(batch_size, latent_dim + 1), top + 1)
+                 if all(fits(n, b) for n in sizes.values())), top)
+    split, n = next(iter(bad.items()))
+    raise ValueError(f"deep CCA estimates correlations per batch, and with batch_size {batch_size} the last {split} "
+                     f"batch holds {n % batch_size or n} of {n} row(s), not more than the latent size {latent_dim}; "
+                     f"use batch_size={good} (or a smaller latent_dim)")
+
+
+def _paired(data: EncodedData, index: np.ndarray) -> np.ndarray:
+    both = np.logical_and.reduce([data.masks[n].numpy() for n in sorted(data.masks)])
+    return index[both[index]]
+
+
+def pretrain(
+    table: TableLike, objective: str | None = None, *, config: PretrainConfig | None = None,
+    out: str | Path | None = None, run_dir: str | Path | None = None, **options: Any,
+) -> PretrainedModel:
+    """Learn a representation of ``table``'s modalities with ``objective`` (see ``OBJECTIVES``).
+
+    ``options`` are fields of :class:`DataConfig`, :class:`PretrainModelConfig` or :class:`TrainConfig`
+    (``epochs=10``, ``objective_args={"latent_dim": 16}``, ``ignore=["label"]``). Columns named in
+    ``targets`` or ``ignore`` are left out. Training keeps the epoch with the lowest validation loss;
+    the result is saved to ``out`` when given.
+    """
+    cfg = pretrain_config(objective, config, **options)
+    OBJECTIVES.get(cfg.model.objective)  # an unknown name fails before any data is read, listing the known ones
+    tbl = read_table(table)
+    schema = _schema(tbl.frame, cfg.data)
+    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False)
+    train_index, val_index = _splits(loaded, tbl.frame, cfg)
+    pipeline = DataPipeline(schema, cfg.data.preprocess).fit(loaded, train_index)
+    data = pipeline.transform(loaded, with_targets=False)
+    kinds = {m.name: m.kind for m in schema.modalities}
+    model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
+                                       cfg.model.encoder_args, cfg.model.objective_args)
+    if isinstance(model, DCCAModel):  # correlations need both views of a row
+        train_index, val_index = _paired(data, train_index), _paired(data, val_index)
+        check_dcca_batches({"training": len(train_index), "validation": len(val_index)}, cfg.train.batch_size,
+                           model.embedding_dim)
+    module = PretrainModule(model, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-pretrain-"))
+    result = train(module, data.subset(train_index), data.subset(val_index), cfg.train, work)
+    metrics = {
+        "train": {k: v for k, v in asdict(result).items() if k != "history"},
+        "sizes": {"train": len(train_index), "val": len(val_index)},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
+    }
+    pretrained = PretrainedModel(cfg, pipeline, module.model, metrics)
+    pretrained.history = result.history
+    atomic_write_json(work / "config.json", cfg.model_dump(mode="json"))
+    if out is not None:
+        pretrained.save(out)
+    return pretrained
+
+
+def load_pretrained(path: str | Path) -> PretrainedModel:
+    """Load a bundle saved by :func:`pretrain` (kind ``"pretrained"``); refuses pickle files."""
+    return PretrainedModel.load(path)
+
+
+def embed(bundle: str | Path | PretrainedModel, table: TableLike) -> np.ndarray:
+    """The learned representation ``[N, D]`` of every row of ``table``."""
+    model = bundle if isinstance(bundle, PretrainedModel) else PretrainedModel.load(bundle)
+    return model.embed(table)

@@ -1,0 +1,94 @@
+"""A learned multimodal representation with its data pipeline: embed tables, save, load."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from polymodal.config import PretrainConfig
+from polymodal.data.kinds import ModalityKind
+from polymodal.data.pipeline import DataPipeline
+from polymodal.data.table import Table, read_table
+from polymodal.data.validation import load_table
+from polymodal.engine.bundle import BundleContents, load_bundle, save_bundle
+from polymodal.errors import BundleError
+from polymodal.models.objectives import build_representation_model
+from polymodal.models.representation import RepresentationModel
+
+TableLike = str | Path | pd.DataFrame | Table
+BUNDLE_KIND = "pretrained"
+
+
+class PretrainedModel:
+    """A representation model trained by :func:`polymodal.engine.pretrain.pretrain`.
+
+    Example
+    -------
+    >>> pre = pretrain("table.csv", "contrastive", out="encoder/")  # doctest: +SKIP
+    >>> PretrainedModel.load("encoder/").embed("table.csv").shape    # doctest: +SKIP
+    (1797, 32)
+    """
+
+    def __init__(self, config: PretrainConfig, pipeline: DataPipeline, model: RepresentationModel,
+                 metrics: Mapping[str, Any] | None = None) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.model = model.eval()
+        self.metrics: dict[str, Any] = dict(metrics or {})
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.model.embedding_dim)
+
+    @torch.no_grad()
+    def embed(self, table: TableLike, batch_size: int = 256, on_error: str | None = None) -> np.ndarray:
+        """The representation of every row ``[N, embedding_dim]`` (float32), in table order; rows with a
+        missing modality are embedded from the modalities they have."""
+        loaded = load_table(read_table(table), self.pipeline.schema, on_error=on_error or self.config.data.on_error,
+                            data_root=self.config.data.data_root, require_targets=False)
+        data = self.pipeline.transform(loaded, with_targets=False)
+        self.model.eval()
+        parts = [self.model.embed(part.inputs, part.masks).float() for part in
+                 (data.subset(np.arange(s, min(s + batch_size, len(data)))) for s in range(0, len(data), batch_size))]
+        return torch.cat(parts).numpy() if parts else np.zeros((0, self.embedding_dim), dtype=np.float32)
+
+    def save(self, path: str | Path) -> Path:
+        """Write a bundle of kind ``"pretrained"`` (JSON, safetensors and NPZ; no pickle)."""
+        state, arrays = self.pipeline.get_state()
+        return save_bundle(path, BundleContents(
+            kind=BUNDLE_KIND, config=self.config.model_dump(mode="json"), model=self.model_spec(),
+            weights=dict(self.model.state_dict()), pipeline_state=state, pipeline_arrays=arrays, metrics=self.metrics,
+        ))
+
+    def model_spec(self) -> dict[str, Any]:
+        return {
+            "objective": self.config.model.objective,
+            "input_info": self.pipeline.input_info(),
+            "kinds": {m.name: m.kind.value for m in self.pipeline.schema.modalities},
+            "embedding_dim": self.embedding_dim,
+        }
+
+    @classmethod
+    def load(cls, path: str | Path) -> PretrainedModel:
+        """Rebuild a saved representation model; refuses pickles and bundles of another kind."""
+        contents = load_bundle(path)
+        if contents.kind != BUNDLE_KIND:
+            raise BundleError(f"{path} holds a {contents.kind!r} model, not a pretrained representation "
+                              f"(made by `polymodal pretrain`)")
+        config = PretrainConfig.model_validate(contents.config)
+        pipeline = DataPipeline.from_state(contents.pipeline_state, contents.pipeline_arrays)
+        spec = contents.model
+        model = build_representation_model(
+            config.model.objective, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
+            config.model.encoders, config.model.encoder_args, config.model.objective_args,
+        )
+        missing, unexpected = model.load_state_dict(contents.weights, strict=False)
+        if missing or unexpected:
+            raise BundleError(f"the weights in {path} do not fit the model: missing {missing}, unexpected {unexpected}")
+        return cls(config, pipeline, model, contents.metrics)

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from polymodal.engine.pretrain import check_dcca_batches, embed, load_pretrained, pretrain, pretrain_config
+from polymodal.errors import BundleError
+
+SMALL = {"encoder_args": {"image": {"base_channels": 4, "output_dim": 16}}, "batch_size": 64, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def digits_200(digits_csv: Path) -> Path:
+    """200 rows of the two-view digits table, next to the original so that the image paths resolve."""
+    path = digits_csv.parent / "digits_200.csv"
+    pd.read_csv(digits_csv).iloc[:200].to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("objective", "args"), [("contrastive", {"projection_dim": 8}),
+                                                 ("dcca", {"latent_dim": 4, "hidden_dim": 16})])
+def test_pretrain_save_load_embed(objective: str, args: dict, digits_200: Path, tmp_path: Path) -> None:
+    pre = pretrain(digits_200, objective, ignore=["digit"], epochs=2, objective_args=args, out=tmp_path / "enc",
+                   run_dir=tmp_path / "run", **SMALL)
+    assert sorted(m.name for m in pre.pipeline.schema.modalities) == ["noisy", "rotated"]
+    last = pre.history[-1]
+    assert "val_loss" in last and "train_loss" in last and np.isfinite(last["val_loss"])
+    named = "val_nce_noisy_rotated" if objective == "contrastive" else "val_correlation"
+    assert named in last
+    z = pre.embed(digits_200)
+    assert z.shape == (200, pre.embedding_dim) and np.isfinite(z).all()
+    loaded = load_pretrained(tmp_path / "enc")
+    assert np.array_equal(loaded.embed(digits_200), z)
+    assert np.array_equal(embed(tmp_path / "enc", digits_200), z)
+
+
+def test_loading_a_bundle_of_another_kind_is_refused(digits_200: Path, tmp_path: Path) -> None:
+    import polymodal
+
+    polymodal.fit(digits_200, target="digit", epochs=1, out=tmp_path / "sup", run_dir=tmp_path / "run",
+                  encoder_args={"image": {"base_channels": 4, "output_dim": 8}}, progress=False)
+    with pytest.raises(BundleError, match="holds a 'supervised' model, not a pretrained representation"):
+        load_pretrained(tmp_path / "sup")
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(TypeError, match=r"unknown option 'epoch'; valid options: .*epochs"):
+        pretrain_config("vae", epoch=3)
+    assert pretrain_config("vae", epochs=3, objective_args={"beta": 0.5}).model.objective_args == {"beta": 0.5}
+
+
+def test_dcca_batches_must_exceed_the_latent_size() -> None:
+    check_dcca_batches({"training": 128, "validation": 40}, 64, 16)
+    with pytest.raises(ValueError, match=r"the last training batch holds 5 of 133 row\(s\), not more than the latent "
+                                         r"size 16; use batch_size=\d+"):
+        check_dcca_batches({"training": 133, "validation": 40}, 64, 16)
+    with pytest.raises(ValueError, match="the validation split has 10: use a smaller latent_dim"):
+        check_dcca_batches({"training": 133, "validation": 10}, 64, 16)
