@@ -26,11 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from avdigits import default_data, ensure_avdigits
 
 from polymodal.bench.docs import write_benchmarks_doc
-from polymodal.bench.grid import run_grid
+from polymodal.bench.grid import read_runs, run_grid
 from polymodal.bench.results import markdown_table
 from polymodal.bench.run import RunSpec, summarize
 from polymodal.engine.atomic import atomic_write_text
@@ -66,23 +67,53 @@ def specs(table: Path, seeds: list[int], epochs: int) -> list[RunSpec]:
     return out
 
 
-def fusion_table(summary: pd.DataFrame) -> pd.DataFrame:
+class Summary:
+    """Mean ± std per method from whatever runs finished (a partly run grid gives partial tables)."""
+
+    def __init__(self, runs: pd.DataFrame) -> None:
+        ok = runs[runs["status"] == "ok"] if len(runs) else runs
+        self.by_method = summarize(runs, ["method"]).set_index("method") if len(ok) else pd.DataFrame()
+
+    def has(self, method: str) -> bool:
+        return method in self.by_method.index
+
+    def value(self, method: str, metric: str) -> float:
+        if not self.has(method) or f"{metric}_mean" not in self.by_method:
+            return float("nan")
+        return float(self.by_method.loc[method, f"{metric}_mean"])
+
+    def pm(self, method: str, metric: str) -> str:
+        if not self.has(method) or f"{metric}_mean" not in self.by_method:
+            return "not run"
+        row = self.by_method.loc[method]
+        return pm(row[f"{metric}_mean"], row[f"{metric}_std"])
+
+    def fmt(self, method: str, metric: str, spec: str) -> str:
+        value = self.value(method, metric)
+        return "not run" if np.isnan(value) else format(value, spec)
+
+    def runs(self, method: str) -> int:
+        return int(self.by_method.loc[method, "runs"]) if self.has(method) else 0
+
+
+def fusion_table(s: Summary) -> pd.DataFrame:
     rows = []
     for fusion in FUSIONS.names():
-        plain = summary[summary["method"] == fusion].iloc[0]
-        md = summary[summary["method"] == f"{fusion} +md"].iloc[0]
+        md = f"{fusion} +md"
         rows.append({
             "fusion": fusion,
-            "accuracy": pm(plain["test_digit_accuracy_mean"], plain["test_digit_accuracy_std"]),
-            "macro-F1": pm(plain["test_digit_macro_f1_mean"], plain["test_digit_macro_f1_std"]),
-            "image missing": f"{plain['missing_image_digit_accuracy_mean']:.4f}",
-            "audio missing": f"{plain['missing_audio_digit_accuracy_mean']:.4f}",
-            "accuracy (md)": pm(md["test_digit_accuracy_mean"], md["test_digit_accuracy_std"]),
-            "image missing (md)": f"{md['missing_image_digit_accuracy_mean']:.4f}",
-            "audio missing (md)": f"{md['missing_audio_digit_accuracy_mean']:.4f}",
-            "train s": f"{plain['train_seconds_mean']:.1f}",
-            "parameters": f"{plain['parameters_mean']:,.0f}",
-            "peak RSS MiB": f"{plain['peak_rss_mb_mean']:.0f}",
+            "runs": f"{s.runs(fusion)} + {s.runs(md)}",
+            "accuracy": s.pm(fusion, "test_digit_accuracy"),
+            "macro-F1": s.pm(fusion, "test_digit_macro_f1"),
+            "image missing": s.fmt(fusion, "missing_image_digit_accuracy", ".4f"),
+            "audio missing": s.fmt(fusion, "missing_audio_digit_accuracy", ".4f"),
+            "accuracy (md)": s.pm(md, "test_digit_accuracy"),
+            "macro-F1 (md)": s.pm(md, "test_digit_macro_f1"),
+            "image missing (md)": s.fmt(md, "missing_image_digit_accuracy", ".4f"),
+            "audio missing (md)": s.fmt(md, "missing_audio_digit_accuracy", ".4f"),
+            "train s": s.fmt(fusion, "train_seconds", ".1f"),
+            "parameters": s.fmt(fusion, "parameters", ",.0f"),
+            "peak RSS MiB": s.fmt(fusion, "peak_rss_mb", ".0f"),
         })
     return pd.DataFrame(rows)
 
@@ -95,6 +126,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS / "fusion_zoo")
     parser.add_argument("--max-rows", type=int, help="a smaller AV-digits, for a quick check of the script")
+    parser.add_argument("--summarize-only", action="store_true",
+                        help="write the tables from the runs finished so far, without running anything")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -107,33 +140,38 @@ def main() -> None:
         print(f"[{done}/{total}] seed {row['seed']} {row['method']:28s} {row['status']} digit accuracy {acc:.4f} "
               f"{row.get('train_seconds', float('nan')):.1f} s", flush=True)
 
-    runs = run_grid(grid, runs_file, on_row=progress)
+    if args.summarize_only:
+        recorded = read_runs(runs_file)
+        runs = recorded[recorded["key"].isin({g.key() for g in grid})] if len(recorded) else recorded
+    else:
+        runs = run_grid(grid, runs_file, on_row=progress)
+    if not len(runs):
+        raise SystemExit(f"no finished runs in {runs_file} for this grid")
     failed = runs[runs["status"] != "ok"]
-    summary = summarize(runs, ["method"])
-    by_method = summary.set_index("method")
-    singles = {m: by_method.loc[m, "test_digit_accuracy_mean"] for m in ("image only", "audio only")}
-    best_single = max(singles.values())
-    table_f = fusion_table(summary)
-    fused = summary[summary["method"].isin(FUSIONS.names()) | summary["method"].str.endswith(" +md")]
-    best = fused.sort_values("test_digit_accuracy_mean", ascending=False).iloc[0]
-
+    s = Summary(runs)
+    table_f = fusion_table(s)
+    singles = {m: s.value(m, "test_digit_accuracy") for m in ("image only", "audio only")}
+    best_single_name = max(singles, key=lambda k: -1.0 if np.isnan(singles[k]) else singles[k])
+    best_single = singles[best_single_name]
+    fused = {m: s.value(m, "test_digit_accuracy") for m in [*FUSIONS.names(), *(f"{f} +md" for f in FUSIONS.names())]
+             if s.has(m)}
+    best = max(fused, key=lambda k: fused[k]) if fused else None
     single_rows = pd.DataFrame([{
-        "method": m,
-        "accuracy": pm(by_method.loc[m, "test_digit_accuracy_mean"], by_method.loc[m, "test_digit_accuracy_std"]),
-        "macro-F1": pm(by_method.loc[m, "test_digit_macro_f1_mean"], by_method.loc[m, "test_digit_macro_f1_std"]),
-        "train s": f"{by_method.loc[m, 'train_seconds_mean']:.1f}",
-        "parameters": f"{by_method.loc[m, 'parameters_mean']:,.0f}"} for m in singles])
+        "method": m, "runs": s.runs(m), "accuracy": s.pm(m, "test_digit_accuracy"),
+        "macro-F1": s.pm(m, "test_digit_macro_f1"), "train s": s.fmt(m, "train_seconds", ".1f"),
+        "parameters": s.fmt(m, "parameters", ",.0f")} for m in singles])
     mt_rows = []
     for sharing in ("hard", "soft", "cross-stitch"):
-        r = by_method.loc[f"multi-task {sharing}"]
+        m = f"multi-task {sharing}"
         mt_rows.append({
-            "sharing": sharing,
-            "digit accuracy": pm(r["val_digit_accuracy_mean"], r["val_digit_accuracy_std"]),
-            "digit macro-F1": pm(r["val_digit_macro_f1_mean"], r["val_digit_macro_f1_std"]),
-            "speaker accuracy": pm(r["val_speaker_accuracy_mean"], r["val_speaker_accuracy_std"]),
-            "speaker macro-F1": pm(r["val_speaker_macro_f1_mean"], r["val_speaker_macro_f1_std"]),
-            "train s": f"{r['train_seconds_mean']:.1f}", "parameters": f"{r['parameters_mean']:,.0f}",
+            "sharing": sharing, "runs": s.runs(m),
+            "digit accuracy": s.pm(m, "val_digit_accuracy"), "digit macro-F1": s.pm(m, "val_digit_macro_f1"),
+            "speaker accuracy": s.pm(m, "val_speaker_accuracy"), "speaker macro-F1": s.pm(m, "val_speaker_macro_f1"),
+            "train s": s.fmt(m, "train_seconds", ".1f"), "parameters": s.fmt(m, "parameters", ",.0f"),
         })
+    verdict = "no fusion has finished yet" if best is None else (
+        f"Best fusion: **{best}** at {fused[best]:.4f}; best single modality: {best_single:.4f} ({best_single_name}). "
+        f"The best fusion {'beats' if fused[best] > best_single else 'does NOT beat'} the best single modality.")
     n = int((runs["status"] == "ok").sum())
     text = [
         "# The fusion zoo on AV-digits",
@@ -143,10 +181,13 @@ def main() -> None:
         f"{time.perf_counter() - start:.0f} s; {n} finished runs, {len(failed)} failed.",
         "",
         f"AV-digits from `{args.data}`, speaker-disjoint test split (`theo`), {args.epochs} epochs, seeds "
-        f"{args.seeds}, default encoders. Accuracy and macro-F1 on the test rows: mean ± standard deviation over "
-        "seeds. *image missing* / *audio missing*: test accuracy with that modality removed from every test "
-        "row (mean over seeds). *(md)*: the same fusion trained with modality dropout p = 0.3. Train seconds "
-        "and peak RSS are for the run without dropout; timings are from a shared 2-core machine.",
+        f"{args.seeds}, small encoders ({SMALL_ENCODERS}). Accuracy and macro-F1 on the test rows: mean ± "
+        "standard deviation over seeds (*runs*: finished runs without + with modality dropout). *image missing* / "
+        "*audio missing*: test accuracy with that modality removed from every test row (mean over seeds). The "
+        "plain columns are trained without modality dropout (p = 0), the *(md)* columns with p = 0.3. Train "
+        "seconds and peak RSS (of the run's whole process) are for the run without dropout; the machine was "
+        "shared with other jobs while this ran, one torch thread per run, so timings are comparable with each "
+        "other only roughly.",
         "",
         "## Single modalities",
         "",
@@ -154,10 +195,7 @@ def main() -> None:
         "## Every fusion",
         "",
         markdown_table(table_f),
-        f"Best fusion: **{best['method']}** at {best['test_digit_accuracy_mean']:.4f}; best single modality: "
-        f"{best_single:.4f} ({max(singles, key=lambda k: singles[k])}). "
-        f"The best fusion {'beats' if best['test_digit_accuracy_mean'] > best_single else 'does NOT beat'} "
-        "the best single modality.",
+        verdict,
         "",
         "## Multi-task: digit and speaker, hard against soft sharing",
         "",
