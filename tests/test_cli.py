@@ -103,3 +103,19 @@ def test_multi_task_flags(sharing: str, small_table: Path, tmp_path: Path, capsy
 def test_fixed_loss_weights_for_unknown_target_is_an_error(small_table: Path, capsys) -> None:
     assert main(["fit", str(small_table), "--target", "digit", "--loss-weight", "speaker=2", *FAST]) == 2
     assert "loss weights given for unknown target(s) ['speaker']" in capsys.readouterr().err
+
+
+def test_cache_info_and_clear(tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    from polymodal.cache import content_key
+    from polymodal.cache.store import EmbeddingStore
+
+    EmbeddingStore(tmp_path, "minilm-0123", 2, {"encoder": "minilm"}).put([content_key("a")], np.ones((1, 2), "f4"))
+    assert main(["cache", "info", "--dir", str(tmp_path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [(n["name"], n["entries"], n["meta"]["encoder"]) for n in info["namespaces"]] == [("minilm-0123", 1, "minilm")]
+    assert main(["cache", "clear", "--dir", str(tmp_path)]) == 0
+    assert "removed 1" in capsys.readouterr().out
+    assert main(["cache", "info", "--dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["namespaces"] == []
