@@ -114,7 +114,8 @@ def test_cache_info_and_clear(tmp_path: Path, capsys) -> None:
     EmbeddingStore(tmp_path, "minilm-0123", 2, {"encoder": "minilm"}).put([content_key("a")], np.ones((1, 2), "f4"))
     assert main(["cache", "info", "--dir", str(tmp_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert [(n["name"], n["entries"], n["meta"]["encoder"]) for n in info["namespaces"]] == [("minilm-0123", 1, "minilm")]
+    listed = [(n["name"], n["entries"], n["meta"]["encoder"]) for n in info["namespaces"]]
+    assert listed == [("minilm-0123", 1, "minilm")]
     assert main(["cache", "clear", "--dir", str(tmp_path)]) == 0
     assert "removed 1" in capsys.readouterr().out
     assert main(["cache", "info", "--dir", str(tmp_path), "--json"]) == 0
