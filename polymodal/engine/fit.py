@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from polymodal.config import FitConfig
 from polymodal.data.pipeline import DataPipeline
@@ -68,6 +69,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     pipeline = DataPipeline(schema, preprocess).fit(loaded, splits["train"])
     data = pipeline.transform(loaded)
     targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
+    torch.manual_seed(config.train.seed)  # initial weights from the run's seed, whatever ran before in the process
     model = build_model(config.model, pipeline.input_info(), kinds, targets)
     module = SupervisedModule(
         model, {n: e.task for n, e in pipeline.targets.items()},
