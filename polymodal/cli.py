@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="benchmarks/results", help="folder of the benchmark results (.md)")
     p.add_argument("--out", default="docs/benchmarks.md")
 
+    p = sub.add_parser("cache", help="the embedding cache of frozen pretrained encoders: what it holds, or clear it")
+    p.add_argument("action", choices=["info", "clear"])
+    p.add_argument("--dir", help="cache folder (default: $POLYMODAL_CACHE or ~/.cache/polymodal)")
+    p.add_argument("--json", action="store_true", help="print info as JSON")
+
     sub.add_parser("fusions", help="list the fusion methods")
     sub.add_parser("encoders", help="list the encoders")
 

@@ -323,3 +323,23 @@ def cmd_embed(args: argparse.Namespace) -> int:
         write_table(frame, out)
     console.print(f"{len(z)} embedding(s) of size {z.shape[1]} written to [bold]{out}[/]")
     return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from polymodal.cache import cache_info, clear_cache, default_cache_dir
+
+    folder = Path(args.dir).expanduser() if args.dir else default_cache_dir()
+    if folder is None:
+        console.print("the embedding cache is turned off (POLYMODAL_CACHE=off)")
+        return 0
+    if args.action == "clear":
+        console.print(f"removed {clear_cache(folder)} cache namespace(s) from {folder}")
+        return 0
+    spaces = cache_info(folder)
+    if args.json:
+        print_json({"dir": str(folder), "namespaces": [vars(s) for s in spaces]})
+        return 0
+    rows = [{"namespace": s.name, "encoder": s.meta.get("encoder"), "dim": s.meta.get("dim"), "entries": s.entries,
+             "MB": s.bytes / 1e6} for s in spaces]
+    print_metrics_table(f"embedding cache {folder}", rows, ["namespace", "encoder", "dim", "entries", "MB"])
+    return 0

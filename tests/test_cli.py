@@ -145,3 +145,20 @@ def test_pretrain_with_an_unknown_objective_lists_the_known_ones(digits_csv: Pat
     assert main(["pretrain", str(digits_csv), "--objective", "simclr", "--epochs", "1"]) == 2
     assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, vae" in \
         capsys.readouterr().err
+
+
+def test_cache_info_and_clear(tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    from polymodal.cache import content_key
+    from polymodal.cache.store import EmbeddingStore
+
+    EmbeddingStore(tmp_path, "minilm-0123", 2, {"encoder": "minilm"}).put([content_key("a")], np.ones((1, 2), "f4"))
+    assert main(["cache", "info", "--dir", str(tmp_path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    listed = [(n["name"], n["entries"], n["meta"]["encoder"]) for n in info["namespaces"]]
+    assert listed == [("minilm-0123", 1, "minilm")]
+    assert main(["cache", "clear", "--dir", str(tmp_path)]) == 0
+    assert "removed 1" in capsys.readouterr().out
+    assert main(["cache", "info", "--dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["namespaces"] == []

@@ -19,6 +19,7 @@ from polymodal.data.kinds import ModalityKind
 from polymodal.encoders.audio_cnn import AudioCNN
 from polymodal.encoders.base import Encoder
 from polymodal.encoders.image_cnn import ImageCNN
+from polymodal.encoders.pretrained import DESCRIPTIONS, PRETRAINED, encoder_factory
 from polymodal.encoders.raw import RawEncoder
 from polymodal.encoders.tabular_mlp import TabularMLP
 from polymodal.encoders.text_rnn import GRUTextEncoder, LSTMTextEncoder, RNNTextEncoder
@@ -37,6 +38,8 @@ ENCODERS.register("text-transformer", "embedding + learned positions + Transform
 ENCODERS.register("tabular-mlp", "MLP over numeric values and one embedding per categorical column")(TabularMLP)
 ENCODERS.register("vector-mlp", "LayerNorm then MLP over precomputed feature vectors")(VectorMLP)
 ENCODERS.register("raw", "no parameters: flattened inputs, one-hot categories, bag of words (early fusion)")(RawEncoder)
+for _name in PRETRAINED:  # optional packages: a missing one is an error only when the encoder is built
+    ENCODERS.register(_name, DESCRIPTIONS[_name])(encoder_factory(_name))
 
 DEFAULT_ENCODERS: dict[ModalityKind, str] = {
     ModalityKind.IMAGE: "image-cnn",
@@ -62,6 +65,7 @@ def build_encoder(name: str, info: Mapping[str, Any], **overrides: Any) -> Encod
 __all__ = [
     "DEFAULT_ENCODERS",
     "ENCODERS",
+    "PRETRAINED",
     "AudioCNN",
     "Encoder",
     "GRUTextEncoder",

@@ -17,6 +17,7 @@ from polymodal.data.schema import Schema, TaskKind, infer_schema
 from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
+from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.stacking import refit_stacking
@@ -78,7 +79,10 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     schema = infer_table_schema(tbl.frame, config)
     loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root)
     splits = _splits(loaded, tbl.frame, schema, config)
-    pipeline = DataPipeline(schema, config.data.preprocess).fit(loaded, splits["train"])
+    kinds = {m.name: m.kind for m in schema.modalities}
+    preprocess = with_pretrained_preprocessing(config.data.preprocess, config.model.encoders,
+                                               config.model.encoder_args, kinds)
+    pipeline = DataPipeline(schema, preprocess).fit(loaded, splits["train"])
     data = pipeline.transform(loaded)
     targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
     kinds = {m.name: m.kind for m in schema.modalities}

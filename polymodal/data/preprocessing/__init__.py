@@ -23,6 +23,7 @@ from polymodal.data.kinds import ColumnKind, ModalityKind
 from polymodal.data.preprocessing.audio import AudioPreprocessor
 from polymodal.data.preprocessing.base import NotFittedError, Preprocessor, is_missing
 from polymodal.data.preprocessing.image import ImagePreprocessor
+from polymodal.data.preprocessing.pretrained import PRETRAINED_PREPROCESSORS, VARIANT, PretrainedPreprocessor
 from polymodal.data.preprocessing.tabular import TabularPreprocessor
 from polymodal.data.preprocessing.text import TextPreprocessor, tokenize
 from polymodal.data.preprocessing.vector import VectorPreprocessor
@@ -62,6 +63,7 @@ def build_preprocessor(
     """
     kind = ModalityKind(kind)
     columns = list(columns)
+    pretrained = options.pop("pretrained", None)
     kinds = {c: ColumnKind(column_kinds[c]) if c in column_kinds else None for c in columns}
     names = {c: k.value if k is not None else "not in column_kinds" for c, k in kinds.items()}
     if kind is ModalityKind.TABULAR:
@@ -80,12 +82,18 @@ def build_preprocessor(
         raise ValueError(
             f"column {column!r} is {names[column]}; the {kind.value} modality needs a column of kind {kind.value}"
         )
+    if pretrained is not None:
+        if kind not in PRETRAINED_PREPROCESSORS:
+            raise ValueError(f"no pretrained preprocessing for the {kind.value} modality (column {column!r})")
+        return PRETRAINED_PREPROCESSORS[kind](column, str(pretrained), **options)
     return PREPROCESSORS.create(kind.value, column=column, **options)
 
 
 def preprocessor_from_state(state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Preprocessor:
     """Rebuild a fitted preprocessor of any kind from :meth:`Preprocessor.get_state` output."""
     kind = state.get("kind")
+    if state.get("variant") == VARIANT and kind in {k.value for k in PRETRAINED_PREPROCESSORS}:
+        return PRETRAINED_PREPROCESSORS[ModalityKind(kind)].from_state(dict(state), dict(arrays))
     if not isinstance(kind, str) or kind not in _CLASSES:
         raise ValueError(f"preprocessing state has kind {kind!r}; known kinds: {', '.join(PREPROCESSORS.names())}")
     return _CLASSES[kind].from_state(dict(state), dict(arrays))
@@ -93,10 +101,12 @@ def preprocessor_from_state(state: Mapping[str, Any], arrays: Mapping[str, np.nd
 
 __all__ = [
     "PREPROCESSORS",
+    "PRETRAINED_PREPROCESSORS",
     "AudioPreprocessor",
     "ImagePreprocessor",
     "NotFittedError",
     "Preprocessor",
+    "PretrainedPreprocessor",
     "TabularPreprocessor",
     "TextPreprocessor",
     "VectorPreprocessor",

@@ -1,0 +1,186 @@
+"""The preprocessing of a pretrained encoder: the backbone's own input preparation, or its frozen embeddings.
+
+Selected per modality by the option ``pretrained=NAME`` (which :func:`polymodal.fit` adds when the
+model config chooses a pretrained encoder for the modality). Nothing is fitted on the data (the
+backbone's tokenizer, resize and sample rate are fixed), so the outputs of a sample do not depend on
+the split or the seed, and frozen embeddings can be reused across runs.
+
+- ``train="frozen"`` (default): the batch tensor is the backbone's embedding ``[N, D]``, computed once
+  per distinct sample through the on-disk embedding cache (:mod:`polymodal.cache`); the encoder is
+  :class:`~polymodal.encoders.pretrained.PrecomputedEmbedding`.
+- ``train="last:N"`` / ``"full"``: the batch tensor is the backbone's prepared input (pixels
+  ``[N, 3, 224, 224]``, token ids ``[N, L]``, 16 kHz waveforms ``[N, T]``); the encoder runs the backbone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from polymodal.data.kinds import ModalityKind
+from polymodal.data.preprocessing.base import SingleColumnPreprocessor, is_missing, row_label
+
+VARIANT = "pretrained"
+
+
+class PretrainedPreprocessor(SingleColumnPreprocessor):
+    """Base of the per-kind pretrained preprocessors (see the module docstring).
+
+    Parameters
+    ----------
+    column:
+        The modality's column.
+    pretrained:
+        Name of the pretrained encoder (``minilm``, ``efficientnet-lite0``, ``resemblyzer``).
+    train:
+        ``"frozen"``, ``"last:N"`` or ``"full"`` (as the encoder argument of the same name).
+    weights:
+        A local model folder or checkpoint instead of the packaged weights.
+    batch_size:
+        Samples per backbone call when computing frozen embeddings.
+    cache:
+        Whether frozen embeddings go through the on-disk cache.
+    cache_dir:
+        The cache folder (default: ``$POLYMODAL_CACHE`` or ``~/.cache/polymodal``).
+    **backbone_options:
+        The backbone's own preparation options (``max_length`` for ``minilm``, ``duration`` for
+        ``resemblyzer``).
+    """
+
+    kind: ClassVar[ModalityKind]
+
+    def __init__(self, column: str, pretrained: str, train: str = "frozen", weights: str | None = None,
+                 batch_size: int = 32, cache: bool = True, cache_dir: str | None = None,
+                 **backbone_options: Any) -> None:
+        from polymodal.encoders.pretrained.catalog import PRETRAINED
+        from polymodal.encoders.pretrained.training import TrainMode
+
+        super().__init__(column)
+        if pretrained not in PRETRAINED:
+            raise ValueError(f"unknown pretrained encoder {pretrained!r}; known: {', '.join(sorted(PRETRAINED))}")
+        if PRETRAINED[pretrained].kind is not self.kind:
+            raise ValueError(f"encoder {pretrained!r} encodes {PRETRAINED[pretrained].kind.value}, "
+                             f"not {self.kind.value} (column {column!r})")
+        unknown = sorted(set(backbone_options) - set(PRETRAINED[pretrained].defaults))
+        if unknown:
+            valid = ["train", "weights", "batch_size", "cache", "cache_dir", *PRETRAINED[pretrained].defaults]
+            raise ValueError(f"unknown option(s) {unknown} for the {pretrained!r} preprocessing; valid: {valid}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.pretrained = pretrained
+        self.mode = TrainMode.parse(train)
+        self.weights = None if weights is None else str(weights)
+        self.batch_size = int(batch_size)
+        self.cache = bool(cache)
+        self.cache_dir = None if cache_dir is None else str(cache_dir)
+        self.backbone_options = dict(backbone_options)
+
+    def options(self) -> dict[str, Any]:
+        return {"column": self.column, "pretrained": self.pretrained, "train": str(self.mode),
+                "weights": self.weights, "batch_size": self.batch_size, "cache": self.cache,
+                "cache_dir": self.cache_dir, **self.backbone_options}
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state, arrays = super().get_state()
+        return {**state, "variant": VARIANT}, arrays
+
+    @property
+    def backbone(self) -> Any:
+        """The shared, eval-mode backbone (loaded on first use)."""
+        from polymodal.encoders.pretrained.catalog import shared_backbone
+
+        return shared_backbone(self.pretrained, self.weights, **self.backbone_options)
+
+    def store(self) -> Any:
+        """The cache namespace of this backbone and preparation, or ``None`` when caching is off."""
+        from polymodal.cache import EmbeddingStore, default_cache_dir, namespace
+
+        root = Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+        if not self.cache or root is None:
+            return None
+        identity = self.backbone.identity()
+        return EmbeddingStore(root, namespace(self.pretrained, identity), self.backbone.output_dim, identity)
+
+    # ------------------------------------------------------------------ Preprocessor hooks
+    def _fit(self, frame: pd.DataFrame, target: np.ndarray | None) -> None:
+        positions, cells = self._present_values(frame)
+        if not cells:
+            raise self._no_training_values()
+        for position, cell in zip(positions[:1], cells[:1]):
+            self._check_cell(frame, position, cell)
+        self.dim_ = int(self.backbone.output_dim)
+
+    def _transform(self, frame: pd.DataFrame) -> torch.Tensor:
+        from polymodal.cache.embed import embed_with_cache
+
+        positions, cells = self._present_values(frame)
+        cells = [self._check_cell(frame, p, c) for p, c in zip(positions, cells)]
+        backbone = self.backbone
+        if self.mode.frozen:
+            out = torch.zeros(len(frame), self.dim_)
+            values = embed_with_cache(backbone.embed, cells, self.store(), self.dim_, self.batch_size)
+            out[torch.from_numpy(positions)] = torch.from_numpy(values)
+            return out
+        prepared = backbone.prepare(cells)
+        out = torch.zeros((len(frame), *backbone.input_shape()), dtype=prepared.dtype)
+        out[torch.from_numpy(positions)] = prepared
+        return out
+
+    def _input_info(self) -> dict[str, Any]:
+        return {"pretrained": self.pretrained, "train": str(self.mode), "weights": self.weights,
+                "embedding_dim": self.dim_, "options": dict(self.backbone_options)}
+
+    def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"embedding_dim": self.dim_}, {}
+
+    def _load_fitted_state(self, fitted: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.dim_ = int(fitted["embedding_dim"])
+
+    def _check_cell(self, frame: pd.DataFrame, position: int, cell: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _where(self, frame: pd.DataFrame, position: int) -> str:
+        return f"column {self.column!r}, row {row_label(frame, position)}"
+
+
+class PretrainedImagePreprocessor(PretrainedPreprocessor):
+    kind = ModalityKind.IMAGE
+
+    def _check_cell(self, frame: pd.DataFrame, position: int, cell: Any) -> Any:
+        if not isinstance(cell, np.ndarray) or cell.dtype != np.uint8 or cell.ndim not in (2, 3):
+            raise TypeError(f"{self._where(frame, position)}: expected a uint8 image array (H, W[, C]), "
+                            f"got {type(cell).__name__}")
+        return cell
+
+
+class PretrainedAudioPreprocessor(PretrainedPreprocessor):
+    kind = ModalityKind.AUDIO
+
+    def _check_cell(self, frame: pd.DataFrame, position: int, cell: Any) -> Any:
+        if not (isinstance(cell, tuple) and len(cell) == 2) or np.asarray(cell[0]).size == 0:
+            raise TypeError(f"{self._where(frame, position)}: expected a non-empty (samples, sample_rate) tuple, "
+                            f"got {type(cell).__name__}")
+        return cell
+
+
+class PretrainedTextPreprocessor(PretrainedPreprocessor):
+    kind = ModalityKind.TEXT
+
+    def present(self, frame: pd.DataFrame) -> np.ndarray:
+        self._check_columns(frame)
+        return np.fromiter((not is_missing(v) and not (isinstance(v, str) and not v.strip())
+                            for v in frame[self.column]), dtype=bool, count=len(frame))
+
+    def _check_cell(self, frame: pd.DataFrame, position: int, cell: Any) -> Any:
+        if not isinstance(cell, str):
+            raise TypeError(f"{self._where(frame, position)}: expected text (str), got {type(cell).__name__}")
+        return cell
+
+
+PRETRAINED_PREPROCESSORS: dict[ModalityKind, type[PretrainedPreprocessor]] = {
+    cls.kind: cls for cls in (PretrainedImagePreprocessor, PretrainedAudioPreprocessor, PretrainedTextPreprocessor)
+}

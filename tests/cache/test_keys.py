@@ -1,0 +1,40 @@
+"""Content keys and namespaces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polymodal.cache import content_key, namespace, weights_digest
+
+
+def test_keys_follow_content_not_identity():
+    image = np.zeros((4, 4), np.uint8)
+    assert content_key(image) == content_key(image.copy())
+    changed = image.copy()
+    changed[0, 0] = 1
+    assert content_key(changed) != content_key(image)
+    assert content_key(image) != content_key(image.reshape(2, 8))  # same bytes, other shape
+    wave = np.ones(10, np.float32)
+    assert content_key((wave, 8000)) != content_key((wave, 16000))
+    assert content_key("abc") != content_key("abd")
+
+
+def test_unkeyable_sample_is_a_clear_error():
+    with pytest.raises(TypeError, match="cannot key a sample of type int"):
+        content_key(3)
+
+
+def test_weights_digest_changes_with_file_bytes(tmp_path):
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"one")
+    first = weights_digest([path])
+    path.write_bytes(b"two!")
+    assert weights_digest([path]) != first
+
+
+def test_namespace_depends_on_every_part_of_the_identity():
+    base = {"weights": "abc", "options": {"max_length": 16}}
+    assert namespace("minilm", base) == namespace("minilm", dict(base))
+    assert namespace("minilm", base) != namespace("minilm", {**base, "options": {"max_length": 32}})
+    assert namespace("minilm", base).startswith("minilm-")
