@@ -219,9 +219,12 @@ def results_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
         out["dataset"] = summary["dataset"]
     out["runs"] = summary["runs"]
     for metric in metrics:
-        if f"{metric}_mean" in summary:
-            out[metric] = [f"{m:.4f} ± {s:.4f}" for m, s in
-                           zip(summary[f"{metric}_mean"], summary[f"{metric}_std"], strict=True)]
+        if f"{metric}_mean" not in summary:
+            continue
+        spec = ",.0f" if metric in ("parameters", "samples_per_second", "peak_rss_mb") else (
+            ".1f" if "seconds" in metric else ".4f")
+        out[metric] = [format(m, spec) if n <= 1 else f"{format(m, spec)} ± {format(s, spec)}" for m, s, n in
+                       zip(summary[f"{metric}_mean"], summary[f"{metric}_std"], summary["runs"], strict=True)]
     return out
 
 
