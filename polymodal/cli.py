@@ -117,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help=".npy file, or a CSV/Parquet/JSONL table (row, z0, z1, ...)")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
 
+    p = sub.add_parser("retrieve", help="cross-modal retrieval with a pretrained representation: recall@k, median rank")
+    p.add_argument("bundle")
+    p.add_argument("table")
+    p.add_argument("--from", dest="from_modality", required=True, help="query modality")
+    p.add_argument("--to", dest="to_modality", required=True, help="gallery modality")
+    p.add_argument("--label", help="pairs made by label: a hit is any gallery item of the query's label")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("evaluate", help="metrics of a saved model on a labelled table")
     p.add_argument("bundle")
     p.add_argument("table")

@@ -325,6 +325,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from polymodal.evaluation.retrieval import cross_modal_retrieval
+    from polymodal.pretrained import PretrainedModel
+
+    scores = cross_modal_retrieval(PretrainedModel.load(args.bundle), args.table, args.from_modality,
+                                   args.to_modality, label_column=args.label)
+    if args.json:
+        print_json(scores)
+        return 0
+    print_metrics_table(f"retrieval {args.from_modality} -> {args.to_modality}", [{"method": "pretrained", **scores}],
+                        ["method", *scores])
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     from polymodal.cache import cache_info, clear_cache, default_cache_dir
 

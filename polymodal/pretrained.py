@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from polymodal.config import PretrainConfig
+from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.table import Table, read_table
@@ -46,13 +47,24 @@ class PretrainedModel:
     def embedding_dim(self) -> int:
         return int(self.model.embedding_dim)
 
-    @torch.no_grad()
-    def embed(self, table: TableLike, batch_size: int = 256, on_error: str | None = None) -> np.ndarray:
-        """The representation of every row ``[N, embedding_dim]`` (float32), in table order; rows with a
-        missing modality are embedded from the modalities they have."""
+    def encode_table(self, table: TableLike, on_error: str | None = None) -> EncodedData:
+        """The table's rows loaded and preprocessed as the model was trained (no targets needed)."""
         loaded = load_table(read_table(table), self.pipeline.schema, on_error=on_error or self.config.data.on_error,
                             data_root=self.config.data.data_root, require_targets=False)
-        data = self.pipeline.transform(loaded, with_targets=False)
+        return self.pipeline.transform(loaded, with_targets=False)
+
+    @torch.no_grad()
+    def embed(self, table: TableLike | EncodedData, batch_size: int = 256, on_error: str | None = None,
+              modalities: Sequence[str] | None = None) -> np.ndarray:
+        """The representation of every row ``[N, embedding_dim]`` (float32), in table order; rows with a
+        missing modality are embedded from the modalities they have. ``modalities`` embeds from those
+        modalities only (the others are treated as missing), e.g. one modality for retrieval."""
+        data = table if isinstance(table, EncodedData) else self.encode_table(table, on_error)
+        if modalities is not None:
+            unknown = sorted(set(modalities) - set(data.masks))
+            if unknown:
+                raise ValueError(f"unknown modalities {unknown}; the model's modalities: {sorted(data.masks)}")
+            data = data.with_masks({m: v if m in modalities else torch.zeros_like(v) for m, v in data.masks.items()})
         self.model.eval()
         parts = [self.model.embed(part.inputs, part.masks).float() for part in
                  (data.subset(np.arange(s, min(s + batch_size, len(data)))) for s in range(0, len(data), batch_size))]
