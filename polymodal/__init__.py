@@ -7,6 +7,7 @@
 
 __version__ = "0.1.0"
 
-from polymodal.api import fit, load
+from polymodal.api import fit, load, load_pretrained
+from polymodal.engine.pretrain import pretrain
 
-__all__ = ["__version__", "fit", "load"]
+__all__ = ["__version__", "fit", "load", "load_pretrained", "pretrain"]

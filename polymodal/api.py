@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from polymodal.config import DataConfig, FitConfig, ModelConfig, TrainConfig
 from polymodal.engine import fit as _fit
 from polymodal.predictor import Predictor, TableLike
+from polymodal.pretrained import PretrainedModel
 
 
 def fit(
@@ -59,5 +60,11 @@ def fit(
 
 
 def load(path: str | Path) -> Predictor:
-    """Load a bundle saved by :func:`fit` / ``polymodal fit --out``; refuses pickle files."""
+    """Load a bundle saved by :func:`fit` / ``polymodal fit --out``; refuses pickle files (and says to use
+    :func:`load_pretrained` for a bundle saved by :func:`pretrain`)."""
     return Predictor.load(path)
+
+
+def load_pretrained(path: str | Path) -> PretrainedModel:
+    """Load a representation saved by :func:`pretrain` / ``polymodal pretrain --out``."""
+    return PretrainedModel.load(path)
