@@ -138,3 +138,4 @@ def test_load_chunk_drops_a_chunk_without_targets_under_skip(parquet: Path) -> N
     frame.index = frame.index + 500
     loaded = load_chunk(frame, pipeline.schema, parquet.parent, str(parquet), "skip")
     assert len(loaded.rows) == 0 and loaded.report.dropped_rows == list(range(500, 550))
+
