@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import polymodal
+from polymodal.engine.pretrain import pretrain
 from tests.data.test_streaming import _table
 
 
@@ -30,3 +31,8 @@ def test_streamed_fit_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     _table(50).to_parquet(path)
     with pytest.raises(ValueError, match="does not support a split column"):
         polymodal.fit(str(path), "y", stream=True, split_column="x")
+
+
+def test_pretrain_refuses_streaming(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="pretrain does not stream tables yet"):
+        pretrain(_table(50), "contrastive", stream=True)
