@@ -66,7 +66,8 @@ def _raw_chunks(path: Path, fmt: str, chunk_rows: int) -> Iterator[pd.DataFrame]
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            # pre-buffering (pyarrow's default) keeps every row group read so far: memory would grow with the file
+            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
         else:
             with pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", chunksize=chunk_rows) as reader:
