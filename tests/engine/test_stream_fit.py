@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 import polymodal
+from polymodal.data.streaming import StreamingDataset, concat_encoded
 from polymodal.engine.pretrain import pretrain
+from polymodal.engine.stream_fit import evaluate_stream
 from tests.data.test_streaming import _table
 
 
@@ -19,6 +21,10 @@ def test_streamed_fit_learns_and_predicts(tmp_path: Path) -> None:
     accuracy = predictor.metrics["validation"]["y"]["accuracy"]
     assert accuracy > 0.8  # the majority class is about 60%
     assert 300 < predictor.metrics["sizes"]["val"] < 500  # 20% of 2000 by the hash split
+    chunks = list(StreamingDataset(path, predictor.pipeline, "val", val_fraction=0.2, chunk_rows=100).encoded_chunks())
+    whole = predictor.evaluate_encoded(concat_encoded(chunks))  # metrics over all validation rows at once
+    assert evaluate_stream(predictor, chunks)["y"] == pytest.approx(whole["y"])
+    assert predictor.metrics["validation"]["y"] == pytest.approx(whole["y"])
     test = _table(300, seed=9)
     predicted = polymodal.load(tmp_path / "model").predict(test.drop(columns="y"))
     assert (predicted["y"].to_numpy() == test["y"].to_numpy()).mean() > 0.8
