@@ -26,6 +26,11 @@ class DataConfig(_Strict):
     data_root: str | None = Field(None, description="refuse file paths outside this folder")
     preprocess: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options per modality/kind")
     group_tabular: bool = True
+    stream: bool = Field(False, description="read a CSV/Parquet table in chunks and stream it to training, so "
+                                            "memory does not grow with the number of rows (tables larger than memory)")
+    chunk_rows: int = Field(10000, ge=1, description="streaming: rows read, validated and encoded at a time")
+    fit_sample_rows: int = Field(20000, ge=2, description="streaming: rows sampled (uniformly, seeded) to infer "
+                                                          "the schema and fit the preprocessing")
 
 
 class ModelConfig(_Strict):

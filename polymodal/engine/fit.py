@@ -61,6 +61,21 @@ def run_fingerprint(config: FitConfig, splits: dict[str, np.ndarray]) -> dict[st
     return {"config": resolved, "rows": rows}
 
 
+def build_module(config: FitConfig, pipeline: DataPipeline) -> SupervisedModule:
+    """The model ``config`` describes for the fitted ``pipeline``, seeded, wrapped for training."""
+    targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
+    kinds = {m.name: m.kind for m in pipeline.schema.modalities}
+    L.seed_everything(config.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
+    model = build_model(config.model, pipeline.input_info(), kinds, targets)
+    return SupervisedModule(
+        model, {n: e.task for n, e in pipeline.targets.items()},
+        {n: max(len(e.classes_), 1) for n, e in pipeline.targets.items()},
+        {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION},
+        lr=config.train.lr, weight_decay=config.train.weight_decay,
+        loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
+    )
+
+
 def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         run_dir: str | Path | None = None, resume: bool = False) -> Predictor:
     """Train a supervised multimodal model as ``config`` says; save it to ``out`` if given.
@@ -75,6 +90,10 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         raise ValueError("fit needs at least one target column (--target COL)")
     if resume and run_dir is None:
         raise ValueError("resume needs the run folder of the run to continue (run_dir=..., --run-dir DIR)")
+    if config.data.stream:
+        from polymodal.engine.stream_fit import fit_stream  # it imports this module
+
+        return fit_stream(table, config, out, run_dir, resume)
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
     loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root)
@@ -84,17 +103,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
                                                config.model.encoder_args, kinds)
     pipeline = DataPipeline(schema, preprocess).fit(loaded, splits["train"])
     data = pipeline.transform(loaded)
-    targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
-    kinds = {m.name: m.kind for m in schema.modalities}
-    L.seed_everything(config.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
-    model = build_model(config.model, pipeline.input_info(), kinds, targets)
-    module = SupervisedModule(
-        model, {n: e.task for n, e in pipeline.targets.items()},
-        {n: max(len(e.classes_), 1) for n, e in pipeline.targets.items()},
-        {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION},
-        lr=config.train.lr, weight_decay=config.train.weight_decay,
-        loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
-    )
+    module = build_module(config, pipeline)
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-run-"))
     fingerprint = run_fingerprint(config, splits) if run_dir is not None else None
     result = train(module, data.subset(splits["train"]), data.subset(splits["val"]), config.train, work,

@@ -110,6 +110,9 @@ def pretrain(
     """
     cfg = pretrain_config(objective, config, **options)
     OBJECTIVES.get(cfg.model.objective)  # an unknown name fails before any data is read, listing the known ones
+    if cfg.data.stream:
+        raise ValueError("pretrain does not stream tables yet (data.stream); turn it off, or fit a supervised "
+                         "model with polymodal.fit(..., stream=True)")
     tbl = read_table(table)
     schema = _schema(tbl.frame, cfg.data)
     loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False)

@@ -121,13 +121,36 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     warning, when there is none).
     """
     L.seed_everything(config.seed, workers=True, verbose=False)
+    train_loader, val_loader = make_loader(train_data, config, True), make_loader(val_data, config, False)
+    return train_loaders(module, train_loader, val_loader, config, run_dir, fingerprint, resume,
+                         n_train=len(train_data))
+
+
+class SampleCounter(Callback):
+    """Counts the training samples seen (for data whose length is unknown before a pass, e.g. a stream)."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self.samples += len(next(iter(batch[1].values())))
+
+
+def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
+                  run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False,
+                  n_train: int | None = None) -> TrainResult:
+    """:func:`train` on ready data loaders (e.g. over a :class:`~polymodal.data.streaming.StreamingDataset`);
+    ``n_train`` (training samples per epoch) is counted during training when not given. Resuming needs
+    loaders with a seeded ``generator``."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and fingerprint is None:
         raise ValueError("resume=True needs a run fingerprint (polymodal.fit passes one when run_dir is given)")
-    train_loader, val_loader = make_loader(train_data, config, True), make_loader(val_data, config, False)
     best = BestWeights(path=run_dir / "best.safetensors")
     stopping = EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
-    callbacks: list[Callback] = [best, stopping]
+    counter = SampleCounter()
+    callbacks: list[Callback] = [best, stopping, *([counter] if n_train is None else [])]
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
     checkpoint = None
     if fingerprint is not None:
@@ -159,7 +182,8 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     log_path = Path(logger.log_dir) / "metrics.csv"
     return TrainResult(
         best_val_loss=best.best, best_epoch=best.best_epoch, epochs_run=epochs, train_seconds=seconds,
-        samples_per_second=len(train_data) * max(epochs - (resumed or 0), 1) / max(seconds, 1e-9),
+        samples_per_second=(counter.samples if n_train is None else n_train * max(epochs - (resumed or 0), 1))
+        / max(seconds, 1e-9),
         history=read_history(log_path), log_path=str(log_path), resumed_after_epochs=resumed,
         global_rank=trainer.global_rank,
     )

@@ -1,0 +1,271 @@
+"""Tables larger than memory: read in chunks, sampled for fitting, split by a hash, streamed as batches.
+
+Peak memory depends on the chunk size (and, for Parquet, the row-group size: a row group is the
+smallest unit pyarrow decodes), never on the number of rows. Rows are always named by their global
+position in the file (0-based, header excluded), as :func:`~polymodal.data.table.read_table` names them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from polymodal.data.dataset import Batch, EncodedData
+from polymodal.data.pipeline import DataPipeline
+from polymodal.data.schema import Schema
+from polymodal.data.table import READERS, Table, _string_columns
+from polymodal.data.validation import ON_ERROR, LoadedTable, load_table
+from polymodal.errors import DataError, Problem
+
+STREAM_FORMATS = ("csv", "tsv", "parquet")
+
+
+def stream_format(path: str | Path) -> str:
+    """The table format of ``path`` if it can be streamed (CSV, TSV, Parquet); a precise error otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"table {path} does not exist or is not a file; streaming needs a CSV or Parquet file",
+                        [Problem("file not found", file=str(path))])
+    fmt = READERS.get(path.suffix.lower())
+    if fmt not in STREAM_FORMATS:
+        raise DataError(f"cannot stream {path}: format {path.suffix!r} is not streamable; "
+                        "use a .csv, .tsv or .parquet file (or turn streaming off)")
+    return fmt
+
+
+def iter_table_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Yield ``(start, frame)``: consecutive chunks of at most ``chunk_rows`` rows, where ``start`` is the
+    global position of the chunk's first row; the frame's index is ``start..start+len-1``.
+
+    Example
+    -------
+    >>> for start, frame in iter_table_chunks("big.parquet", 10_000):  # doctest: +SKIP
+    ...     print(start, len(frame))
+    """
+    if int(chunk_rows) < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows}")
+    fmt = stream_format(path)
+    start = 0
+    for frame in _raw_chunks(Path(path), fmt, int(chunk_rows)):
+        frame = _string_columns(frame, str(path))
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        yield start, frame
+        start += len(frame)
+
+
+def _raw_chunks(path: Path, fmt: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            # pre-buffering (pyarrow's default) keeps every row group read so far: memory would grow with the file
+            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        else:
+            with pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", chunksize=chunk_rows) as reader:
+                yield from reader
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read table {path} as {fmt}: {exc}") from exc
+
+
+def count_rows(path: str | Path, chunk_rows: int = 65536) -> int:
+    """Rows in the table (Parquet: from the footer; CSV: one streamed pass)."""
+    if stream_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return sum(len(frame) for _, frame in iter_table_chunks(path, chunk_rows))
+
+
+def _hash_unit(positions: np.ndarray, seed: int, salt: int) -> np.ndarray:
+    """A seeded hash of each row position as a float in [0, 1) (splitmix64 finaliser)."""
+    x = positions.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + salt) % 2**64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def hash_split(positions: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+    """True for the rows (global positions) that belong to validation.
+
+    A row's side depends only on its position and ``seed``: no index of all rows is kept, and every
+    pass over the file (any chunk size) puts a row on the same side. About ``val_fraction`` of the
+    rows are validation rows (not stratified).
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    return _hash_unit(np.asarray(positions), seed, salt=1) < val_fraction
+
+
+def sample_rows(path: str | Path, n: int, seed: int = 0, chunk_rows: int = 65536) -> pd.DataFrame:
+    """A uniform sample of ``n`` rows (all rows if the table has fewer), in file order, indexed by
+    global position.
+
+    It is a bottom-k sample: the ``n`` rows with the smallest seeded hash of their position, kept while
+    streaming, so memory holds ``n`` rows plus one chunk. The same ``seed`` gives the same rows.
+    """
+    if int(n) < 1:
+        raise ValueError(f"the sample size must be a positive integer, got {n}")
+    kept: pd.DataFrame | None = None
+    keys = np.empty(0)
+    for _, frame in iter_table_chunks(path, chunk_rows):
+        pool = frame if kept is None else pd.concat([kept, frame])
+        all_keys = np.concatenate([keys, _hash_unit(frame.index.to_numpy(), seed, salt=2)])
+        best = np.sort(np.argsort(all_keys, kind="stable")[: int(n)])
+        kept, keys = pool.iloc[best], all_keys[best]
+    if kept is None:
+        raise DataError(f"the table {path} is empty: it has no rows", [Problem("no rows")])
+    return kept
+
+
+def load_chunk(frame: pd.DataFrame, schema: Schema, base_dir: Path, source: str, on_error: str,
+               data_root: str | Path | None = None) -> LoadedTable:
+    """:func:`~polymodal.data.validation.load_table` on a chunk whose index holds global row positions;
+    the rows of the result and of every problem are global positions. Under ``skip`` a chunk whose rows
+    all lack a usable target loads as zero rows."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    positions = frame.index.to_numpy()
+    table = Table(frame.reset_index(drop=True), base_dir, source)
+    try:
+        loaded = load_table(table, schema, on_error="skip", data_root=data_root)
+    except DataError as exc:
+        if not exc.problems or not all(p.row is not None for p in exc.problems):
+            raise  # a table-level problem (missing column), not bad cells
+        if on_error == "raise":
+            _raise_cells(exc.problems, positions, source)
+        return _empty_chunk(schema, frame, positions, exc.problems)
+    problems = [_globalise(p, positions) for p in loaded.report.problems]
+    if on_error == "raise" and any(p.severity == "error" for p in problems):
+        _raise_cells(loaded.report.problems, positions, source)
+    loaded.report.problems = problems
+    loaded.report.dropped_rows = [int(positions[r]) for r in loaded.report.dropped_rows]
+    loaded.rows = positions[loaded.rows]
+    return loaded
+
+
+def _globalise(problem: Problem, positions: np.ndarray) -> Problem:
+    return problem if problem.row is None else dataclasses.replace(problem, row=int(positions[problem.row]))
+
+
+def _raise_cells(problems: list[Problem], positions: np.ndarray, source: str) -> None:
+    errors = [_globalise(p, positions) for p in problems if p.severity == "error"]
+    raise DataError(f"{len(errors)} problem(s) in {source} (rows {positions[0]}-{positions[-1]}); fix them, "
+                    "or pass --on-error skip to treat unreadable cells as missing modalities", errors)
+
+
+def _empty_chunk(schema: Schema, frame: pd.DataFrame, positions: np.ndarray, problems: list[Problem]) -> LoadedTable:
+    from polymodal.data.validation import ValidationReport
+
+    report = ValidationReport(n_rows=len(frame), problems=[_globalise(p, positions) for p in problems])
+    report.dropped_rows = [int(p) for p in positions]
+    empty = frame.iloc[:0]
+    modalities = {s.name: empty[s.columns].reset_index(drop=True) for s in schema.modalities}
+    targets = empty[[t.column for t in schema.targets]].reset_index(drop=True)
+    return LoadedTable(modalities, targets, np.empty(0, dtype=np.int64), report)
+
+
+@dataclass
+class StreamReport:
+    """What ``skip`` did over a whole streamed pass: counts, and the positions of the dropped rows."""
+
+    rows_read: int = 0
+    rows_used: int = 0
+    skipped_cells: Counter[str] = field(default_factory=Counter)
+    dropped_rows: list[int] = field(default_factory=list)
+
+    def add(self, n_read: int, loaded: LoadedTable) -> None:
+        self.rows_read += n_read
+        self.rows_used += len(loaded.rows)
+        self.skipped_cells.update(loaded.report.skipped_cells)
+        self.dropped_rows.extend(loaded.report.dropped_rows)
+
+
+def concat_encoded(parts: list[EncodedData]) -> EncodedData:
+    """Encoded pieces (same modalities and targets) joined row-wise."""
+    first = parts[0]
+    return EncodedData(
+        {k: torch.cat([p.inputs[k] for p in parts]) for k in first.inputs},
+        {k: torch.cat([p.masks[k] for p in parts]) for k in first.masks},
+        {k: torch.cat([p.targets[k] for p in parts]) for k in first.targets},
+        np.concatenate([p.rows for p in parts]),
+    )
+
+
+class StreamingDataset(IterableDataset[Batch]):
+    """Batches of one split (``"train"`` or ``"val"`` by :func:`hash_split`) of a table file, read chunk
+    by chunk, validated, and transformed by a fitted :class:`~polymodal.data.pipeline.DataPipeline`.
+
+    Use it with ``DataLoader(dataset, batch_size=None)``: it yields whole batches. Training batches
+    are shuffled within a chunk (seeded, different each epoch); chunks stay in file order, so a file
+    sorted by its target should be shuffled once beforehand. With DataLoader workers, worker ``i``
+    reads chunks ``i, i + workers, ...``. ``report`` counts what ``skip`` did in the last pass (in the
+    main process only, i.e. without workers).
+    """
+
+    def __init__(self, path: str | Path, pipeline: DataPipeline, split: str, *, val_fraction: float,
+                 seed: int = 0, batch_size: int = 64, chunk_rows: int = 10000, shuffle: bool = False,
+                 on_error: str = "raise", data_root: str | Path | None = None,
+                 base_dir: str | Path | None = None) -> None:
+        if split not in ("train", "val", "all"):
+            raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
+        stream_format(path)
+        self.path, self.pipeline, self.split = Path(path), pipeline, split
+        self.val_fraction, self.seed, self.batch_size = val_fraction, seed, int(batch_size)
+        self.chunk_rows, self.shuffle, self.on_error, self.data_root = int(chunk_rows), shuffle, on_error, data_root
+        self.base_dir = Path(base_dir) if base_dir is not None else self.path.parent.resolve()
+        self.epoch = 0
+        self.report = StreamReport()
+
+    def _rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.split == "all":
+            return frame
+        is_val = hash_split(frame.index.to_numpy(), self.val_fraction, self.seed)
+        return frame[is_val if self.split == "val" else ~is_val]
+
+    def encoded_chunks(self) -> Iterator[EncodedData]:
+        """This split's rows, chunk by chunk, encoded (this worker's share of the chunks)."""
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        self.report = StreamReport()
+        for i, (_, frame) in enumerate(iter_table_chunks(self.path, self.chunk_rows)):
+            if i % workers != worker:
+                continue
+            part = self._rows(frame)
+            if part.empty:
+                continue
+            loaded = load_chunk(part, self.pipeline.schema, self.base_dir, str(self.path), self.on_error,
+                                self.data_root)
+            self.report.add(len(part), loaded)
+            if len(loaded.rows):
+                yield self.pipeline.transform(loaded)
+
+    def __iter__(self) -> Iterator[Batch]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        pending: EncodedData | None = None
+        for data in self.encoded_chunks():
+            if self.shuffle:
+                data = data.subset(rng.permutation(len(data)))
+            data = data if pending is None else concat_encoded([pending, data])
+            full = len(data) - len(data) % self.batch_size
+            for start in range(0, full, self.batch_size):
+                yield _batch(data.subset(np.arange(start, start + self.batch_size)))
+            pending = data.subset(np.arange(full, len(data))) if full < len(data) else None
+        if pending is not None:
+            yield _batch(pending)
+
+
+def _batch(data: EncodedData) -> Batch:
+    return data.inputs, data.masks, data.targets
+

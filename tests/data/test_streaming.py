@@ -1,0 +1,141 @@
+"""Streaming tables larger than memory: chunks, sampling, the hash split, bad cells by global row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from polymodal.data.streaming import (
+    StreamingDataset,
+    count_rows,
+    hash_split,
+    iter_table_chunks,
+    load_chunk,
+    sample_rows,
+)
+from polymodal.errors import DataError
+
+
+def _table(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    colour = rng.choice(["red", "blue", "green"], size=n)
+    return pd.DataFrame({
+        "x": x,
+        "colour": colour,
+        "emb": [list(v) for v in rng.normal(size=(n, 3)).round(3)],
+        "y": np.where(x + (colour == "red") * 1.5 > 0.5, "pos", "neg"),
+    })
+
+
+@pytest.fixture
+def parquet(tmp_path: Path) -> Path:
+    path = tmp_path / "t.parquet"
+    _table(1000).to_parquet(path, row_group_size=128)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_chunks_cover_every_row_once_with_global_positions(tmp_path: Path, suffix: str) -> None:
+    frame = _table(1000)[["x", "colour"]]
+    path = tmp_path / f"t{suffix}"
+    frame.to_parquet(path) if suffix == ".parquet" else frame.to_csv(path, index=False)
+    chunks = list(iter_table_chunks(path, 300))
+    assert [len(f) for _, f in chunks] == [300, 300, 300, 100]
+    assert [s for s, _ in chunks] == [0, 300, 600, 900]
+    joined = pd.concat([f for _, f in chunks])
+    np.testing.assert_array_equal(joined.index.to_numpy(), np.arange(1000))
+    np.testing.assert_allclose(joined["x"].to_numpy(), frame["x"].to_numpy())
+    assert count_rows(path) == 1000
+
+
+def test_chunk_rows_must_be_positive(parquet: Path) -> None:
+    with pytest.raises(ValueError, match="chunk_rows must be a positive integer"):
+        next(iter_table_chunks(parquet, 0))
+
+
+def test_a_format_that_cannot_stream_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"x": 1}\n')
+    with pytest.raises(DataError, match=r"cannot stream .*use a \.csv, \.tsv or \.parquet"):
+        next(iter_table_chunks(path, 10))
+
+
+def test_hash_split_is_deterministic_disjoint_and_near_the_fraction() -> None:
+    rows = np.arange(20000)
+    val = hash_split(rows, 0.2, seed=3)
+    np.testing.assert_array_equal(val, hash_split(rows, 0.2, seed=3))
+    # chunking does not change a row's side
+    np.testing.assert_array_equal(val[5000:7000], hash_split(rows[5000:7000], 0.2, seed=3))
+    assert abs(val.mean() - 0.2) < 0.015
+    assert (val != hash_split(rows, 0.2, seed=4)).any()
+    with pytest.raises(ValueError, match="val_fraction must be between 0 and 1"):
+        hash_split(rows, 1.0, seed=0)
+
+
+def test_sample_is_seeded_uniform_and_independent_of_chunk_size(parquet: Path) -> None:
+    a = sample_rows(parquet, 200, seed=1, chunk_rows=64)
+    b = sample_rows(parquet, 200, seed=1, chunk_rows=500)
+    assert len(a) == 200 and a.index.is_monotonic_increasing
+    np.testing.assert_array_equal(a.index.to_numpy(), b.index.to_numpy())
+    assert a.index.min() < 100 and a.index.max() > 900  # spread over the whole file, not its head
+    assert len(sample_rows(parquet, 5000, seed=1)) == 1000
+
+
+def _pipeline(parquet: Path):
+    from polymodal.config import FitConfig
+    from polymodal.engine.stream_fit import fit_pipeline_on_sample
+
+    config = FitConfig.model_validate({"data": {"targets": ["y"], "fit_sample_rows": 300, "chunk_rows": 100}})
+    return fit_pipeline_on_sample(parquet, config)[0]
+
+
+def test_streaming_dataset_yields_each_row_of_its_split_once(parquet: Path) -> None:
+    pipeline = _pipeline(parquet)
+    seen = {}
+    for split in ("train", "val"):
+        ds = StreamingDataset(parquet, pipeline, split, val_fraction=0.25, batch_size=32, chunk_rows=100,
+                              shuffle=True)
+        sizes = [len(b[2]["y"]) for b in ds]
+        assert all(s == 32 for s in sizes[:-1])  # partial batches only at the very end
+        seen[split] = np.concatenate([d.rows for d in ds.encoded_chunks()])
+        assert sum(sizes) == len(seen[split])
+    assert not set(seen["train"]) & set(seen["val"])
+    assert sorted([*seen["train"], *seen["val"]]) == list(range(1000))
+
+
+def test_bad_cells_in_a_late_chunk_are_reported_by_global_row(tmp_path: Path) -> None:
+    frame = _table(1000)
+    frame["x"] = frame["x"].astype(object)
+    frame.loc[937, "x"] = "oops"
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    pipeline = _pipeline_csv(path)
+    ds = StreamingDataset(path, pipeline, "all", val_fraction=0.2, chunk_rows=100)
+    with pytest.raises(DataError, match=r"rows 900-999(.|\n)*row 937, column 'x': expected a number"):
+        list(ds)
+    skip = StreamingDataset(path, pipeline, "all", val_fraction=0.2, chunk_rows=100, on_error="skip")
+    assert sum(len(b[2]["y"]) for b in skip) == 1000
+    assert skip.report.skipped_cells == {"x": 1}
+
+
+def _pipeline_csv(path: Path):
+    from polymodal.config import FitConfig
+    from polymodal.engine.stream_fit import fit_pipeline_on_sample
+
+    config = FitConfig.model_validate({"data": {"targets": ["y"], "fit_sample_rows": 100, "chunk_rows": 100,
+                                                "modalities": {"x": "numeric"}, "on_error": "skip"}})
+    return fit_pipeline_on_sample(path, config)[0]
+
+
+def test_load_chunk_drops_a_chunk_without_targets_under_skip(parquet: Path) -> None:
+    pipeline = _pipeline(parquet)
+    _, frame = next(iter_table_chunks(parquet, 50))
+    frame = frame.assign(y=None)
+    frame.index = frame.index + 500
+    loaded = load_chunk(frame, pipeline.schema, parquet.parent, str(parquet), "skip")
+    assert len(loaded.rows) == 0 and loaded.report.dropped_rows == list(range(500, 550))
+
