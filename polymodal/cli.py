@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss-weighting", choices=["fixed", "uncertainty"],
                    help="multi-task loss: fixed weights, or learned uncertainty weighting (Kendall et al. 2018)")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TARGET=W", help="fixed loss weight")
+    p.add_argument("--stream", action="store_true", default=None,
+                   help="tables larger than memory: read Parquet/CSV in chunks; preprocessing fitted on a sample")
+    p.add_argument("--chunk-rows", type=int, help="rows per chunk when streaming (default 10,000)")
+    p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
     p.add_argument("--out", help="folder to save the model bundle in")
     p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
     p.add_argument("--resume", action="store_true",

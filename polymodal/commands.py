@@ -38,6 +38,9 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
     if args.loss_weight:
         options["loss_weights"] = {k: float(v) for k, v in parse_pairs(args.loss_weight, "--loss-weight").items()}
+    for name in ("stream", "chunk_rows", "fit_sample_rows"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
                  "lr", "patience", "val_fraction",
                  "accelerator", "strategy", "precision", "num_nodes"):

@@ -162,3 +162,18 @@ def test_cache_info_and_clear(tmp_path: Path, capsys) -> None:
     assert "removed 1" in capsys.readouterr().out
     assert main(["cache", "info", "--dir", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["namespaces"] == []
+
+
+def test_fit_streams_a_parquet_table(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 2))
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "colour": rng.choice(["red", "blue"], 600),
+                          "y": np.where(x[:, 0] + x[:, 1] > 0, "pos", "neg")})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    code = main(["fit", str(path), "--target", "y", "--stream", "--chunk-rows", "100", "--fit-sample-rows", "300",
+                 "--epochs", "3", "--lr", "0.01", "--out", str(tmp_path / "m"), "--json"])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["validation"]["y"]["accuracy"] > 0.75
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["data"]["stream"] is True

@@ -17,6 +17,8 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("avdigits", "AV-digits: fusion against each modality alone", "benchmarks/avdigits.py"),
     ("noisy_mnist_multiview", "Noisy two-view MNIST: CCA and kernel CCA", "benchmarks/noisy_mnist_multiview.py"),
     ("cca_speed", "CCA: speed and memory against scikit-learn", "benchmarks/cca_speed.py"),
+    ("stream_memory", "Streaming tables larger than memory: peak memory", "benchmarks/stream_memory.py"),
+    ("cache_speed", "The embedding cache: a fusion sweep with frozen pretrained encoders", "benchmarks/cache_speed.py"),
 ]
 
 HEADER = """# Benchmarks
