@@ -87,3 +87,29 @@ def test_a_failing_method_is_recorded_and_the_grid_goes_on(split_table: Path, tm
     runs = pd.read_csv(tmp_path / "z" / "runs.csv")
     assert list(runs["status"]) == ["error", "ok"] and "unknown fusion 'nope'" in runs.loc[0, "error"]
     assert "Failed runs" in (tmp_path / "z" / "report.html").read_text()
+
+
+def test_a_bench_killed_half_way_resumes_without_redoing_finished_runs(split_table: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    grid = write_grid(tmp_path, split_table, seeds=[0, 1, 2], methods=[{"name": "sum", "options": {"fusion": "sum"}}])
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "polymodal.cli", "bench", str(grid), "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    runs_file = out / "runs.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (runs_file.exists() and len(pd.read_csv(runs_file)) >= 1):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the grid and any run it started
+    process.wait()
+    first = pd.read_csv(runs_file)
+    assert 1 <= len(first) < 3, "the kill should land between the first and the last run"
+    assert main(["bench", str(grid), "--out", str(out)]) == 0
+    final = pd.read_csv(runs_file)
+    assert len(final) == 3 and final["status"].eq("ok").all()
+    kept = final.set_index("key").loc[first["key"]]  # finished runs were kept as they were, not redone
+    assert np.allclose(kept["wall_seconds"].to_numpy(), first["wall_seconds"].to_numpy())
