@@ -67,7 +67,7 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
-def test_table(spec: RunSpec) -> Table | None:
+def held_out_table(spec: RunSpec) -> Table | None:
     """The rows of the run's table marked ``test`` by its split column (None without a split column)."""
     split_column = spec.options.get("split_column")
     if not split_column:
@@ -96,7 +96,7 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     row.update(flatten_metrics("val", metrics["validation"]))
     if "test" in metrics:
         row.update(flatten_metrics("test", metrics["test"]))
-    test = test_table(spec) if spec.missing or spec.artifacts or spec.robustness else None
+    test = held_out_table(spec) if spec.missing or spec.artifacts or spec.robustness else None
     if spec.artifacts:
         write_artifacts(predictor, test, Path(spec.artifacts) / spec.key())
     if spec.missing and test is not None and len(predictor.pipeline.schema.modalities) > 1:
