@@ -23,6 +23,16 @@ def _data_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
+    """``--encoder``, ``--encoder-arg`` and ``--preprocess`` (shared by ``fit`` and ``pretrain``)."""
+    if args.encoder:
+        options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
+    if args.encoder_arg:
+        options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
+    if args.preprocess:
+        options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+
+
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     options = _data_options(args)
     options = {k: v for k, v in options.items() if v or k == "targets"}
@@ -30,12 +40,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["fusion"] = args.fusion
     if args.fusion_arg:
         options["fusion_args"] = parse_pairs(args.fusion_arg, "--fusion-arg")
-    if args.encoder:
-        options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
-    if args.encoder_arg:
-        options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
-    if args.preprocess:
-        options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+    _encoder_options(args, options)
     if args.loss_weight:
         options["loss_weights"] = {k: float(v) for k, v in parse_pairs(args.loss_weight, "--loss-weight").items()}
     for name in ("stream", "chunk_rows", "fit_sample_rows"):
@@ -277,12 +282,7 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {k: v for k, v in _data_options(args).items() if v}
     if args.objective_arg:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
-    if args.encoder:
-        options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
-    if args.encoder_arg:
-        options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
-    if args.preprocess:
-        options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+    _encoder_options(args, options)
     for name in ("epochs", "seed", "batch_size", "lr", "patience", "val_fraction", "accelerator"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

@@ -99,17 +99,19 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     test = held_out_table(spec) if spec.missing or spec.artifacts or spec.robustness else None
     if spec.artifacts:
         write_artifacts(predictor, test, Path(spec.artifacts) / spec.key())
-    if spec.missing and test is not None and len(predictor.pipeline.schema.modalities) > 1:
+    want_missing = bool(spec.missing) and len(predictor.pipeline.schema.modalities) > 1
+    cells = predictor.load_cells(test) if test is not None and (want_missing or spec.robustness) else None
+    if want_missing and cells is not None:
         # every non-empty proper subset of the modalities missing ("*"), or the listed ones, one at a time
-        scores = missing_modality_scores(predictor, test)
+        scores = missing_modality_scores(predictor, cells)
         metric_names = [c for c in scores.columns if c not in ("present", "missing", "n_present", "target")]
         for record in scores.to_dict(orient="records"):
             absent = str(record["missing"])
             if absent and (spec.missing == ("*",) or absent in spec.missing):
                 for metric in metric_names:
                     row[f"missing_{absent}_{record['target']}_{metric}"] = float(record[metric])
-    if spec.robustness and test is not None:
-        curves = robustness_sweep(predictor, test, spec.robustness, spec.seed)
+    if spec.robustness and cells is not None:
+        curves = robustness_sweep(predictor, cells, spec.robustness, spec.seed)
         first = next(iter(predictor.pipeline.targets))
         for key, curve in curves.groupby(["corruption", "modality"], sort=False):
             corruption, modality = (str(k) for k in key)
@@ -123,9 +125,9 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     return row
 
 
-def robustness_sweep(predictor: Any, test: Table, options: dict[str, Any], seed: int) -> pd.DataFrame:
+def robustness_sweep(predictor: Any, loaded: Any, options: dict[str, Any], seed: int) -> pd.DataFrame:
     """Curves of every metric against the corruption level: each corruption on each modality it applies
-    to, and on all of them together when there are several; the cells are loaded once."""
+    to, and on all of them together when there are several, on the test rows' loaded cells ``loaded``."""
     from polymodal.evaluation.corruptions import corruption_kinds
     from polymodal.evaluation.robustness import robustness_curve
 
@@ -133,7 +135,6 @@ def robustness_sweep(predictor: Any, test: Table, options: dict[str, Any], seed:
     if unknown:
         raise ValueError(f"unknown robustness option(s) {unknown}; valid: corruptions, levels, modalities")
     levels = tuple(float(v) for v in options.get("levels") or (0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
-    loaded = predictor.load_cells(test)
     schema = predictor.pipeline.schema
     wanted = options.get("modalities") or [m.name for m in schema.modalities]
     curves = []

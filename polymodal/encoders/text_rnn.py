@@ -66,17 +66,6 @@ class GRUTextEncoder(RNNTextEncoder):
 
     cell = nn.GRU
 
-    def __init__(
-        self,
-        vocab_size: int,
-        output_dim: int = 128,
-        embedding_dim: int = 128,
-        hidden_dim: int = 128,
-        num_layers: int = 1,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(vocab_size, output_dim, embedding_dim, hidden_dim, num_layers, dropout)
-
 
 class LSTMTextEncoder(RNNTextEncoder):
     """Bidirectional LSTM text encoder.
@@ -89,14 +78,3 @@ class LSTMTextEncoder(RNNTextEncoder):
     """
 
     cell = nn.LSTM
-
-    def __init__(
-        self,
-        vocab_size: int,
-        output_dim: int = 128,
-        embedding_dim: int = 128,
-        hidden_dim: int = 128,
-        num_layers: int = 1,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(vocab_size, output_dim, embedding_dim, hidden_dim, num_layers, dropout)
