@@ -143,3 +143,51 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     divisor = gcd(int(orig_sr), int(target_sr))
     up, down = int(target_sr) // divisor, int(orig_sr) // divisor
     return np.asarray(resample_poly(samples, up, down), dtype=np.float32)
+
+
+def mel_to_power(mel_power: Tensor, sample_rate: int, n_fft: int = 512, f_min: float = 0.0,
+                 f_max: float | None = None, scale: str = "htk") -> Tensor:
+    """Approximate inverse of the mel projection: mel power ``[N, n_mels, T]`` to a linear power
+    spectrum ``[N, n_fft // 2 + 1, T]`` (least squares through the filterbank's pseudo-inverse, clipped
+    at zero). Detail finer than one mel band is lost."""
+    filters = mel_filterbank(n_fft, mel_power.shape[-2], sample_rate, f_min, f_max, scale).to(mel_power.device)
+    return torch.matmul(torch.linalg.pinv(filters), mel_power.to(torch.float32)).clamp_min(0.0)
+
+
+def griffin_lim(magnitude: Tensor, n_fft: int, hop_length: int, length: int, n_iter: int = 32,
+                momentum: float = 0.99, generator: torch.Generator | None = None) -> Tensor:
+    """Waveforms ``[N, length]`` whose STFT magnitude approaches ``magnitude`` ``[N, n_fft // 2 + 1, T]``.
+
+    Fast Griffin-Lim (Perraudin et al. 2013): phases start random (from ``generator``) and alternate
+    between the STFT of the inverse STFT and the target magnitude, with ``momentum``. The STFT is the one
+    of :func:`log_mel_spectrogram` (Hann window, centred frames).
+    """
+    if magnitude.dim() != 3 or magnitude.shape[1] != n_fft // 2 + 1:
+        raise ValueError(f"magnitude must be [N, {n_fft // 2 + 1}, T] for n_fft={n_fft}, got {list(magnitude.shape)}")
+    if n_iter < 1 or not 0.0 <= momentum < 1.0:
+        raise ValueError(f"n_iter must be >= 1 and 0 <= momentum < 1, got {n_iter}, {momentum}")
+    magnitude = magnitude.to(torch.float32)
+    window = torch.hann_window(n_fft, device=magnitude.device)
+    phase = torch.rand(magnitude.shape, generator=generator).to(magnitude.device) * 2 * torch.pi
+    angles = torch.polar(torch.ones_like(magnitude), phase)
+    previous = torch.zeros_like(angles)
+
+    def inverse(spec: Tensor) -> Tensor:
+        return torch.istft(spec, n_fft=n_fft, hop_length=hop_length, window=window, center=True, length=length)
+
+    for _ in range(n_iter):
+        rebuilt = torch.stft(inverse(magnitude * angles), n_fft=n_fft, hop_length=hop_length, window=window,
+                             center=True, pad_mode="constant", return_complex=True)
+        angles = rebuilt - previous * (momentum / (1.0 + momentum))
+        angles = angles / (angles.abs() + 1e-16)
+        previous = rebuilt
+    return inverse(magnitude * angles)
+
+
+def log_mel_to_waveform(log_mel: Tensor, sample_rate: int, length: int, n_fft: int = 512, hop_length: int = 160,
+                        n_iter: int = 32, generator: torch.Generator | None = None) -> Tensor:
+    """Waveforms ``[N, length]`` from :func:`log_mel_spectrogram` output ``[N, n_mels, T]``: undo the log,
+    the mel projection (:func:`mel_to_power`) and the phase (:func:`griffin_lim`). An approximation:
+    intelligible for speech at 40+ mel bands, with the metallic timbre of estimated phases."""
+    power = mel_to_power((log_mel.to(torch.float32).exp() - LOG_EPS).clamp_min(0.0), sample_rate, n_fft)
+    return griffin_lim(power.sqrt(), n_fft, hop_length, length, n_iter=n_iter, generator=generator)

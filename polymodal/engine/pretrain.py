@@ -128,7 +128,8 @@ def pretrain(
                            model.embedding_dim)
     module = PretrainModule(model, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-pretrain-"))
-    result = train(module, data.subset(train_index), data.subset(val_index), cfg.train, work)
+    result = train(module, data.subset(train_index), data.subset(val_index), cfg.train, work,
+                   select_best=model.select_best_epoch)
     metrics = {
         "train": {k: v for k, v in asdict(result).items() if k != "history"},
         "sizes": {"train": len(train_index), "val": len(val_index)},

@@ -28,10 +28,10 @@ from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 
 class BestWeights(Callback):
     """Keeps the weights of the epoch with the lowest monitored value, in memory and as a safetensors
-    checkpoint (no pickle), and restores them when training ends."""
+    checkpoint (no pickle), and restores them when training ends (unless ``restore`` is False)."""
 
-    def __init__(self, monitor: str = "val_loss", path: Path | None = None) -> None:
-        self.monitor, self.path = monitor, path
+    def __init__(self, monitor: str = "val_loss", path: Path | None = None, restore: bool = True) -> None:
+        self.monitor, self.path, self.restore = monitor, path, restore
         self.best = math.inf
         self.best_epoch = -1
         self.state: dict[str, torch.Tensor] | None = None
@@ -49,7 +49,7 @@ class BestWeights(Callback):
             atomic_write_with(self.path, lambda tmp: save_file(state, str(tmp)))
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.state is not None:
+        if self.state is not None and self.restore:
             pl_module.load_state_dict(self.state)
 
     def state_dict(self) -> dict[str, Any]:
@@ -113,8 +113,12 @@ def _quiet_lightning(quiet: bool) -> Iterator[None]:
 
 
 def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedData, config: TrainConfig,
-          run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False) -> TrainResult:
+          run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False,
+          select_best: bool = True) -> TrainResult:
     """Fit ``module``; the best epoch's weights are restored at the end.
+
+    ``select_best=False`` (for losses that do not measure quality, as a GAN's) trains every epoch without
+    early stopping and keeps the last weights; the best validation loss is still reported.
 
     With a ``fingerprint`` (what identifies the run: config, data) a resume checkpoint is written to
     ``run_dir/resume`` at every epoch end; ``resume=True`` continues from it (or starts afresh, with a
@@ -123,7 +127,7 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     L.seed_everything(config.seed, workers=True, verbose=False)
     train_loader, val_loader = make_loader(train_data, config, True), make_loader(val_data, config, False)
     return train_loaders(module, train_loader, val_loader, config, run_dir, fingerprint, resume,
-                         n_train=len(train_data))
+                         n_train=len(train_data), select_best=select_best)
 
 
 class SampleCounter(Callback):
@@ -139,7 +143,7 @@ class SampleCounter(Callback):
 
 def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
                   run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False,
-                  n_train: int | None = None) -> TrainResult:
+                  n_train: int | None = None, select_best: bool = True) -> TrainResult:
     """:func:`train` on ready data loaders (e.g. over a :class:`~polymodal.data.streaming.StreamingDataset`);
     ``n_train`` (training samples per epoch) is counted during training when not given. Resuming needs
     loaders with a seeded ``generator``."""
@@ -147,10 +151,10 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and fingerprint is None:
         raise ValueError("resume=True needs a run fingerprint (polymodal.fit passes one when run_dir is given)")
-    best = BestWeights(path=run_dir / "best.safetensors")
+    best = BestWeights(path=run_dir / "best.safetensors", restore=select_best)
     stopping = EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
     counter = SampleCounter()
-    callbacks: list[Callback] = [best, stopping, *([counter] if n_train is None else [])]
+    callbacks: list[Callback] = [best, *([stopping] if select_best else []), *([counter] if n_train is None else [])]
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
     checkpoint = None
     if fingerprint is not None:

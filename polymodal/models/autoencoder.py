@@ -12,6 +12,7 @@ from polymodal.encoders.base import Encoder
 from polymodal.losses.output import LossOutput
 from polymodal.models.decoders import DecoderSet
 from polymodal.models.representation import RepresentationModel, masked_batch_mean, masked_mean, random_subsets
+from polymodal.models.translation import check_translation, source_only
 
 
 class MultimodalAutoencoder(RepresentationModel):
@@ -49,6 +50,17 @@ class MultimodalAutoencoder(RepresentationModel):
     def decode(self, z: Tensor) -> dict[str, Tensor]:
         """Every modality's reconstruction, in the layout of its preprocessed input."""
         return self.decoders.reconstruct(z)
+
+    stochastic = False
+
+    @torch.no_grad()
+    def translate(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor], source: str, target: str,
+                  generator: torch.Generator | None = None) -> Tensor:
+        """``target`` decoded from the latent of ``source`` alone (deterministic: ``generator`` is not
+        used); see :mod:`polymodal.models.translation`."""
+        check_translation(self.modalities, source, target)
+        z = self.embed(inputs, source_only(masks, source))
+        return self.decoders[target].reconstruct(self.decoders[target](z))
 
     def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> LossOutput:
         latents = self.latents(inputs, masks)

@@ -21,6 +21,7 @@ from polymodal.config import ModelConfig
 from polymodal.data.kinds import ModalityKind
 from polymodal.models.autoencoder import MultimodalAutoencoder
 from polymodal.models.builder import build_encoders
+from polymodal.models.cgan import ConditionalGAN
 from polymodal.models.contrastive import ContrastiveModel
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.dccae import DCCAEModel
@@ -36,6 +37,7 @@ OBJECTIVES.register("autoencoder", "fused latent reconstructing every modality, 
     MultimodalAutoencoder
 )
 OBJECTIVES.register("vae", "multimodal VAE with a product, mixture or mixture-of-products posterior")(MultimodalVAE)
+OBJECTIVES.register("cgan", "conditional GAN generating a target modality from a source modality")(ConditionalGAN)
 
 
 def build_representation_model(

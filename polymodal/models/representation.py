@@ -23,9 +23,14 @@ from polymodal.losses.output import LossOutput
 
 
 class RepresentationModel(nn.Module):
-    """Base class: holds the encoders (sorted by name) and checks batches."""
+    """Base class: holds the encoders (sorted by name) and checks batches.
+
+    ``select_best_epoch``: whether the validation loss measures quality, so that training keeps the
+    best epoch and stops early (False for adversarial models, which keep their last epoch).
+    """
 
     embedding_dim: int
+    select_best_epoch: bool = True
 
     def __init__(self, encoders: Mapping[str, Encoder]) -> None:
         super().__init__()

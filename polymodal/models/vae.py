@@ -16,6 +16,7 @@ from polymodal.losses.gaussian import kl_standard_normal, reparameterize
 from polymodal.losses.output import LossOutput
 from polymodal.models.decoders import DecoderSet
 from polymodal.models.representation import RepresentationModel, masked_batch_mean, masked_mean, random_subsets
+from polymodal.models.translation import check_translation, source_only
 
 JOINTS = ("poe", "moe", "mopoe")
 LOGVAR_RANGE = (-10.0, 10.0)
@@ -149,6 +150,17 @@ class MultimodalVAE(RepresentationModel):
                  for n in self.modalities}
         z = self.embed(inputs, given)
         return self.decoders.reconstruct(z)
+
+    stochastic = False
+
+    @torch.no_grad()
+    def translate(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor], source: str, target: str,
+                  generator: torch.Generator | None = None) -> Tensor:
+        """``target`` decoded from the posterior mean given ``source`` alone (deterministic: ``generator``
+        is not used); see :mod:`polymodal.models.translation`."""
+        check_translation(self.modalities, source, target)
+        z = self.embed(inputs, source_only(masks, source))
+        return self.decoders[target].reconstruct(self.decoders[target](z))
 
 
 def _subset_masks(masks: Mapping[str, Tensor], subset: Sequence[str]) -> dict[str, Tensor]:

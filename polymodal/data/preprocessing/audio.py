@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from polymodal.data.audio_features import log_mel_spectrogram, resample
+from polymodal.data.audio_features import log_mel_spectrogram, log_mel_to_waveform, resample
 from polymodal.data.kinds import ModalityKind
 from polymodal.data.preprocessing.base import SingleColumnPreprocessor, require_arrays, row_label
 
@@ -101,6 +101,22 @@ class AudioPreprocessor(SingleColumnPreprocessor):
 
     def _input_info(self) -> dict[str, Any]:
         return {"n_mels": self.n_mels, "n_frames": self.n_frames}
+
+    def inverse_transform(self, values: torch.Tensor, n_iter: int = 32, seed: int = 0) -> np.ndarray:
+        """Preprocessed spectrograms ``[N, 1, n_mels, n_frames]`` back to float32 waveforms
+        ``[N, n_samples]`` at ``sample_rate``, clipped to [-1, 1]: the normalisation undone, then
+        :func:`~polymodal.data.audio_features.log_mel_to_waveform` (Griffin-Lim with ``n_iter``
+        iterations, phases seeded by ``seed``). An approximation: the phase and the detail within each
+        mel band are estimated, not recovered."""
+        self._check_fitted("inverse_transform")
+        expected = (1, self.n_mels, self.n_frames)
+        if values.dim() != 4 or tuple(values.shape[1:]) != expected:
+            raise ValueError(f"expected spectrograms [N, {', '.join(map(str, expected))}], got {list(values.shape)}")
+        log_mel = values.detach().cpu().float()[:, 0] * self.std_ + self.mean_
+        waves = log_mel_to_waveform(log_mel, self.sample_rate, self.n_samples_, n_fft=self.n_fft,
+                                    hop_length=self.hop_length, n_iter=n_iter,
+                                    generator=torch.Generator().manual_seed(seed))
+        return np.clip(waves.numpy(), -1.0, 1.0).astype(np.float32)
 
     def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         fitted = {"n_samples": self.n_samples_}

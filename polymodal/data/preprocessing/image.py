@@ -87,6 +87,19 @@ class ImagePreprocessor(SingleColumnPreprocessor):
     def _input_info(self) -> dict[str, Any]:
         return {"channels": self.channels_, "height": self.size_, "width": self.size_}
 
+    def inverse_transform(self, values: torch.Tensor) -> list[np.ndarray]:
+        """Preprocessed images ``[N, C, S, S]`` back to uint8 pixels ``(S, S)`` (grayscale) or ``(S, S, 3)``:
+        the normalisation undone, values clipped to [0, 1] and rounded. The resizing is not undone."""
+        self._check_fitted("inverse_transform")
+        expected = (self.channels_, self.size_, self.size_)
+        if values.dim() != 4 or tuple(values.shape[1:]) != expected:
+            raise ValueError(f"expected images [N, {', '.join(map(str, expected))}], got {list(values.shape)}")
+        mean = self.mean_.astype(np.float32)[:, None, None]
+        std = self.std_.astype(np.float32)[:, None, None]
+        pixels = np.clip(values.detach().cpu().float().numpy() * std + mean, 0.0, 1.0)
+        pixels = np.rint(pixels * 255.0).astype(np.uint8)
+        return [p[0] if self.channels_ == 1 else p.transpose(1, 2, 0) for p in pixels]
+
     def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"image_size": self.size_, "channels": self.channels_}, {"mean": self.mean_, "std": self.std_}
 
