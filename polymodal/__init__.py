@@ -9,5 +9,6 @@ __version__ = "0.1.0"
 
 from polymodal.api import fit, load, load_pretrained
 from polymodal.engine.pretrain import pretrain
+from polymodal.generation import generate
 
-__all__ = ["__version__", "fit", "load", "load_pretrained", "pretrain"]
+__all__ = ["__version__", "fit", "generate", "load", "load_pretrained", "pretrain"]

@@ -101,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table")
     _add_data_options(p)
     p.add_argument("--config", help="YAML/JSON pretraining config; flags override it")
-    p.add_argument("--objective", help="contrastive, dcca, dccae, autoencoder or vae (default contrastive)")
+    p.add_argument("--objective", help="contrastive, dcca, dccae, autoencoder, vae or cgan (default contrastive)")
     p.add_argument("--objective-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="argument of the objective's model (e.g. latent_dim=16, joint=mopoe)")
+                   help="argument of the objective's model (e.g. latent_dim=16, joint=mopoe; cgan: source=audio, "
+                        "target=image)")
     p.add_argument("--encoder", action="append", default=[], metavar="MODALITY=NAME")
     p.add_argument("--encoder-arg", action="append", default=[], metavar="NAME.KEY=VALUE")
     p.add_argument("--preprocess", action="append", default=[], metavar="NAME.KEY=VALUE")
@@ -128,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="to_modality", required=True, help="gallery modality")
     p.add_argument("--label", help="pairs made by label: a hit is any gallery item of the query's label")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("generate", help="generate one modality from another with a vae, autoencoder or cgan bundle: "
+                                        "PNG images, WAV audio and an index table")
+    p.add_argument("bundle")
+    p.add_argument("table")
+    p.add_argument("--from", dest="from_modality", required=True, help="modality to generate from")
+    p.add_argument("--to", dest="to_modality", required=True, help="modality to generate (image or audio)")
+    p.add_argument("--out", required=True, help="folder for the files and the index generated.csv")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generator's noise (cgan) and of Griffin-Lim")
+    p.add_argument("--samples", type=int, default=1, help="samples per row (several only for a cgan bundle)")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None)
 
     p = sub.add_parser("evaluate", help="metrics of a saved model on a labelled table")
     p.add_argument("bundle")

@@ -342,6 +342,16 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from polymodal.generation import INDEX_NAME, generate
+
+    index = generate(args.bundle, args.table, source=args.from_modality, target=args.to_modality, out=args.out,
+                     seed=args.seed, samples=args.samples, on_error=args.on_error)
+    console.print(f"{len(index)} {args.to_modality} sample(s) generated from {args.from_modality} in [bold]{args.out}"
+                  f"[/] (index: {Path(args.out) / INDEX_NAME})")
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     from polymodal.cache import cache_info, clear_cache, default_cache_dir
 

@@ -35,6 +35,21 @@ def test_pretrain_save_load_embed(objective: str, args: dict, digits_200: Path, 
     assert np.array_equal(embed(tmp_path / "enc", digits_200), z)
 
 
+def test_cgan_bundle_round_trip_keeps_the_generator(digits_200: Path, tmp_path: Path) -> None:
+    import torch
+
+    args = {"source": "noisy", "target": "rotated", "noise_dim": 4, "hidden_dim": 16}
+    pre = pretrain(digits_200, "cgan", ignore=["digit"], epochs=2, objective_args=args, out=tmp_path / "gan", **SMALL)
+    assert pre.metrics["train"]["epochs_run"] == 2  # adversarial: every epoch runs, the last is kept
+    assert {"train_discriminator_loss", "train_generator_loss", "val_g_recon"} <= set(pre.history[-1])
+    loaded = load_pretrained(tmp_path / "gan")
+    data = pre.encode_table(digits_200)
+    made = [m.model.translate(data.inputs, data.masks, "noisy", "rotated",  # type: ignore[operator]
+                              torch.Generator().manual_seed(0)) for m in (pre, loaded)]
+    assert made[0].shape == (200, *data.inputs["rotated"].shape[1:]) and torch.equal(made[0], made[1])
+    assert np.array_equal(loaded.embed(digits_200), pre.embed(digits_200))
+
+
 def test_loading_a_bundle_of_another_kind_is_refused(digits_200: Path, tmp_path: Path) -> None:
     import polymodal
 

@@ -102,3 +102,19 @@ def test_errors():
         ImagePreprocessor("img").fit(pd.DataFrame({"other": [gray(1)]}))
     with pytest.raises(ValueError, match="channels must be 1, 3 or None"):
         ImagePreprocessor("img", channels=2)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (8, 8, 3)])
+def test_inverse_transform_gives_back_the_pixels(shape):
+    images = random_images(6, shape, seed=3)
+    frame = pd.DataFrame({"img": images})
+    pre = ImagePreprocessor("img").fit(frame)
+    back = pre.inverse_transform(pre.transform(frame))
+    assert all(b.dtype == np.uint8 and b.shape == shape for b in back)
+    assert max(int(np.abs(b.astype(int) - i.astype(int)).max()) for b, i in zip(back, images)) <= 1
+    far = pre.inverse_transform(torch.full((1, *pre.transform(frame).shape[1:]), 1e6))[0]
+    assert (far == 255).all()  # out-of-range values are clipped, not wrapped
+    with pytest.raises(ValueError, match=r"expected images \[N, "):
+        pre.inverse_transform(torch.zeros(2, 1, 4, 4))
+    with pytest.raises(NotFittedError):
+        ImagePreprocessor("img").inverse_transform(torch.zeros(1, 1, 8, 8))
