@@ -60,11 +60,19 @@ def build(data: Path, work: Path, max_rows: int | None) -> Path:
     return build_avdigits(mnist, fsdd, folder, seed=0, max_rows=max_rows)
 
 
-def judge(classifier: Predictor, index: pd.DataFrame, folder: Path) -> dict[str, Any]:
-    """Coherence of the generated images listed in ``index`` (written in ``folder``)."""
+def pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L").resize((28, 28)), dtype=np.float64) / 255.0
+
+
+def judge(classifier: Predictor, index: pd.DataFrame, folder: Path, test: pd.DataFrame, root: Path) -> dict[str, Any]:
+    """Coherence of the generated images listed in ``index`` (written in ``folder``), and their mean squared
+    error (pixels in [0, 1]) to the real image of the source row."""
     predicted = classifier.predict(folder / "generated.csv")["digit"].to_numpy()
     scores = coherence_scores(predicted, index["digit"].to_numpy(), n_classes=10)
     scores["per_digit"] = per_class_coherence(predicted, index["digit"].to_numpy())
+    errors = [np.mean((pixels(folder / p) - pixels(root / test["image"][r])) ** 2)
+              for r, p in zip(index["row"], index["image"], strict=True)]
+    scores["pixel_mse"] = float(np.mean(errors))
     return scores
 
 
@@ -131,7 +139,7 @@ def main() -> None:
         began = time.perf_counter()
         index = generate(pretrained, test_csv, source="audio", target="image", out=folders[name], seed=args.seed)
         seconds = time.perf_counter() - began
-        results[name] = {**judge(classifier, index, folders[name]), "generate_seconds": seconds,
+        results[name] = {**judge(classifier, index, folders[name], test, csv.parent), "generate_seconds": seconds,
                          "train_seconds": pretrained.metrics["train"]["train_seconds"],
                          "epochs": pretrained.metrics["train"]["epochs_run"],
                          "parameters": pretrained.metrics["parameters"], "options": options}
@@ -148,12 +156,13 @@ def write_results(args: argparse.Namespace, results: dict[str, dict[str, Any]], 
                   classifier_train: dict[str, Any], n_train: int, n_test: int, total: float, grid: Path) -> None:
     labels = {"vae": "multimodal VAE (PoE), image from audio", "cgan": "conditional GAN audio -> image"}
     rows = [{"generator": "real test images (classifier's accuracy)", "coherence": f"{real_accuracy:.4f}",
-             "train s": f"{classifier_train['train_seconds']:.1f}", "epochs": str(classifier_train["epochs_run"]),
-             "parameters": ""}]
-    rows += [{"generator": labels[name], "coherence": f"{r['coherence']:.4f}", "train s": f"{r['train_seconds']:.1f}",
+             "pixel MSE to the real image": "", "train s": f"{classifier_train['train_seconds']:.1f}",
+             "epochs": str(classifier_train["epochs_run"]), "parameters": ""}]
+    rows += [{"generator": labels[name], "coherence": f"{r['coherence']:.4f}",
+              "pixel MSE to the real image": f"{r['pixel_mse']:.4f}", "train s": f"{r['train_seconds']:.1f}",
               "epochs": str(r["epochs"]), "parameters": f"{r['parameters']:,}"} for name, r in results.items()]
-    rows.append({"generator": "chance (10 digits)", "coherence": f"{0.1:.4f}", "train s": "", "epochs": "",
-                 "parameters": ""})
+    rows.append({"generator": "chance (10 digits)", "coherence": f"{0.1:.4f}", "pixel MSE to the real image": "",
+                 "train s": "", "epochs": "", "parameters": ""})
     per_digit = pd.DataFrame({"digit": list(next(iter(results.values()))["per_digit"])})
     for name, r in results.items():
         per_digit[name] = [f"{v:.2f}" for v in r["per_digit"].values()]

@@ -2,7 +2,9 @@
 
 Generator ``G(z, h)``: noise ``z ~ N(0, I)`` (``noise_dim``) concatenated with a learned projection of the
 source's features ``h = encoder_source(x_source)``, decoded by the target kind's
-:class:`~polymodal.models.decoders.ModalityDecoder` into the target's preprocessed tensor space.
+:class:`~polymodal.models.decoders.ModalityDecoder` into the target's preprocessed tensor space and bounded
+there by ``scale * tanh(.) + shift`` with a learned scale and shift (as DCGAN's tanh output bounds pixels,
+without assuming the preprocessing's range).
 
 Discriminator ``D(x, h)``, a projection discriminator (Miyato & Koyama 2018): the target's encoder gives
 features ``f = leaky_relu(encoder_target(x))`` and ``D(x, h) = w . f + b + (V h) . f``. It is matching-aware
@@ -10,8 +12,10 @@ features ``f = leaky_relu(encoder_target(x))`` and ``D(x, h) = w . f + b + (V h)
 with another row's source (the batch rolled by one) are labelled fake, with weight ``mismatch_weight``,
 so that D judges whether a target fits its source and not only whether it looks real.
 
-The source encoder belongs to the discriminator: it learns the features that tell matching pairs
-from others; the generator reads them detached, so it cannot move the condition to fool D.
+Generator and discriminator each read the source through their own encoder (built alike; the
+generator's is a copy of the source encoder), as the projection discriminator gives generator and
+discriminator their own class embeddings: D's learns the features that tell matching pairs from
+others, G's the features that its images need, and neither can move the other's condition.
 
 Losses (non-saturating, Goodfellow et al. 2014), averaged over the rows with both modalities::
 
@@ -26,12 +30,13 @@ Heusel et al. 2017); both use Adam with ``betas`` (0.5, 0.999) as in DCGAN.
 ``forward`` (the validation loss) is the mean squared error between the generation at ``z = 0`` and the
 paired target, logged with the adversarial losses at ``z = 0``. It favours blurry means over sharp samples,
 so it does not select the epoch: training runs every epoch and keeps the last (no early stopping).
-``embed`` is the source's features.
+``embed`` is the generator's features of the source.
 Targets must be continuous (image, audio or vector): a discrete output would not pass D's gradient.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,19 +97,25 @@ class ConditionalGAN(PhasedModel):
         source_dim, target_dim = encoders[source].output_dim, encoders[target].output_dim
         self.embedding_dim = source_dim
         # generator
+        self.generator_encoder = copy.deepcopy(encoders[source])
         self.condition = nn.Sequential(nn.Linear(source_dim, condition_dim), nn.LeakyReLU(0.2))
         self.decoder = ModalityDecoder(noise_dim + condition_dim, input_info[target], hidden_dim)
+        self.output_scale = nn.Parameter(torch.tensor(2.0))  # bounded output: scale * tanh + shift, learned
+        self.output_shift = nn.Parameter(torch.tensor(0.0))
         # discriminator (with the encoders)
         self.critic = nn.Linear(target_dim, 1)
         self.projection = nn.Linear(source_dim, target_dim, bias=False)
 
     # -- parts --------------------------------------------------------------------------------
     def source_features(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """The discriminator's features of the source ``[B, embedding_dim]``."""
         return self.encoders[self.source](inputs[self.source])
 
-    def generate_from(self, h: Tensor, z: Tensor) -> Tensor:
-        """``G(z, h)`` for source features ``h`` (detached: the generator does not train the encoder)."""
-        return self.decoder(torch.cat([z, self.condition(h.detach())], dim=1))
+    def generate(self, inputs: Mapping[str, Tensor], z: Tensor) -> Tensor:
+        """``G(z, x_source)``: the generator's own features of the source, projected, beside the noise."""
+        h = self.generator_encoder(inputs[self.source])
+        out = self.decoder(torch.cat([z, self.condition(h)], dim=1))
+        return self.output_scale * torch.tanh(out) + self.output_shift
 
     def discriminate(self, x: Tensor, h: Tensor | list[Tensor]) -> list[Tensor]:
         """``D(x, h_i)`` ``[B]`` for each condition ``h_i`` (the target's features computed once)."""
@@ -120,7 +131,8 @@ class ConditionalGAN(PhasedModel):
 
     # -- training -----------------------------------------------------------------------------
     def training_phases(self) -> list[TrainingPhase]:
-        generator = [*self.condition.parameters(), *self.decoder.parameters()]
+        generator = [*self.generator_encoder.parameters(), *self.condition.parameters(),
+                     *self.decoder.parameters(), self.output_scale, self.output_shift]
         discriminator = [*self.encoders.parameters(), *self.critic.parameters(), *self.projection.parameters()]
         return [
             TrainingPhase("discriminator", discriminator, self.discriminator_lr_ratio, GAN_BETAS,
@@ -142,7 +154,7 @@ class ConditionalGAN(PhasedModel):
         real = inputs[self.target]
         h = self.source_features(inputs)
         z = self.noise(len(real), h) if z is None else z
-        fake = self.generate_from(h, z).detach()
+        fake = self.generate(inputs, z).detach()
         d_real, d_mismatch = self.discriminate(real, [h, h.roll(1, dims=0)])
         (d_fake,) = self.discriminate(fake, h)
         real_loss = masked_batch_mean(F.softplus(-d_real), paired)
@@ -158,7 +170,7 @@ class ConditionalGAN(PhasedModel):
         real = inputs[self.target]
         h = self.source_features(inputs).detach()
         z = self.noise(len(real), h) if z is None else z
-        fake = self.generate_from(h, z)
+        fake = self.generate(inputs, z)
         (d_fake,) = self.discriminate(fake, h)
         adversarial = masked_batch_mean(F.softplus(-d_fake), paired)
         recon = masked_batch_mean((fake - real.to(fake.dtype)).pow(2).flatten(1).mean(dim=1), paired)
@@ -171,15 +183,15 @@ class ConditionalGAN(PhasedModel):
         real = inputs[self.target]
         z = real.new_zeros(len(real), self.noise_dim)
         d_out, g_out = self.discriminator_loss(inputs, masks, z), self.generator_loss(inputs, masks, z)
-        fake = self.generate_from(self.source_features(inputs), z)
+        fake = self.generate(inputs, z)
         recon = masked_batch_mean((fake - real.to(fake.dtype)).pow(2).flatten(1).mean(dim=1), self._paired(masks))
         return LossOutput(recon, {**d_out.components, **g_out.components, "d_total": d_out.total.detach()})
 
     # -- use ----------------------------------------------------------------------------------
     def embed(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
-        """The source's features ``[B, embedding_dim]`` (zeros where the source is missing)."""
+        """The generator's features of the source ``[B, embedding_dim]`` (zeros where the source is missing)."""
         self.check_batch(inputs, masks)
-        h = self.source_features(inputs)
+        h = self.generator_encoder(inputs[self.source])
         return h * masks[self.source].to(h.dtype).unsqueeze(1)
 
     @torch.no_grad()
@@ -189,5 +201,4 @@ class ConditionalGAN(PhasedModel):
         if (source, target) != (self.source, self.target):
             check_translation(self.modalities, source, target)
             raise ValueError(f"this cgan translates {self.source!r} to {self.target!r}, not {source!r} to {target!r}")
-        h = self.source_features(inputs)
-        return self.generate_from(h, self.noise(len(h), h, generator))
+        return self.generate(inputs, self.noise(len(inputs[self.source]), next(self.decoder.parameters()), generator))
