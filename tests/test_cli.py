@@ -143,7 +143,7 @@ def test_pretrain_then_embed(digits_csv: Path, tmp_path: Path, capsys) -> None:
 
 def test_pretrain_with_an_unknown_objective_lists_the_known_ones(digits_csv: Path, capsys) -> None:
     assert main(["pretrain", str(digits_csv), "--objective", "simclr", "--epochs", "1"]) == 2
-    assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, vae" in \
+    assert "unknown objective 'simclr'; known objectives: autoencoder, cgan, contrastive, dcca, dccae, vae" in \
         capsys.readouterr().err
 
 
