@@ -1,16 +1,16 @@
 """Cross-modal translation with a conditional GAN: modality ``target`` generated from modality ``source``.
 
-Generator ``G(z, h)``: noise ``z ~ N(0, I)`` (``noise_dim``) concatenated with a learned projection of the
-source's features ``h = encoder_source(x_source)``, decoded by the target kind's
+Generator ``G(z, s)``: noise ``z ~ N(0, I)`` (``noise_dim``) concatenated with a learned projection of the
+generator's features of the source ``s`` (``condition_dim``), decoded by the target kind's
 :class:`~polymodal.models.decoders.ModalityDecoder` into the target's preprocessed tensor space and bounded
 there by ``scale * tanh(.) + shift`` with a learned scale and shift (as DCGAN's tanh output bounds pixels,
 without assuming the preprocessing's range).
 
-Discriminator ``D(x, h)``, a projection discriminator (Miyato & Koyama 2018): the target's encoder gives
-features ``f = leaky_relu(encoder_target(x))`` and ``D(x, h) = w . f + b + (V h) . f``. It is matching-aware
-(Reed et al. 2016): besides real pairs (label real) and generated ones (label fake), real targets paired
-with another row's source (the batch rolled by one) are labelled fake, with weight ``mismatch_weight``,
-so that D judges whether a target fits its source and not only whether it looks real.
+Discriminator ``D(x, h)``, a projection discriminator (Miyato & Koyama 2018): ``h = encoder_source(s)`` and
+the target's encoder gives ``f = leaky_relu(encoder_target(x))``; ``D(x, h) = w . f + b + (V h) . f``.
+It is matching-aware (Reed et al. 2016): besides real pairs (label real) and generated ones (label fake),
+real targets paired with another row's source (the batch rolled by one) are labelled fake, with weight
+``mismatch_weight``, so that D judges whether a target fits its source and not only whether it looks real.
 
 Generator and discriminator each read the source through their own encoder (built alike; the
 generator's is a copy of the source encoder), as the projection discriminator gives generator and
@@ -19,12 +19,14 @@ others, G's the features that its images need, and neither can move the other's 
 
 Losses (non-saturating, Goodfellow et al. 2014), averaged over the rows with both modalities::
 
-    L_D = softplus(-D(x, h)) + softplus(D(G(z, h), h)) + mismatch_weight * softplus(D(x, roll(h)))
-    L_G = softplus(-D(G(z, h), h)) + recon_weight * mean((G(z, h) - x)^2)
+    L_D = softplus(-D(x, h)) + softplus(D(G(z, s), h)) + mismatch_weight * softplus(D(x, roll(h)))
+    L_G = softplus(-D(G(z, s), h)) + recon_weight * mean((G(z, s) - x)^2)
 
-``recon_weight`` (default 0) adds a pix2pix-style reconstruction term that steadies training and pulls
-samples towards the paired target (and so towards the mean of the targets that share a source: blurrier
-samples). The discriminator's learning rate is ``discriminator_lr_ratio`` times the generator's (TTUR,
+``recon_weight`` (default 0: the plain cGAN) adds a pix2pix-style reconstruction term (Isola et al. 2017)
+that steadies training and ties samples to their source, but pulls them towards the mean of the targets
+that share a source (blurrier samples). On a few thousand pairs and a few hundred steps, the plain
+cGAN collapses to one mode; ``benchmarks/avdigits_generation.py`` uses ``recon_weight=100``.
+The discriminator's learning rate is ``discriminator_lr_ratio`` times the generator's (TTUR,
 Heusel et al. 2017); both use Adam with ``betas`` (0.5, 0.999) as in DCGAN.
 
 ``forward`` (the validation loss) is the mean squared error between the generation at ``z = 0`` and the
