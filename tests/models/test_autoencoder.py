@@ -33,3 +33,14 @@ def test_masks_are_respected() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="latent_dim must be positive"):
         build("autoencoder", latent_dim=0)
+
+
+def test_translate_reads_the_source_only() -> None:
+    model = build("autoencoder", latent_dim=4, hidden_dim=8).eval()
+    inputs, masks = make_batch(6)
+    made = model.translate(inputs, masks, "txt", "img")
+    assert made.shape == inputs["img"].shape
+    changed = {**inputs, "img": inputs["img"] + 5.0, "tab": inputs["tab"] * 0}
+    assert torch.equal(model.translate(changed, masks, "txt", "img"), made)
+    with pytest.raises(ValueError, match="unknown modality 'sound'"):
+        model.translate(inputs, masks, "txt", "sound")

@@ -63,3 +63,11 @@ def test_generate_decodes_every_modality_from_a_subset() -> None:
 def test_unknown_joint_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown joint posterior 'sum'; valid: poe, moe, mopoe"):
         build("vae", joint="sum")
+
+
+def test_translate_is_the_generation_of_one_modality_from_another() -> None:
+    model = build("vae", latent_dim=4, hidden_dim=8).eval()
+    inputs, masks = make_batch(6)
+    assert torch.equal(model.translate(inputs, masks, "img", "tab"), model.generate(inputs, masks, ["img"])["tab"])
+    with pytest.raises(ValueError, match="source and target are both 'img'"):
+        model.translate(inputs, masks, "img", "img")
