@@ -10,6 +10,7 @@ import torch
 
 from polymodal.data.dataset import EncodedData
 from polymodal.data.preprocessing import Preprocessor, build_preprocessor, preprocessor_from_state
+from polymodal.data.preprocessing.base import FileLookup
 from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.targets import TargetEncoder
 from polymodal.data.validation import LoadedTable
@@ -45,6 +46,21 @@ class DataPipeline:
         for spec_t in self.schema.targets:
             self.targets[spec_t.column] = TargetEncoder(spec_t).fit(loaded.targets[spec_t.column].iloc[train_index])
         return self
+
+    def file_lookups(self) -> dict[str, FileLookup]:
+        """Per column, how :func:`~polymodal.data.validation.load_table` loads the media files of the
+        modalities whose preprocessor asks for it (see :meth:`Preprocessor.file_lookup`): a fitted
+        pipeline asks its preprocessors, an unfitted one the preprocessors its options describe."""
+        out: dict[str, FileLookup] = {}
+        for spec in self.schema.modalities:
+            pre = self.preprocessors.get(spec.name)
+            if pre is None:
+                pre = build_preprocessor(spec.kind, spec.columns, spec.column_kinds,
+                                         **self._options(spec.name, spec.kind.value))
+            lookup = pre.file_lookup()
+            if lookup is not None:
+                out.update({column: lookup for column in spec.columns})
+        return out
 
     def transform(self, loaded: LoadedTable, with_targets: bool = True) -> EncodedData:
         if not self.preprocessors:

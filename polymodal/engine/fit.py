@@ -96,12 +96,14 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         return fit_stream(table, config, out, run_dir, resume)
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
-    loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root)
-    splits = _splits(loaded, tbl.frame, schema, config)
     kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(config.data.preprocess, config.model.encoders,
                                                config.model.encoder_args, kinds)
-    pipeline = DataPipeline(schema, preprocess).fit(loaded, splits["train"])
+    pipeline = DataPipeline(schema, preprocess)
+    loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root,
+                        file_lookups=pipeline.file_lookups())
+    splits = _splits(loaded, tbl.frame, schema, config)
+    pipeline.fit(loaded, splits["train"])
     data = pipeline.transform(loaded)
     module = build_module(config, pipeline)
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-run-"))

@@ -115,9 +115,11 @@ def pretrain(
                          "model with polymodal.fit(..., stream=True)")
     tbl = read_table(table)
     schema = _schema(tbl.frame, cfg.data)
-    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False)
+    pipeline = DataPipeline(schema, cfg.data.preprocess)
+    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,
+                        file_lookups=pipeline.file_lookups())
     train_index, val_index = _splits(loaded, tbl.frame, cfg)
-    pipeline = DataPipeline(schema, cfg.data.preprocess).fit(loaded, train_index)
+    pipeline.fit(loaded, train_index)
     data = pipeline.transform(loaded, with_targets=False)
     kinds = {m.name: m.kind for m in schema.modalities}
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
