@@ -283,6 +283,15 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.objective_arg:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
+    if args.augment:
+        augment = {}
+        for item in args.augment:
+            name, sep, names = item.partition("=")
+            if not sep or not name or not names:
+                raise ValueError(f"--augment takes MODALITY=NAMES (e.g. image=crop,noise or audio=default), "
+                                 f"got {item!r}")
+            augment[name] = names if names in ("default", "none") else names.split(",")
+        options["augment"] = augment
     for name in ("epochs", "seed", "batch_size", "lr", "patience", "val_fraction", "accelerator"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

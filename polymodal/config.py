@@ -94,6 +94,11 @@ class PretrainModelConfig(_Strict):
     objective_args: dict[str, Any] = Field(default_factory=dict, description="arguments of the objective's model")
     encoders: dict[str, str] = Field(default_factory=dict, description="modality or kind -> encoder name")
     encoder_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="modality or kind -> args")
+    augment: dict[str, Any] = Field(
+        default_factory=dict,
+        description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
+                    "(see polymodal.augment)",
+    )
 
 
 class PretrainConfig(_Strict):

@@ -99,7 +99,7 @@ class PretrainedModel:
         spec = contents.model
         model = build_representation_model(
             config.model.objective, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
-            config.model.encoders, config.model.encoder_args, config.model.objective_args,
+            config.model.encoders, config.model.encoder_args, config.model.objective_args, config.model.augment,
         )
         missing, unexpected = model.load_state_dict(contents.weights, strict=False)
         if missing or unexpected:

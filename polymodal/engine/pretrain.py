@@ -123,7 +123,7 @@ def pretrain(
     data = pipeline.transform(loaded, with_targets=False)
     kinds = {m.name: m.kind for m in schema.modalities}
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
-                                       cfg.model.encoder_args, cfg.model.objective_args)
+                                       cfg.model.encoder_args, cfg.model.objective_args, cfg.model.augment)
     if isinstance(model, DCCAModel):  # correlations need both views of a row
         train_index, val_index = _paired(data, train_index), _paired(data, val_index)
         check_dcca_batches({"training": len(train_index), "validation": len(val_index)}, cfg.train.batch_size,
