@@ -24,13 +24,22 @@ def _data_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
-    """``--encoder``, ``--encoder-arg`` and ``--preprocess`` (shared by ``fit`` and ``pretrain``)."""
+    """``--encoder``, ``--encoder-arg``, ``--preprocess`` and ``--augment`` (shared by ``fit`` and ``pretrain``)."""
     if args.encoder:
         options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
     if args.encoder_arg:
         options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
     if args.preprocess:
         options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+    if args.augment:
+        augment: dict[str, Any] = {}
+        for item in args.augment:
+            name, sep, names = item.partition("=")
+            if not sep or not name or not names:
+                raise ValueError(f"--augment takes MODALITY=NAMES (e.g. image=crop,noise or audio=default), "
+                                 f"got {item!r}")
+            augment[name] = names if names in ("default", "none") else names.split(",")
+        options["augment"] = augment
 
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -283,15 +292,6 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.objective_arg:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
-    if args.augment:
-        augment = {}
-        for item in args.augment:
-            name, sep, names = item.partition("=")
-            if not sep or not name or not names:
-                raise ValueError(f"--augment takes MODALITY=NAMES (e.g. image=crop,noise or audio=default), "
-                                 f"got {item!r}")
-            augment[name] = names if names in ("default", "none") else names.split(",")
-        options["augment"] = augment
     for name in ("epochs", "seed", "batch_size", "lr", "patience", "val_fraction", "accelerator"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

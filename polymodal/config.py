@@ -51,6 +51,10 @@ class ModelConfig(_Strict):
                             "by cross-stitch units")
     sharing_weight: float = Field(1e-3, ge=0, description="soft sharing: weight of the L2 penalty between towers")
     stitch_init: float = Field(0.9, gt=0, le=1, description="cross-stitch: initial weight of a tower's own features")
+    augment: dict[str, Any] = Field(
+        default_factory=dict,
+        description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
+                    "(see polymodal.augment); frozen pretrained embeddings count as vectors")
 
 
 class TrainConfig(_Strict):

@@ -89,6 +89,18 @@ def build_augmentation(modality: str, kind: ModalityKind | str, value: Any) -> n
     return nn.Sequential(*steps) if steps else None
 
 
+def input_kinds(input_info: Mapping[str, Mapping[str, Any]],
+                kinds: Mapping[str, ModalityKind | str]) -> dict[str, ModalityKind]:
+    """The kind of each modality's batch tensor: its own, except that a frozen pretrained encoder's
+    precomputed embeddings are vectors (a crop of an embedding means nothing)."""
+    out = {}
+    for name, kind in kinds.items():
+        info = input_info.get(name, {})
+        frozen = info.get("pretrained") is not None and info.get("train", "frozen") == "frozen"
+        out[name] = ModalityKind.VECTOR if frozen else ModalityKind(kind)
+    return out
+
+
 class Augmenter(nn.Module):
     """Per-modality augmentations; identity in eval mode and for modalities without any."""
 
@@ -97,9 +109,15 @@ class Augmenter(nn.Module):
         self.augmentations = nn.ModuleDict(dict(augmentations))
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], kinds: Mapping[str, ModalityKind | str]) -> Augmenter:
+    def from_spec(cls, spec: Mapping[str, Any], kinds: Mapping[str, ModalityKind | str],
+                  batch_kinds: Mapping[str, ModalityKind | str] | None = None) -> Augmenter:
         """Augmentations for the modalities ``kinds`` (name -> kind) from ``spec`` (see the module doc).
-        A key of ``spec`` that is neither a modality nor a kind is an error."""
+
+        ``batch_kinds`` (default ``kinds``) are the kinds of the batch tensors the augmentations act
+        on and are checked against (see :func:`input_kinds`). A key of ``spec`` that is neither a
+        modality nor a kind is an error.
+        """
+        batch = dict(batch_kinds or kinds)
         valid = {*kinds, *(ModalityKind(k).value for k in kinds.values())}
         unknown = sorted(set(spec) - valid)
         if unknown:
@@ -108,7 +126,7 @@ class Augmenter(nn.Module):
         built = {}
         for name, kind in kinds.items():
             value = spec.get(name, spec.get(ModalityKind(kind).value))
-            steps = build_augmentation(name, kind, value)
+            steps = build_augmentation(name, batch.get(name, kind), value)
             if steps is not None:
                 built[name] = steps
         return cls(built)
@@ -122,4 +140,4 @@ class Augmenter(nn.Module):
         return len(self.augmentations) > 0
 
 
-__all__ = ["AUGMENTATIONS", "DEFAULTS", "Augmentation", "Augmenter", "build_augmentation"]
+__all__ = ["AUGMENTATIONS", "DEFAULTS", "Augmentation", "Augmenter", "build_augmentation", "input_kinds"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from polymodal.augment import Augmenter
+from polymodal.augment import Augmenter, input_kinds
 from polymodal.config import ModelConfig
 from polymodal.data.kinds import ModalityKind
 from polymodal.models.autoencoder import MultimodalAutoencoder
@@ -63,5 +63,5 @@ def build_representation_model(
                          encoder_args={k: dict(v) for k, v in (encoder_args or {}).items()})
     built = build_encoders(config, input_info, kinds, raw=False)
     model = OBJECTIVES.create(objective, encoders=built, input_info=input_info, **dict(objective_args or {}))
-    model.augment = Augmenter.from_spec(dict(augment or {}), kinds)
+    model.augment = Augmenter.from_spec(dict(augment or {}), kinds, input_kinds(input_info, kinds))
     return model
