@@ -31,13 +31,22 @@ class DataPipeline:
     def _options(self, name: str, kind: str) -> dict[str, Any]:
         return {**self.preprocess.get(kind, {}), **self.preprocess.get(name, {})}
 
-    def fit(self, loaded: LoadedTable, train_index: np.ndarray) -> DataPipeline:
-        """Fit on the rows ``train_index`` of ``loaded`` (positions in the loaded table)."""
+    def fit(self, loaded: LoadedTable, train_index: np.ndarray,
+            fitted: Mapping[str, Preprocessor] | None = None) -> DataPipeline:
+        """Fit on the rows ``train_index`` of ``loaded`` (positions in the loaded table).
+
+        ``fitted`` holds preprocessors already fitted elsewhere (those of a bundle whose encoders are
+        transferred: its weights only make sense on the same inputs), used as they are.
+        """
+        fitted = dict(fitted or {})
         first = self.schema.targets[0].column if self.schema.targets else None
         target = None
         if first is not None and self.schema.targets[0].task is not TaskKind.MULTILABEL:
             target = loaded.targets[first].iloc[train_index].to_numpy()
         for spec in self.schema.modalities:
+            if spec.name in fitted:
+                self.preprocessors[spec.name] = fitted[spec.name]
+                continue
             pre = build_preprocessor(spec.kind, spec.columns, spec.column_kinds,
                                      **self._options(spec.name, spec.kind.value))
             pre.fit(loaded.modalities[spec.name].iloc[train_index].reset_index(drop=True), target)
