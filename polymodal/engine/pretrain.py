@@ -25,6 +25,7 @@ from polymodal.data.schema import Schema, infer_schema
 from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
+from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.pretrain_module import PretrainModule
 from polymodal.engine.trainer import train
@@ -123,10 +124,11 @@ def pretrain(
     source = TransferSource.load(cfg.model.init_from) if cfg.model.init_from else None
     if source is not None:
         cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})
-    pipeline = DataPipeline(schema, cfg.data.preprocess).fit(loaded, train_index,
-                                                             fitted=source.preprocessors if source else None)
-    data = pipeline.transform(loaded, with_targets=False)
     kinds = {m.name: m.kind for m in schema.modalities}
+    preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
+    pipeline = DataPipeline(schema, preprocess).fit(loaded, train_index,
+                                                    fitted=source.preprocessors if source else None)
+    data = pipeline.transform(loaded, with_targets=False)
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
                                        cfg.model.encoder_args, cfg.model.objective_args)
     transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None
