@@ -106,6 +106,15 @@ def test_without_freeze_the_transferred_encoders_train(contrastive: Path, two_ta
     assert not _same(_state(predictor.model.encoders["tabular"]), before)
 
 
+def test_every_tower_of_a_multi_tower_model_starts_from_the_source(contrastive: Path, two_targets: Path) -> None:
+    source = _state(polymodal.load_pretrained(contrastive).model.encoders)
+    predictor = polymodal.fit(two_targets, target=["label", "parity"], sharing="soft", init_from=str(contrastive),
+                              freeze=True, **FAST)
+    towers = predictor.model.towers
+    assert list(towers) == ["label", "parity"]
+    assert all(_same(_state(tower.encoders), source) for tower in towers.values())
+
+
 def test_trunk_transfer_reuses_the_fusion_under_new_heads(supervised: Path, two_targets: Path) -> None:
     source = polymodal.load(supervised)
     predictor = polymodal.fit(two_targets, target="parity", ignore=["label"], init_from=str(supervised),
