@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 from pydantic import BaseModel
 
@@ -129,6 +130,7 @@ def pretrain(
     pipeline = DataPipeline(schema, preprocess).fit(loaded, train_index,
                                                     fitted=source.preprocessors if source else None)
     data = pipeline.transform(loaded, with_targets=False)
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
                                        cfg.model.encoder_args, cfg.model.objective_args)
     transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None

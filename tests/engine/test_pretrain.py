@@ -36,6 +36,18 @@ def test_pretrain_save_load_embed(objective: str, args: dict, digits_200: Path, 
     assert np.array_equal(embed(tmp_path / "enc", digits_200), z)
 
 
+def test_the_seed_fixes_the_initial_weights(digits_200: Path) -> None:
+    import torch
+
+    torch.manual_seed(123)  # whatever ran before in the process
+    first = pretrain(digits_200, "contrastive", ignore=["digit"], epochs=1, objective_args={"projection_dim": 8},
+                     seed=5, **SMALL)
+    torch.rand(10)
+    second = pretrain(digits_200, "contrastive", ignore=["digit"], epochs=1, objective_args={"projection_dim": 8},
+                      seed=5, **SMALL)
+    assert np.array_equal(first.embed(digits_200), second.embed(digits_200))
+
+
 def test_loading_a_bundle_of_another_kind_is_refused(digits_200: Path, tmp_path: Path) -> None:
     import polymodal
 
