@@ -40,6 +40,9 @@ def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
                                  f"got {item!r}")
             augment[name] = names if names in ("default", "none") else names.split(",")
         options["augment"] = augment
+    for name in ("init_from", "freeze", "transfer"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
 
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,6 +85,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.json:
         print_json(predictor.metrics)
         return 0
+    _print_transfer(predictor.metrics)
     _print_fit_summary(predictor.metrics)
     report = predictor.last_report
     if report is not None and (report.skipped_cells or report.dropped_rows):
@@ -89,6 +93,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.out:
         console.print(f"model saved to [bold]{args.out}[/]")
     return 0
+
+
+def _print_transfer(metrics: dict[str, Any]) -> None:
+    transfer = metrics.get("transfer")
+    if not transfer:
+        return
+    frozen = " (frozen)" if transfer["frozen"] else ""
+    console.print(f"initialised {', '.join(transfer['initialised'])} from [bold]{transfer['source']}[/]{frozen}")
+    if transfer["fresh"]:
+        console.print(f"not in the source, trained from scratch: {', '.join(transfer['fresh'])}")
 
 
 def _print_fit_summary(metrics: dict[str, Any]) -> None:
@@ -308,6 +322,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     if args.json:
         print_json(pretrained.metrics)
         return 0
+    _print_transfer(pretrained.metrics)
     train = pretrained.metrics["train"]
     console.print(f"{pretrained.config.model.objective}: trained {train['epochs_run']} epoch(s) in "
                   f"{train['train_seconds']:.1f} s; best validation loss {train['best_val_loss']:.4f} at epoch "

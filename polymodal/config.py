@@ -55,6 +55,13 @@ class ModelConfig(_Strict):
         default_factory=dict,
         description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
                     "(see polymodal.augment); frozen pretrained embeddings count as vectors")
+    init_from: str | None = Field(
+        None, description="transfer: a bundle (of `pretrain` or `fit`) whose encoders, with their fitted "
+                          "preprocessing, initialise those of the modalities it has; the others are built fresh")
+    freeze: bool = Field(False, description="transfer: keep the transferred weights fixed (no gradient, eval mode)")
+    transfer: Literal["encoders", "trunk"] = Field(
+        "encoders", description="transfer: the encoders only, or the encoders and the fusion (trunk) of a "
+                                "supervised bundle, with new heads for the new targets")
 
 
 class TrainConfig(_Strict):
@@ -103,6 +110,10 @@ class PretrainModelConfig(_Strict):
         description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
                     "(see polymodal.augment)",
     )
+    init_from: str | None = Field(
+        None, description="transfer: a bundle (of `pretrain` or `fit`) whose encoders, with their fitted "
+                          "preprocessing, initialise those of the modalities it has; the others are built fresh")
+    freeze: bool = Field(False, description="transfer: keep the transferred encoders fixed (no gradient, eval mode)")
 
 
 class PretrainConfig(_Strict):

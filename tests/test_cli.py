@@ -160,8 +160,36 @@ def test_pretrain_with_augmentations(digits_csv: Path, tmp_path: Path, capsys) -
 
 def test_pretrain_with_an_unknown_objective_lists_the_known_ones(digits_csv: Path, capsys) -> None:
     assert main(["pretrain", str(digits_csv), "--objective", "simclr", "--epochs", "1"]) == 2
-    assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, vae" in \
+    assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, projection, vae" in \
         capsys.readouterr().err
+
+
+def test_transfer_end_to_end(tmp_path: Path, capsys) -> None:
+    from polymodal.datasets import make_synthetic_table
+
+    table = str(make_synthetic_table(tmp_path / "data", n_rows=120, kinds=("numeric", "vector")))
+    fast = ["--epochs", "1", "--batch-size", "64"]
+    assert main(["pretrain", table, "--ignore", "label", "--out", str(tmp_path / "pre"), *fast]) == 0
+    code = main(["fit", table, "--target", "label", "--init-from", str(tmp_path / "pre"), "--freeze",
+                 "--out", str(tmp_path / "fit"), *fast])
+    assert code == 0, capsys.readouterr().err
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"initialised encoders.embedding, encoders.tabular from {tmp_path / 'pre'} (frozen)" in out
+    transfer = polymodal.load(tmp_path / "fit").metrics["transfer"]
+    assert transfer["frozen"] == ["encoders.embedding", "encoders.tabular"]
+    code = main(["fit", table, "--target", "label", "--init-from", str(tmp_path / "fit"), "--transfer", "trunk",
+                 "--json", *fast])
+    assert code == 0 and json.loads(capsys.readouterr().out)["transfer"]["initialised"][-1] == "fusions.shared"
+    # data-level: the tabular modality mapped into the (transferred, frozen) vector space, then retrieval
+    code = main(["pretrain", table, "--ignore", "label", "--objective", "projection", "--objective-arg",
+                 "target=embedding", "--init-from", str(tmp_path / "pre"), "--out", str(tmp_path / "proj"), *fast])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding", "--label",
+                 "label", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 120.0
+    assert main(["fit", table, "--target", "label", "--freeze", *fast]) == 2
+    assert "give init_from=BUNDLE (--init-from BUNDLE)" in capsys.readouterr().err
 
 
 def test_cache_info_and_clear(tmp_path: Path, capsys) -> None:

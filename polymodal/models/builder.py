@@ -34,11 +34,17 @@ def build_encoders(
         if raw:
             encoders[name] = build_encoder("raw", {**info, "kind": kind.value})
             continue
-        encoder_name = _lookup(config.encoders, name, kind, DEFAULT_ENCODERS[kind])
+        encoder_name, args = encoder_choice(config.encoders, config.encoder_args, name, kind)
         ENCODERS.get(encoder_name)  # unknown names fail here, listing the known ones
-        args = dict(_lookup(config.encoder_args, name, kind, {}))
         encoders[name] = build_encoder(encoder_name, info, **args)
     return encoders
+
+
+def encoder_choice(encoders: Mapping[str, str], encoder_args: Mapping[str, Mapping[str, Any]], name: str,
+                   kind: ModalityKind) -> tuple[str, dict[str, Any]]:
+    """The encoder name and arguments for modality ``name``: its own entry, else its kind's, else the default."""
+    return (str(_lookup(encoders, name, kind, DEFAULT_ENCODERS[kind])),
+            dict(_lookup(encoder_args, name, kind, {})))
 
 
 def build_model(

@@ -25,6 +25,7 @@ from polymodal.models.builder import build_encoders
 from polymodal.models.contrastive import ContrastiveModel
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.dccae import DCCAEModel
+from polymodal.models.projection import ProjectionModel
 from polymodal.models.representation import RepresentationModel
 from polymodal.models.vae import MultimodalVAE
 from polymodal.registry import Registry
@@ -37,6 +38,9 @@ OBJECTIVES.register("autoencoder", "fused latent reconstructing every modality, 
     MultimodalAutoencoder
 )
 OBJECTIVES.register("vae", "multimodal VAE with a product, mixture or mixture-of-products posterior")(MultimodalVAE)
+OBJECTIVES.register("projection", "map one modality into another's frozen (pretrained) embedding space")(
+    ProjectionModel
+)
 
 
 def build_representation_model(

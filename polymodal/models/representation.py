@@ -21,10 +21,11 @@ from torch import Tensor, nn
 from polymodal.augment import Augmenter
 from polymodal.encoders.base import Encoder
 from polymodal.losses.output import LossOutput
+from polymodal.models.freezing import Freezable
 
 
-class RepresentationModel(nn.Module):
-    """Base class: holds the encoders (sorted by name) and checks batches."""
+class RepresentationModel(Freezable):
+    """Base class: holds the encoders (sorted by name) and checks batches; :meth:`freeze` fixes submodules."""
 
     embedding_dim: int
 

@@ -12,6 +12,7 @@ from polymodal.data.schema import TaskKind
 from polymodal.encoders.base import Encoder
 from polymodal.fusion.base import Fusion
 from polymodal.losses.supervised import task_loss
+from polymodal.models.freezing import Freezable
 
 
 def mlp_head(in_dim: int, out_dim: int, hidden_dim: int = 128, dropout: float = 0.1) -> nn.Module:
@@ -35,11 +36,11 @@ def drop_modalities(
     return {n: kept[:, i] for i, n in enumerate(names)}
 
 
-class FusionModel(nn.Module):
+class FusionModel(Freezable):
     """Encoders -> fusion -> one head per target (hard parameter sharing).
 
     With a late fusion (``fusion.produces_predictions``) there is one fusion per target and no head.
-    ``forward`` returns ``{target: logits}``.
+    ``forward`` returns ``{target: logits}``. :meth:`freeze` fixes submodules (e.g. transferred encoders).
     """
 
     def __init__(
