@@ -24,7 +24,7 @@ def _data_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
-    """``--encoder``, ``--encoder-arg`` and ``--preprocess`` (shared by ``fit`` and ``pretrain``)."""
+    """``--encoder``, ``--encoder-arg``, ``--preprocess`` and ``--augment`` (shared by ``fit`` and ``pretrain``)."""
     if args.encoder:
         options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
     if args.encoder_arg:
@@ -34,6 +34,15 @@ def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
     for name in ("init_from", "freeze", "transfer"):
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
+    if args.augment:
+        augment: dict[str, Any] = {}
+        for item in args.augment:
+            name, sep, names = item.partition("=")
+            if not sep or not name or not names:
+                raise ValueError(f"--augment takes MODALITY=NAMES (e.g. image=crop,noise or audio=default), "
+                                 f"got {item!r}")
+            augment[name] = names if names in ("default", "none") else names.split(",")
+        options["augment"] = augment
 
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -58,6 +58,10 @@ class ModelConfig(_Strict):
     transfer: Literal["encoders", "trunk"] = Field(
         "encoders", description="transfer: the encoders only, or the encoders and the fusion (trunk) of a "
                                 "supervised bundle, with new heads for the new targets")
+    augment: dict[str, Any] = Field(
+        default_factory=dict,
+        description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
+                    "(see polymodal.augment); frozen pretrained embeddings count as vectors")
 
 
 class TrainConfig(_Strict):
@@ -105,6 +109,11 @@ class PretrainModelConfig(_Strict):
         None, description="transfer: a bundle (of `pretrain` or `fit`) whose encoders, with their fitted "
                           "preprocessing, initialise those of the modalities it has; the others are built fresh")
     freeze: bool = Field(False, description="transfer: keep the transferred encoders fixed (no gradient, eval mode)")
+    augment: dict[str, Any] = Field(
+        default_factory=dict,
+        description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
+                    "(see polymodal.augment)",
+    )
 
 
 class PretrainConfig(_Strict):

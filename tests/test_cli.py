@@ -141,6 +141,23 @@ def test_pretrain_then_embed(digits_csv: Path, tmp_path: Path, capsys) -> None:
     assert np.allclose(np.load(tmp_path / "z.npy"), frame.iloc[:, 1:].to_numpy(), atol=1e-5)
 
 
+def test_pretrain_with_augmentations(digits_csv: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    table = digits_csv.parent / "digits_120_cli.csv"
+    pd.read_csv(digits_csv).iloc[:120].to_csv(table, index=False)
+    small = ["--encoder-arg", "image.base_channels=4", "--encoder-arg", "image.output_dim=8", "--epochs", "1"]
+    code = main(["pretrain", str(table), "--target", "digit", "--augment", "image=crop,noise", "--augment",
+                 "noisy=none", *small, "--out", str(tmp_path / "enc")])
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((tmp_path / "enc" / "config.json").read_text())
+    assert config["model"]["augment"] == {"image": ["crop", "noise"], "noisy": "none"}
+    assert main(["pretrain", str(table), "--target", "digit", "--augment", "image=time_mask", *small]) == 2
+    assert "augmentation 'time_mask' applies to audio, not to image modality" in capsys.readouterr().err
+    assert main(["pretrain", str(table), "--augment", "image", *small]) == 2
+    assert "--augment takes MODALITY=NAMES" in capsys.readouterr().err
+
+
 def test_pretrain_with_an_unknown_objective_lists_the_known_ones(digits_csv: Path, capsys) -> None:
     assert main(["pretrain", str(digits_csv), "--objective", "simclr", "--epochs", "1"]) == 2
     assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, projection, vae" in \

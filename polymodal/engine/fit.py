@@ -113,16 +113,17 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         return fit_stream(table, config, out, run_dir, resume)
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
-    loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root)
-    splits = _splits(loaded, tbl.frame, schema, config)
     source = TransferSource.load(config.model.init_from) if config.model.init_from else None
     if source is not None:
         config = config.model_copy(update={"model": source.resolve(config.model, schema, config.model.transfer)})
     kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(config.data.preprocess, config.model.encoders,
                                                config.model.encoder_args, kinds)
-    pipeline = DataPipeline(schema, preprocess).fit(loaded, splits["train"],
-                                                    fitted=source.preprocessors if source else None)
+    pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
+    loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root,
+                        file_lookups=pipeline.file_lookups())
+    splits = _splits(loaded, tbl.frame, schema, config)
+    pipeline.fit(loaded, splits["train"])
     data = pipeline.transform(loaded)
     module = build_module(config, pipeline)
     transferred = source.initialise(module.model, config.model.transfer, config.model.freeze) if source else None

@@ -118,8 +118,6 @@ def pretrain(
                          "model with polymodal.fit(..., stream=True)")
     tbl = read_table(table)
     schema = _schema(tbl.frame, cfg.data)
-    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False)
-    train_index, val_index = _splits(loaded, tbl.frame, cfg)
     if cfg.model.freeze and not cfg.model.init_from:
         raise ValueError("freeze acts on transferred encoders: give init_from=BUNDLE (--init-from BUNDLE)")
     source = TransferSource.load(cfg.model.init_from) if cfg.model.init_from else None
@@ -127,12 +125,15 @@ def pretrain(
         cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})
     kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
-    pipeline = DataPipeline(schema, preprocess).fit(loaded, train_index,
-                                                    fitted=source.preprocessors if source else None)
+    pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
+    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,
+                        file_lookups=pipeline.file_lookups())
+    train_index, val_index = _splits(loaded, tbl.frame, cfg)
+    pipeline.fit(loaded, train_index)
     data = pipeline.transform(loaded, with_targets=False)
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
-                                       cfg.model.encoder_args, cfg.model.objective_args)
+                                       cfg.model.encoder_args, cfg.model.objective_args, cfg.model.augment)
     transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None
     if isinstance(model, DCCAModel):  # correlations need both views of a row
         train_index, val_index = _paired(data, train_index), _paired(data, val_index)

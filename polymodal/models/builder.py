@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from polymodal.augment import Augmenter, input_kinds
 from polymodal.config import ModelConfig
 from polymodal.data.kinds import ModalityKind
 from polymodal.encoders import DEFAULT_ENCODERS, ENCODERS, build_encoder
@@ -112,4 +113,6 @@ def build_tower(
         fusions["shared"] = shared
         for target, (_task, n_out) in targets.items():
             heads[target] = mlp_head(shared.output_dim, n_out, config.head_hidden, config.dropout)
-    return FusionModel(encoders, fusions, heads, modality_dropout=config.modality_dropout)
+    model = FusionModel(encoders, fusions, heads, modality_dropout=config.modality_dropout)
+    model.augment = Augmenter.from_spec(config.augment, kinds, input_kinds(input_info, kinds))
+    return model

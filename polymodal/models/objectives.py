@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from polymodal.augment import Augmenter, input_kinds
 from polymodal.config import ModelConfig
 from polymodal.data.kinds import ModalityKind
 from polymodal.models.autoencoder import MultimodalAutoencoder
@@ -49,8 +50,10 @@ def build_representation_model(
     encoders: Mapping[str, str] | None = None,
     encoder_args: Mapping[str, Mapping[str, Any]] | None = None,
     objective_args: Mapping[str, Any] | None = None,
+    augment: Mapping[str, Any] | None = None,
 ) -> RepresentationModel:
-    """Encoders as in supervised models (per modality or kind: a name and arguments), then ``objective``'s model.
+    """Encoders as in supervised models (per modality or kind: a name and arguments), then ``objective``'s model,
+    with the training augmentations ``augment`` describes (see :mod:`polymodal.augment`).
 
     An unknown objective or an argument it does not take is an error listing the valid ones.
     """
@@ -63,4 +66,6 @@ def build_representation_model(
     config = ModelConfig(encoders=dict(encoders or {}),
                          encoder_args={k: dict(v) for k, v in (encoder_args or {}).items()})
     built = build_encoders(config, input_info, kinds, raw=False)
-    return OBJECTIVES.create(objective, encoders=built, input_info=input_info, **dict(objective_args or {}))
+    model = OBJECTIVES.create(objective, encoders=built, input_info=input_info, **dict(objective_args or {}))
+    model.augment = Augmenter.from_spec(dict(augment or {}), kinds, input_kinds(input_info, kinds))
+    return model

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from polymodal.augment import Augmenter
 from polymodal.data.schema import TaskKind
 from polymodal.encoders.base import Encoder
 from polymodal.fusion.base import Fusion
@@ -56,13 +57,15 @@ class FusionModel(Freezable):
         self.fusions = nn.ModuleDict(dict(fusions))
         self.heads = nn.ModuleDict(dict(heads))
         self.modality_dropout = modality_dropout
+        self.augment = Augmenter({})  # training-time augmentations of the inputs (see polymodal.augment)
 
     @property
     def modalities(self) -> list[str]:
         return list(self.encoders)
 
     def encode(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Every modality's features ``[B, D_m]``."""
+        """Every modality's features ``[B, D_m]`` (from augmented inputs in training)."""
+        inputs = self.augment(inputs)
         return {name: encoder(inputs[name]) for name, encoder in self.encoders.items()}
 
     def _masks(self, masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
