@@ -123,10 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", action="append", default=[], metavar="MODALITY=NAME")
     p.add_argument("--encoder-arg", action="append", default=[], metavar="NAME.KEY=VALUE")
     p.add_argument("--preprocess", action="append", default=[], metavar="NAME.KEY=VALUE")
+    _add_transfer_options(p, trunk=False)
     p.add_argument("--augment", action="append", default=[], metavar="MODALITY=NAMES",
                    help="training augmentations of a modality or kind: default, none, or names joined by commas "
                         "(crop, flip, noise, time_shift, time_mask, freq_mask, word_dropout)")
-    _add_transfer_options(p, trunk=False)
     p.add_argument("--out", help="folder to save the representation bundle in")
     p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),

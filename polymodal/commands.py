@@ -31,6 +31,9 @@ def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
         options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
     if args.preprocess:
         options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+    for name in ("init_from", "freeze", "transfer"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     if args.augment:
         augment: dict[str, Any] = {}
         for item in args.augment:
@@ -40,9 +43,6 @@ def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
                                  f"got {item!r}")
             augment[name] = names if names in ("default", "none") else names.split(",")
         options["augment"] = augment
-    for name in ("init_from", "freeze", "transfer"):
-        if getattr(args, name, None) is not None:
-            options[name] = getattr(args, name)
 
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -23,30 +23,29 @@ class DataPipeline:
     name or per kind (``{"image": {"image_size": 32}}``); a modality's own entry wins.
     """
 
-    def __init__(self, schema: Schema, preprocess: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, schema: Schema, preprocess: Mapping[str, Mapping[str, Any]] | None = None,
+                 fitted: Mapping[str, Preprocessor] | None = None) -> None:
         self.schema = schema
         self.preprocess = {k: dict(v) for k, v in (preprocess or {}).items()}
-        self.preprocessors: dict[str, Preprocessor] = {}
+        # preprocessors fitted elsewhere (those of a bundle whose encoders are transferred: its weights only make
+        # sense on the same inputs), used as they are: fit leaves them alone
+        self.fitted = dict(fitted or {})
+        self.preprocessors: dict[str, Preprocessor] = dict(self.fitted)
         self.targets: dict[str, TargetEncoder] = {}
 
     def _options(self, name: str, kind: str) -> dict[str, Any]:
         return {**self.preprocess.get(kind, {}), **self.preprocess.get(name, {})}
 
-    def fit(self, loaded: LoadedTable, train_index: np.ndarray,
-            fitted: Mapping[str, Preprocessor] | None = None) -> DataPipeline:
-        """Fit on the rows ``train_index`` of ``loaded`` (positions in the loaded table).
-
-        ``fitted`` holds preprocessors already fitted elsewhere (those of a bundle whose encoders are
-        transferred: its weights only make sense on the same inputs), used as they are.
-        """
-        fitted = dict(fitted or {})
+    def fit(self, loaded: LoadedTable, train_index: np.ndarray) -> DataPipeline:
+        """Fit on the rows ``train_index`` of ``loaded`` (positions in the loaded table); the preprocessors
+        given as ``fitted`` are kept as they are."""
         first = self.schema.targets[0].column if self.schema.targets else None
         target = None
         if first is not None and self.schema.targets[0].task is not TaskKind.MULTILABEL:
             target = loaded.targets[first].iloc[train_index].to_numpy()
         for spec in self.schema.modalities:
-            if spec.name in fitted:
-                self.preprocessors[spec.name] = fitted[spec.name]
+            if spec.name in self.fitted:
+                self.preprocessors[spec.name] = self.fitted[spec.name]
                 continue
             pre = build_preprocessor(spec.kind, spec.columns, spec.column_kinds,
                                      **self._options(spec.name, spec.kind.value))
@@ -56,14 +55,13 @@ class DataPipeline:
             self.targets[spec_t.column] = TargetEncoder(spec_t).fit(loaded.targets[spec_t.column].iloc[train_index])
         return self
 
-    def file_lookups(self, fitted: Mapping[str, Preprocessor] | None = None) -> dict[str, FileLookup]:
+    def file_lookups(self) -> dict[str, FileLookup]:
         """Per column, how :func:`~polymodal.data.validation.load_table` loads the media files of the
         modalities whose preprocessor asks for it (see :meth:`Preprocessor.file_lookup`): a fitted
-        pipeline asks its preprocessors, an unfitted one those of ``fitted`` (as :meth:`fit` takes
-        them) and those its options describe."""
+        pipeline asks its preprocessors, an unfitted one the preprocessors its options describe."""
         out: dict[str, FileLookup] = {}
         for spec in self.schema.modalities:
-            pre = self.preprocessors.get(spec.name) or (fitted or {}).get(spec.name)
+            pre = self.preprocessors.get(spec.name)
             if pre is None:
                 pre = build_preprocessor(spec.kind, spec.columns, spec.column_kinds,
                                          **self._options(spec.name, spec.kind.value))

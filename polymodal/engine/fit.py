@@ -119,12 +119,11 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(config.data.preprocess, config.model.encoders,
                                                config.model.encoder_args, kinds)
-    pipeline = DataPipeline(schema, preprocess)
-    fitted = source.preprocessors if source else None
+    pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
     loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root,
-                        file_lookups=pipeline.file_lookups(fitted))
+                        file_lookups=pipeline.file_lookups())
     splits = _splits(loaded, tbl.frame, schema, config)
-    pipeline.fit(loaded, splits["train"], fitted=fitted)
+    pipeline.fit(loaded, splits["train"])
     data = pipeline.transform(loaded)
     module = build_module(config, pipeline)
     transferred = source.initialise(module.model, config.model.transfer, config.model.freeze) if source else None

@@ -125,12 +125,11 @@ def pretrain(
         cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})
     kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
-    pipeline = DataPipeline(schema, preprocess)
-    fitted = source.preprocessors if source else None
+    pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
     loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,
-                        file_lookups=pipeline.file_lookups(fitted))
+                        file_lookups=pipeline.file_lookups())
     train_index, val_index = _splits(loaded, tbl.frame, cfg)
-    pipeline.fit(loaded, train_index, fitted=fitted)
+    pipeline.fit(loaded, train_index)
     data = pipeline.transform(loaded, with_targets=False)
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,

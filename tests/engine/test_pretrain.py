@@ -36,17 +36,6 @@ def test_pretrain_save_load_embed(objective: str, args: dict, digits_200: Path, 
     assert np.array_equal(embed(tmp_path / "enc", digits_200), z)
 
 
-def test_augmentations_change_training_not_embedding(digits_200: Path, tmp_path: Path) -> None:
-    common = dict(ignore=["digit"], epochs=1, objective_args={"projection_dim": 8}, seed=3, **SMALL)
-    plain = pretrain(digits_200, "contrastive", **common)
-    augmented = pretrain(digits_200, "contrastive", augment={"image": "default"}, out=tmp_path / "enc", **common)
-    assert plain.history[-1]["train_loss"] != augmented.history[-1]["train_loss"]
-    assert len(augmented.model.augment.augmentations) == 2  # both views are images
-    z = augmented.embed(digits_200)
-    assert np.array_equal(augmented.embed(digits_200), z)  # eval mode: no augmentation when embedding
-    assert np.array_equal(load_pretrained(tmp_path / "enc").embed(digits_200), z)
-
-
 def test_the_seed_fixes_the_initial_weights(digits_200: Path) -> None:
     import torch
 
@@ -57,6 +46,17 @@ def test_the_seed_fixes_the_initial_weights(digits_200: Path) -> None:
     second = pretrain(digits_200, "contrastive", ignore=["digit"], epochs=1, objective_args={"projection_dim": 8},
                       seed=5, **SMALL)
     assert np.array_equal(first.embed(digits_200), second.embed(digits_200))
+
+
+def test_augmentations_change_training_not_embedding(digits_200: Path, tmp_path: Path) -> None:
+    common = dict(ignore=["digit"], epochs=1, objective_args={"projection_dim": 8}, seed=3, **SMALL)
+    plain = pretrain(digits_200, "contrastive", **common)
+    augmented = pretrain(digits_200, "contrastive", augment={"image": "default"}, out=tmp_path / "enc", **common)
+    assert plain.history[-1]["train_loss"] != augmented.history[-1]["train_loss"]
+    assert len(augmented.model.augment.augmentations) == 2  # both views are images
+    z = augmented.embed(digits_200)
+    assert np.array_equal(augmented.embed(digits_200), z)  # eval mode: no augmentation when embedding
+    assert np.array_equal(load_pretrained(tmp_path / "enc").embed(digits_200), z)
 
 
 def test_loading_a_bundle_of_another_kind_is_refused(digits_200: Path, tmp_path: Path) -> None:

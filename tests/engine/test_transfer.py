@@ -70,7 +70,7 @@ def test_initialised_encoders_equal_the_source_and_reuse_its_preprocessing(contr
     assert model_config.encoders == {"embedding": "vector-mlp", "tabular": "tabular-mlp"}
     assert model_config.encoder_args["embedding"] == {"output_dim": 12}  # the source's kind-level argument
     loaded = load_table(tbl, schema)
-    pipeline = DataPipeline(schema).fit(loaded, np.arange(50), fitted=source.preprocessors)
+    pipeline = DataPipeline(schema, fitted=source.preprocessors).fit(loaded, np.arange(50))
     assert all(pipeline.preprocessors[m] is source.preprocessors[m] for m in ("embedding", "tabular"))
     model = build_model(model_config, pipeline.input_info(), {m.name: m.kind for m in schema.modalities},
                         {"label": ("multiclass", 3)})
