@@ -32,7 +32,8 @@ Heusel et al. 2017); both use Adam with ``betas`` (0.5, 0.999) as in DCGAN.
 ``forward`` (the validation loss) is the mean squared error between the generation at ``z = 0`` and the
 paired target, logged with the adversarial losses at ``z = 0``. It favours blurry means over sharp samples,
 so it does not select the epoch: training runs every epoch and keeps the last (no early stopping).
-``embed`` is the generator's features of the source.
+``embed`` is the generator's features of the source. Training augmentations (``--augment``) perturb the
+source only.
 Targets must be continuous (image, audio or vector): a discrete output would not pass D's gradient.
 """
 
@@ -144,6 +145,8 @@ class ConditionalGAN(PhasedModel):
 
     def phase_loss(self, phase: str, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> LossOutput:
         self.check_batch(inputs, masks)
+        # training augmentations perturb the source only: the real target is what samples are compared with
+        inputs = {**inputs, **self.augment({self.source: inputs[self.source]})}
         if phase == "discriminator":
             return self.discriminator_loss(inputs, masks)
         if phase == "generator":

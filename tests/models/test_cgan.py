@@ -75,3 +75,19 @@ def test_arguments_are_checked() -> None:
         gan(discriminator_lr_ratio=0.0)
     with pytest.raises(ValueError, match="mismatch_weight and recon_weight must be >= 0"):
         gan(recon_weight=-1.0)
+
+
+def test_training_augmentations_perturb_the_source_only() -> None:
+    model = gan()
+    seen: list[list[str]] = []
+
+    class Recording(torch.nn.Module):
+        def forward(self, inputs):  # type: ignore[no-untyped-def]
+            seen.append(sorted(inputs))
+            return dict(inputs)
+
+    model.augment = Recording()  # type: ignore[assignment]
+    inputs, masks = make_batch(6, names=("img", "txt"))
+    model.phase_loss("discriminator", inputs, masks)
+    model.phase_loss("generator", inputs, masks)
+    assert seen == [["txt"], ["txt"]]
