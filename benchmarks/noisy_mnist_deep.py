@@ -31,8 +31,10 @@ Run from the repository root (about an hour on 2 CPU cores)::
 
     python benchmarks/noisy_mnist_deep.py [--data PATH] [--epochs N] [--quick] [--results DIR]
 
-Writes ``noisy_mnist_deep.md`` and ``.json`` to ``benchmarks/results`` (``--quick``: a few minutes'
-smoke run on a subset, written to a temporary folder unless ``--results`` is given).
+Writes ``noisy_mnist_deep.md`` and ``.json`` to ``benchmarks/results`` after every row (``--quick``: a
+smoke run of a minute or two on a subset, written to a temporary folder unless ``--results`` is
+given). ``--methods DCCAE --no-cca --update`` re-measures one row and keeps the others; the results
+list every run with its time and the machine's load (other jobs on a shared machine slow training).
 """
 
 from __future__ import annotations
@@ -178,12 +180,19 @@ def evaluate(chosen: dict, feats: dict, train_split: Split, test_split: Split, s
 
 
 def run(train_split: Split, val_split: Split, test_split: Split, settings: dict[str, DeepSetting],
-        with_cca: bool = True, on_row: Callable[[dict], None] | None = None) -> dict:
+        with_cca: bool = True, on_row: Callable[[dict], None] | None = None, previous: dict | None = None) -> dict:
     """Every method's row: CCA (when ``with_cca``), then each deep setting by name; ``on_row`` gets the
-    results so far after each row (to save them: a long run keeps what it finished)."""
+    results so far after each row (to save them: a long run keeps what it finished). With ``previous``
+    results (of the same split sizes) their other rows are kept, and ``runs`` lists every run's rows."""
     start = time.perf_counter()
-    results: dict = {"n_train": len(train_split[2]), "n_val": len(val_split[2]), "n_test": len(test_split[2]),
-                     "methods": {}}
+    sizes = {"n_train": len(train_split[2]), "n_val": len(val_split[2]), "n_test": len(test_split[2])}
+    if previous is not None and any(previous.get(k) != v for k, v in sizes.items()):
+        raise ValueError(f"the previous results were measured on {[previous.get(k) for k in sizes]} train / "
+                         f"validation / test pairs, this run on {list(sizes.values())}: leave out --update")
+    results: dict = {**sizes, "methods": dict(previous["methods"]) if previous else {},
+                     "runs": _runs(previous) if previous else []}
+    this_run: dict = {"methods": [], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results["runs"].append(this_run)
     builders: dict[str, Any] = {"CCA": cca_features} if with_cca else {}
     builders.update({name: functools.partial(_in_temp_dir, setting) for name, setting in settings.items()})
     for name, build in builders.items():
@@ -191,14 +200,25 @@ def run(train_split: Split, val_split: Split, test_split: Split, settings: dict[
         chosen, feats = build(train_split, val_split, test_split)
         results["methods"][name] = evaluate(chosen, feats, train_split, test_split, time.perf_counter() - t0)
         print(f"{name}: SVM test error {100 * results['methods'][name]['svm_test_error']:.2f}%", flush=True)
-        results["total_seconds"] = time.perf_counter() - start
+        this_run["methods"].append(name)
+        this_run["seconds"] = time.perf_counter() - start
+        this_run["load_average_1min"] = os.getloadavg()[0]  # other jobs on the machine slow a run down
+        results["total_seconds"] = sum(r.get("seconds", 0.0) for r in results["runs"])
         results["machine"] = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                              "load_average_1min": os.getloadavg()[0], "platform": platform.platform(),
-                              "torch": torch.__version__}
+                              "platform": platform.platform(), "torch": torch.__version__}
         results["date"] = time.strftime("%Y-%m-%d", time.gmtime())
         if on_row is not None:
             on_row(results)
     return results
+
+
+def _runs(previous: dict) -> list[dict]:
+    """The runs of ``previous`` results (one, for a file written before runs were listed)."""
+    if "runs" in previous:
+        return list(previous["runs"])
+    return [{"methods": list(previous["methods"]), "date": previous.get("date"),
+             "seconds": previous.get("total_seconds", 0.0),
+             "load_average_1min": previous.get("machine", {}).get("load_average_1min")}]
 
 
 def _in_temp_dir(setting: DeepSetting, train_split: Split, val_split: Split, test_split: Split) -> tuple[dict, dict]:
@@ -220,6 +240,7 @@ def to_markdown(r: dict) -> str:
         f"{r['total_seconds'] / 60:.0f} min in all. Written by `benchmarks/noisy_mnist_deep.py` (protocol and "
         "differences from the paper in its docstring). Paper: Wang et al. 2015, noisy MNIST table.",
         "",
+        *_runs_text(r),
         "| method | dim | linear SVM test error % | paper | clustering acc. % | paper | NMI % | paper "
         "| train time | epochs (best) | batch | lr | chosen |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -247,6 +268,17 @@ def to_markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _runs_text(r: dict) -> list[str]:
+    """One line per run: its rows, time and the machine's load (other jobs sharing the cores slow training)."""
+    lines = []
+    for run_ in _runs(r):
+        load = run_.get("load_average_1min")
+        load_text = f", 1-min load average {load:.1f} at its end" if load is not None else ""
+        lines.append(f"- run of {run_.get('date')}: {', '.join(run_['methods'])}, {run_['seconds'] / 60:.0f} min"
+                     f"{load_text}")
+    return [*lines, ""]
+
+
 def _settings(args: argparse.Namespace) -> dict[str, DeepSetting]:
     overrides: dict[str, Any] = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                                   ("lr", args.lr)) if v is not None}
@@ -272,6 +304,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="a smoke run: a small subset, small networks, 2 epochs")
     parser.add_argument("--results", type=Path, help="results folder (default: benchmarks/results; --quick: a "
                                                      "temporary folder)")
+    parser.add_argument("--update", action="store_true", help="keep the other rows of the results file there")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     n_train = QUICK["n_train"] if args.quick else args.n_train
@@ -281,8 +314,9 @@ def main(argv: list[str] | None = None) -> dict:
         test_split = (test_split[0][: QUICK["n_test"]], test_split[1][: QUICK["n_test"]],
                       test_split[2][: QUICK["n_test"]])
     out = args.results or (Path(tempfile.mkdtemp(prefix="noisy-mnist-deep-quick-")) if args.quick else RESULTS)
+    previous = json.loads((out / "noisy_mnist_deep.json").read_text()) if args.update else None
     return run(train_split, val_split, test_split, _settings(args), with_cca=not args.no_cca,
-               on_row=functools.partial(write_results, out=out))
+               on_row=functools.partial(write_results, out=out), previous=previous)
 
 
 def write_results(results: dict, out: Path) -> None:
