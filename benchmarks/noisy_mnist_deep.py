@@ -100,8 +100,8 @@ class DeepSetting:
 
 
 SETTINGS = {
-    "DCCA": DeepSetting("dcca", epochs=30, batch_size=500, lr=1e-3),
-    "DCCAE": DeepSetting("dccae", epochs=25, batch_size=500, lr=1e-3, recon_weight=1e-2),
+    "DCCA": DeepSetting("dcca", epochs=20, batch_size=500, lr=1e-3),
+    "DCCAE": DeepSetting("dccae", epochs=12, batch_size=500, lr=1e-3, recon_weight=1e-2),
 }
 QUICK = {"n_train": 2000, "n_val": 1000, "n_test": 1000, "epochs": 2, "batch_size": 500, "hidden_dim": 64}
 
@@ -300,12 +300,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--methods", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--no-cca", action="store_true", help="leave out the CCA row")
     parser.add_argument("--n-train", type=int, default=50_000, help="training pairs (the first N)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine other jobs load: "
+                                                                 "threads waiting for each other waste the cores)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: a small subset, small networks, 2 epochs")
     parser.add_argument("--results", type=Path, help="results folder (default: benchmarks/results; --quick: a "
                                                      "temporary folder)")
     parser.add_argument("--update", action="store_true", help="keep the other rows of the results file there")
+    parser.add_argument("--merge", type=Path, nargs="+", help="only add the rows (and runs) of these results files "
+                                                              "to the results file; nothing is trained")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge_results(args.results or RESULTS, args.merge)
     torch.set_num_threads(args.threads)
     n_train = QUICK["n_train"] if args.quick else args.n_train
     train_split, val_split, test_split = load_noisy_mnist(args.data, n_train=n_train,
@@ -317,6 +322,24 @@ def main(argv: list[str] | None = None) -> dict:
     previous = json.loads((out / "noisy_mnist_deep.json").read_text()) if args.update else None
     return run(train_split, val_split, test_split, _settings(args), with_cca=not args.no_cca,
                on_row=functools.partial(write_results, out=out), previous=previous)
+
+
+def merge_results(out: Path, others: list[Path]) -> dict:
+    """The results file in ``out`` with the rows of ``others`` (separate runs, e.g. one per method run side
+    by side) added; a row of the same name is replaced."""
+    results = json.loads((out / "noisy_mnist_deep.json").read_text())
+    results["runs"] = _runs(results)
+    for path in others:
+        other = json.loads(Path(path).read_text())
+        sizes = ("n_train", "n_val", "n_test")
+        if any(other[k] != results[k] for k in sizes):
+            raise ValueError(f"{path} was measured on {[other[k] for k in sizes]} train / validation / test pairs, "
+                             f"{out} on {[results[k] for k in sizes]}")
+        results["methods"].update(other["methods"])
+        results["runs"] += _runs(other)
+    results["total_seconds"] = sum(r.get("seconds", 0.0) for r in results["runs"])
+    write_results(results, out)
+    return results
 
 
 def write_results(results: dict, out: Path) -> None:

@@ -50,6 +50,20 @@ def test_deep_cca_features_beat_chance_and_the_results_are_written(bench: Module
     assert saved["methods"]["DCCA"]["svm_test_error"] == results["methods"]["DCCA"]["svm_test_error"]
     table = (tmp_path / "noisy_mnist_deep.md").read_text()
     assert "| DCCAE | 10 |" in table and "| 6 (" in table
+    _check_merge(bench, results, tmp_path)
+
+
+def _check_merge(bench: ModuleType, results: dict, tmp_path: Path) -> None:
+    """Rows measured by separate runs (one per method, side by side) merge into one results file."""
+    cca, deep = tmp_path / "cca", tmp_path / "deep"
+    bench.write_results({**results, "methods": {"CCA": results["methods"]["CCA"]}}, cca)
+    bench.write_results({**results, "methods": {k: results["methods"][k] for k in ("DCCA", "DCCAE")}}, deep)
+    merged = bench.merge_results(cca, [deep / "noisy_mnist_deep.json"])
+    assert list(merged["methods"]) == ["CCA", "DCCA", "DCCAE"] and len(merged["runs"]) == 2
+    assert "| DCCA | 10 |" in (cca / "noisy_mnist_deep.md").read_text()
+    bench.write_results({**results, "n_train": 5}, deep)
+    with pytest.raises(ValueError, match=r"was measured on \[5, 400, 397\] train / validation / test pairs"):
+        bench.merge_results(cca, [deep / "noisy_mnist_deep.json"])
 
 
 def test_the_paper_network_is_built_from_polymodal_classes(bench: ModuleType) -> None:
