@@ -191,7 +191,8 @@ def run(train_split: Split, val_split: Split, test_split: Split, settings: dict[
                          f"validation / test pairs, this run on {list(sizes.values())}: leave out --update")
     results: dict = {**sizes, "methods": dict(previous["methods"]) if previous else {},
                      "runs": _runs(previous) if previous else []}
-    this_run: dict = {"methods": [], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    this_run: dict = {"methods": [], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                      "torch_threads": torch.get_num_threads()}
     results["runs"].append(this_run)
     builders: dict[str, Any] = {"CCA": cca_features} if with_cca else {}
     builders.update({name: functools.partial(_in_temp_dir, setting) for name, setting in settings.items()})
@@ -236,7 +237,7 @@ def to_markdown(r: dict) -> str:
         "# Noisy two-view MNIST: CCA, deep CCA and DCCAE",
         "",
         f"Train {r['n_train']:,} / validation {r['n_val']:,} / test {r['n_test']:,}; view-1 features; "
-        f"{m['cpus']} CPU cores ({m['torch_threads']} torch threads, no GPU), torch {m['torch']}, {r['date']}, "
+        f"{m['cpus']} CPU cores (no GPU), torch {m['torch']}, {r['date']}, "
         f"{r['total_seconds'] / 60:.0f} min in all. Written by `benchmarks/noisy_mnist_deep.py` (protocol and "
         "differences from the paper in its docstring). Paper: Wang et al. 2015, noisy MNIST table.",
         "",
@@ -264,18 +265,34 @@ def to_markdown(r: dict) -> str:
         "Train time: the deep networks' training alone (CCA: fitting and tuning). Epochs (best): epochs run, and the",
         "epoch kept (lowest validation loss). The paper's clustering figures are quoted from memory.",
         "",
+        *_convergence_text(r),
     ]
     return "\n".join(lines)
+
+
+def _convergence_text(r: dict) -> list[str]:
+    """A line per deep row whose validation loss was still falling at its last epoch."""
+    lines = []
+    for name, row in r["methods"].items():
+        c = row["chosen"]
+        if "epochs_run" in c and c["best_epoch"] == c["epochs_run"]:
+            history = [h["val_correlation"] for h in c.get("history", []) if "val_correlation" in h]
+            trend = f" (validation correlation {history[0]:.2f} after epoch 1, {history[-1]:.2f} after the last)" \
+                if len(history) > 1 else ""
+            lines.append(f"- {name}: the validation loss was still falling at the last epoch, "
+                         f"{c['epochs_run']}{trend}: the run was cut by the time budget, not by convergence.")
+    return [*lines, ""] if lines else []
 
 
 def _runs_text(r: dict) -> list[str]:
     """One line per run: its rows, time and the machine's load (other jobs sharing the cores slow training)."""
     lines = []
     for run_ in _runs(r):
-        load = run_.get("load_average_1min")
+        load, threads = run_.get("load_average_1min"), run_.get("torch_threads")
         load_text = f", 1-min load average {load:.1f} at its end" if load is not None else ""
+        threads_text = f", {threads} torch thread(s)" if threads is not None else ""
         lines.append(f"- run of {run_.get('date')}: {', '.join(run_['methods'])}, {run_['seconds'] / 60:.0f} min"
-                     f"{load_text}")
+                     f"{threads_text}{load_text}")
     return [*lines, ""]
 
 
