@@ -27,7 +27,8 @@ Training runs on the library path: :func:`polymodal.engine.trainer.train` (PyTor
 :class:`~polymodal.engine.pretrain_module.PretrainModule`, ``drop_last=True`` so every training
 batch holds ``batch_size`` pairs (the covariances of a batch smaller than L would be singular).
 
-Run from the repository root (about an hour on 2 CPU cores)::
+Run from the repository root (DCCA and DCCAE take 35-40 min each on 2 CPU cores shared with other
+jobs; the committed results ran them side by side, one torch thread each, with ``--merge``)::
 
     python benchmarks/noisy_mnist_deep.py [--data PATH] [--epochs N] [--quick] [--results DIR]
 
@@ -238,8 +239,9 @@ def to_markdown(r: dict) -> str:
         "",
         f"Train {r['n_train']:,} / validation {r['n_val']:,} / test {r['n_test']:,}; view-1 features; "
         f"{m['cpus']} CPU cores (no GPU), torch {m['torch']}, {r['date']}, "
-        f"{r['total_seconds'] / 60:.0f} min in all. Written by `benchmarks/noisy_mnist_deep.py` (protocol and "
-        "differences from the paper in its docstring). Paper: Wang et al. 2015, noisy MNIST table.",
+        f"runs of {r['total_seconds'] / 60:.0f} min in all (listed below; some may have run side by side). "
+        "Written by `benchmarks/noisy_mnist_deep.py` (protocol and differences from the paper in its docstring). "
+        "Paper: Wang et al. 2015, noisy MNIST table.",
         "",
         *_runs_text(r),
         "| method | dim | linear SVM test error % | paper | clustering acc. % | paper | NMI % | paper "
