@@ -13,6 +13,11 @@ cache (they must: the cache stores the very numbers the backbone returned), plus
 peak resident memory after each phase. The backbones are loaded before the timings start (about a
 second, paid once per process either way).
 
+4. pretrained frozen encoders against the same concat model with polymodal's default from-scratch
+   encoders (image CNN, spectrogram CNN), same epochs, over ``--seeds``: test accuracy on the
+   held-out speaker and train time. The pretrained runs' time is the warm-cache time (embeddings
+   computed once, by phase 1); the cost of computing them once is the cold run's.
+
 Run from the repository root (the full table has 3,000 rows; ``--max-rows`` for a quick check)::
 
     python benchmarks/cache_speed.py [--max-rows N] [--epochs E] [--results FILE.md]
@@ -32,11 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import polymodal
 from polymodal.datasets.avdigits import build_avdigits
 from polymodal.encoders.pretrained import shared_backbone
 from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+from polymodal.predictor import Predictor
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cache_speed.md"
 DATA = Path(os.environ.get("POLYMODAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -48,13 +55,32 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(table: Path, fusion: str, epochs: int, cache: bool) -> tuple[float, np.ndarray]:
+def fit(table: Path, fusion: str, epochs: int, cache: bool = True, pretrained: bool = True,
+        seed: int = 0) -> tuple[float, Predictor]:
+    """One end-to-end ``polymodal.fit`` (table read, loaded, encoded, trained) and its wall time."""
     start = time.perf_counter()
-    preprocess = {kind: {"cache": cache} for kind in ENCODERS}
-    predictor = polymodal.fit(table, "digit", fusion=fusion, encoders=ENCODERS, preprocess=preprocess,
-                              split_column="split", ignore=["speaker"], epochs=epochs, seed=0, progress=False)
-    seconds = time.perf_counter() - start
+    options: dict[str, Any] = {"encoders": ENCODERS, "preprocess": {k: {"cache": cache} for k in ENCODERS}}
+    predictor = polymodal.fit(table, "digit", fusion=fusion, split_column="split", ignore=["speaker"],
+                              epochs=epochs, seed=seed, progress=False, **(options if pretrained else {}))
+    return time.perf_counter() - start, predictor
+
+
+def run(table: Path, fusion: str, epochs: int, cache: bool) -> tuple[float, np.ndarray]:
+    seconds, predictor = fit(table, fusion, epochs, cache)
     return seconds, predictor.predict_proba(table)
+
+
+def versus_scratch(table: Path, epochs: int, seeds: list[int]) -> dict[str, Any]:
+    """Concat fusion, frozen pretrained encoders (warm cache) vs default encoders from scratch."""
+    out: dict[str, Any] = {}
+    for name, pretrained in (("pretrained_frozen", True), ("from_scratch", False)):
+        runs = [fit(table, "concat", epochs, pretrained=pretrained, seed=seed) for seed in seeds]
+        accuracy = [p.metrics["test"]["digit"]["accuracy"] for _, p in runs]
+        out[name] = {"test_accuracy": accuracy, "accuracy_mean": float(np.mean(accuracy)),
+                     "accuracy_std": float(np.std(accuracy)), "wall_seconds": [s for s, _ in runs],
+                     "train_seconds": [p.metrics["train"]["train_seconds"] for _, p in runs],
+                     "parameters": runs[0][1].metrics["parameters"]}
+    return out
 
 
 def sweep(table: Path, epochs: int) -> tuple[float, dict[str, float], np.ndarray]:
@@ -69,8 +95,11 @@ def main() -> None:
     parser.add_argument("--max-rows", type=int, help="subsample of the AV-digits table (quick check)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding mnist/mnist.npz and fsdd/recordings")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the pretrained vs "
+                        "from-scratch comparison")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    load = os.getloadavg()[0]
 
     work = Path(tempfile.mkdtemp(prefix="polymodal-cache-speed-"))
     os.environ["POLYMODAL_CACHE"] = str(work / "cache")  # an empty cache of its own
@@ -85,6 +114,8 @@ def main() -> None:
     rss_cold = peak_rss_mib()
     warm, warm_times, proba_warm = sweep(table, args.epochs)
     rss_warm = peak_rss_mib()
+    scratch = versus_scratch(table, args.epochs, args.seeds)
+    load = max(load, os.getloadavg()[0])
 
     result: dict[str, Any] = {
         "rows": len(table.read_text().splitlines()) - 1, "epochs": args.epochs, "fusions": FUSIONS,
@@ -94,7 +125,8 @@ def main() -> None:
         "identical_uncached_cold": bool(np.array_equal(proba_uncached, proba_cold)),
         "identical_uncached_warm": bool(np.array_equal(proba_uncached, proba_warm)),
         "peak_rss_mib": {"after_single": rss_single, "after_cold_sweep": rss_cold, "after_warm_sweep": rss_warm},
-        "cpus": os.cpu_count(), "platform": platform.platform(),
+        "versus_scratch": scratch, "seeds": args.seeds, "torch_threads": torch.get_num_threads(),
+        "max_load_average": load, "cpus": os.cpu_count(), "platform": platform.platform(),
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.results.with_suffix(".json"), result)
@@ -128,6 +160,23 @@ def report(r: dict[str, Any]) -> str:
         "| fusion | cold (s) | warm (s) |",
         "|---|---:|---:|",
         *[f"| {f} | {r['per_fusion_cold_s'][f]:.1f} | {r['per_fusion_warm_s'][f]:.1f} |" for f in r["fusions"]],
+        "",
+        f"## Pretrained frozen encoders vs training from scratch (concat, {r['epochs']} epochs, "
+        f"seeds {', '.join(map(str, r['seeds']))})",
+        "",
+        "Test accuracy on the held-out speaker. Pretrained: `efficientnet-lite0` + `resemblyzer`, frozen, "
+        "embeddings read from the warm cache (computing them once is the cold run above). From scratch: "
+        "polymodal's default image CNN and spectrogram CNN.",
+        "",
+        "| encoders | test accuracy | wall time per run (s) | of which training (s) | trainable parameters |",
+        "|---|---:|---:|---:|---:|",
+        *[f"| {label} | {v['accuracy_mean']:.4f} ± {v['accuracy_std']:.4f} | {np.mean(v['wall_seconds']):.1f} | "
+          f"{np.mean(v['train_seconds']):.1f} | {v['parameters']:,} |"
+          for label, v in (("pretrained, frozen", r["versus_scratch"]["pretrained_frozen"]),
+                           ("from scratch", r["versus_scratch"]["from_scratch"]))],
+        "",
+        f"{r['torch_threads']} torch threads; the machine's highest 1-minute load average during the run was "
+        f"{r['max_load_average']:.1f} (other jobs shared it; the ratios above are taken within one process).",
         "",
     ]
     return "\n".join(lines)

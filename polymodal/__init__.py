@@ -3,11 +3,41 @@
 >>> import polymodal
 >>> predictor = polymodal.fit("table.csv", target="label")  # doctest: +SKIP
 >>> polymodal.load("model/").predict("new.csv")              # doctest: +SKIP
+
+The top-level functions are imported on first use, so that ``import polymodal`` (and the command
+line's ``--help``) does not pay for torch and Lightning.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from polymodal.api import fit, load, load_pretrained
-from polymodal.engine.pretrain import pretrain
+_LAZY = {
+    "fit": "polymodal.api",
+    "load": "polymodal.api",
+    "load_pretrained": "polymodal.api",
+    "pretrain": "polymodal.engine.pretrain",
+}
+
+if TYPE_CHECKING:
+    from polymodal.api import fit, load, load_pretrained
+    from polymodal.engine.pretrain import pretrain
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'polymodal' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = ["__version__", "fit", "load", "load_pretrained", "pretrain"]

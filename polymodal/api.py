@@ -34,11 +34,17 @@ def fit(
     ``resume=True`` continues a killed run in that folder from its last completed epoch (with the same
     configuration and table; a different one is an error that lists what differs).
 
+    Transfer: ``init_from="bundle/"`` starts the encoders of the modalities that bundle (of
+    :func:`polymodal.pretrain` or :func:`fit`) has from its weights, with its fitted preprocessing;
+    ``freeze=True`` keeps them fixed; ``transfer="trunk"`` also reuses a supervised bundle's fusion under
+    new heads (see :mod:`polymodal.engine.transfer`).
+
     Example
     -------
     >>> import polymodal
     >>> predictor = polymodal.fit("table.csv", target="label", fusion="concat", epochs=5)  # doctest: +SKIP
     >>> predictor.evaluate("test.csv")                                                     # doctest: +SKIP
+    >>> polymodal.fit("few.csv", target="label", init_from="encoder/", freeze=True)         # doctest: +SKIP
     """
     cfg = config.model_copy(deep=True) if config is not None else FitConfig()
     sections: dict[str, type[BaseModel]] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}

@@ -53,6 +53,18 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="refuse file paths in the table that resolve outside this folder")
 
 
+def _add_transfer_options(p: argparse.ArgumentParser, trunk: bool) -> None:
+    p.add_argument("--init-from", metavar="BUNDLE",
+                   help="initialise the encoders of the modalities this bundle (of `pretrain` or `fit`) has from "
+                        "its weights, reusing its fitted preprocessing; the other modalities start fresh")
+    p.add_argument("--freeze", action="store_true", default=None,
+                   help="keep the transferred weights fixed (no gradient; batch norm and dropout in eval mode)")
+    if trunk:
+        p.add_argument("--transfer", choices=["encoders", "trunk"],
+                       help="what --init-from transfers: the encoders (default), or the encoders and the fusion "
+                            "trunk of a supervised bundle, under new heads for the new targets")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polymodal", description="Multimodal learning from tables.")
     parser.add_argument("--version", action="version", version=f"polymodal {_version()}")
@@ -69,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-arg", action="append", default=[], metavar="NAME.KEY=VALUE")
     p.add_argument("--preprocess", action="append", default=[], metavar="NAME.KEY=VALUE",
                    help="preprocessing option for a modality or kind (e.g. image.image_size=32)")
+    p.add_argument("--augment", action="append", default=[], metavar="MODALITY=NAMES",
+                   help="training augmentations of a modality or kind: default, none, or names joined by commas "
+                        "(crop, flip, noise, time_shift, time_mask, freq_mask, word_dropout)")
     p.add_argument("--modality-dropout", type=float, help="probability of hiding a modality of a sample in training")
     p.add_argument("--sharing", choices=["hard", "soft", "cross-stitch"],
                    help="multi-task parameter sharing: one trunk (hard, default), a tower per target tied by "
@@ -81,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tables larger than memory: read Parquet/CSV in chunks; preprocessing fitted on a sample")
     p.add_argument("--chunk-rows", type=int, help="rows per chunk when streaming (default 10,000)")
     p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
+    _add_transfer_options(p, trunk=True)
     p.add_argument("--out", help="folder to save the model bundle in")
     p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
     p.add_argument("--resume", action="store_true",
@@ -107,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", action="append", default=[], metavar="MODALITY=NAME")
     p.add_argument("--encoder-arg", action="append", default=[], metavar="NAME.KEY=VALUE")
     p.add_argument("--preprocess", action="append", default=[], metavar="NAME.KEY=VALUE")
+    _add_transfer_options(p, trunk=False)
+    p.add_argument("--augment", action="append", default=[], metavar="MODALITY=NAMES",
+                   help="training augmentations of a modality or kind: default, none, or names joined by commas "
+                        "(crop, flip, noise, time_shift, time_mask, freq_mask, word_dropout)")
     p.add_argument("--out", help="folder to save the representation bundle in")
     p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),

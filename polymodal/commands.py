@@ -24,13 +24,25 @@ def _data_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
-    """``--encoder``, ``--encoder-arg`` and ``--preprocess`` (shared by ``fit`` and ``pretrain``)."""
+    """``--encoder``, ``--encoder-arg``, ``--preprocess`` and ``--augment`` (shared by ``fit`` and ``pretrain``)."""
     if args.encoder:
         options["encoders"] = {k: str(v) for k, v in parse_pairs(args.encoder, "--encoder").items()}
     if args.encoder_arg:
         options["encoder_args"] = parse_nested(args.encoder_arg, "--encoder-arg")
     if args.preprocess:
         options["preprocess"] = parse_nested(args.preprocess, "--preprocess")
+    for name in ("init_from", "freeze", "transfer"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
+    if args.augment:
+        augment: dict[str, Any] = {}
+        for item in args.augment:
+            name, sep, names = item.partition("=")
+            if not sep or not name or not names:
+                raise ValueError(f"--augment takes MODALITY=NAMES (e.g. image=crop,noise or audio=default), "
+                                 f"got {item!r}")
+            augment[name] = names if names in ("default", "none") else names.split(",")
+        options["augment"] = augment
 
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,6 +85,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.json:
         print_json(predictor.metrics)
         return 0
+    _print_transfer(predictor.metrics)
     _print_fit_summary(predictor.metrics)
     report = predictor.last_report
     if report is not None and (report.skipped_cells or report.dropped_rows):
@@ -80,6 +93,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.out:
         console.print(f"model saved to [bold]{args.out}[/]")
     return 0
+
+
+def _print_transfer(metrics: dict[str, Any]) -> None:
+    transfer = metrics.get("transfer")
+    if not transfer:
+        return
+    frozen = " (frozen)" if transfer["frozen"] else ""
+    console.print(f"initialised {', '.join(transfer['initialised'])} from [bold]{transfer['source']}[/]{frozen}")
+    if transfer["fresh"]:
+        console.print(f"not in the source, trained from scratch: {', '.join(transfer['fresh'])}")
 
 
 def _print_fit_summary(metrics: dict[str, Any]) -> None:
@@ -299,6 +322,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     if args.json:
         print_json(pretrained.metrics)
         return 0
+    _print_transfer(pretrained.metrics)
     train = pretrained.metrics["train"]
     console.print(f"{pretrained.config.model.objective}: trained {train['epochs_run']} epoch(s) in "
                   f"{train['train_seconds']:.1f} s; best validation loss {train['best_val_loss']:.4f} at epoch "

@@ -51,6 +51,17 @@ class ModelConfig(_Strict):
                             "by cross-stitch units")
     sharing_weight: float = Field(1e-3, ge=0, description="soft sharing: weight of the L2 penalty between towers")
     stitch_init: float = Field(0.9, gt=0, le=1, description="cross-stitch: initial weight of a tower's own features")
+    init_from: str | None = Field(
+        None, description="transfer: a bundle (of `pretrain` or `fit`) whose encoders, with their fitted "
+                          "preprocessing, initialise those of the modalities it has; the others are built fresh")
+    freeze: bool = Field(False, description="transfer: keep the transferred weights fixed (no gradient, eval mode)")
+    transfer: Literal["encoders", "trunk"] = Field(
+        "encoders", description="transfer: the encoders only, or the encoders and the fusion (trunk) of a "
+                                "supervised bundle, with new heads for the new targets")
+    augment: dict[str, Any] = Field(
+        default_factory=dict,
+        description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
+                    "(see polymodal.augment); frozen pretrained embeddings count as vectors")
 
 
 class TrainConfig(_Strict):
@@ -96,6 +107,15 @@ class PretrainModelConfig(_Strict):
     objective_args: dict[str, Any] = Field(default_factory=dict, description="arguments of the objective's model")
     encoders: dict[str, str] = Field(default_factory=dict, description="modality or kind -> encoder name")
     encoder_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="modality or kind -> args")
+    init_from: str | None = Field(
+        None, description="transfer: a bundle (of `pretrain` or `fit`) whose encoders, with their fitted "
+                          "preprocessing, initialise those of the modalities it has; the others are built fresh")
+    freeze: bool = Field(False, description="transfer: keep the transferred encoders fixed (no gradient, eval mode)")
+    augment: dict[str, Any] = Field(
+        default_factory=dict,
+        description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
+                    "(see polymodal.augment)",
+    )
 
 
 class PretrainConfig(_Strict):

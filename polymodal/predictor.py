@@ -56,7 +56,8 @@ class Predictor:
         :mod:`polymodal.evaluation.corruptions` acts on); :meth:`evaluate_loaded` scores them."""
         tbl = read_table(table)
         loaded = load_table(tbl, self.pipeline.schema, on_error=on_error or self.config.data.on_error,
-                            data_root=self.config.data.data_root, require_targets=with_targets)
+                            data_root=self.config.data.data_root, require_targets=with_targets,
+                            file_lookups=self.pipeline.file_lookups())
         self.last_report = loaded.report
         return loaded
 

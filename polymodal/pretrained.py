@@ -50,7 +50,8 @@ class PretrainedModel:
     def encode_table(self, table: TableLike, on_error: str | None = None) -> EncodedData:
         """The table's rows loaded and preprocessed as the model was trained (no targets needed)."""
         loaded = load_table(read_table(table), self.pipeline.schema, on_error=on_error or self.config.data.on_error,
-                            data_root=self.config.data.data_root, require_targets=False)
+                            data_root=self.config.data.data_root, require_targets=False,
+                            file_lookups=self.pipeline.file_lookups())
         return self.pipeline.transform(loaded, with_targets=False)
 
     @torch.no_grad()
@@ -98,7 +99,7 @@ class PretrainedModel:
         spec = contents.model
         model = build_representation_model(
             config.model.objective, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
-            config.model.encoders, config.model.encoder_args, config.model.objective_args,
+            config.model.encoders, config.model.encoder_args, config.model.objective_args, config.model.augment,
         )
         missing, unexpected = model.load_state_dict(contents.weights, strict=False)
         if missing or unexpected:

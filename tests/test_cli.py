@@ -141,10 +141,55 @@ def test_pretrain_then_embed(digits_csv: Path, tmp_path: Path, capsys) -> None:
     assert np.allclose(np.load(tmp_path / "z.npy"), frame.iloc[:, 1:].to_numpy(), atol=1e-5)
 
 
+def test_pretrain_with_augmentations(digits_csv: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    table = digits_csv.parent / "digits_120_cli.csv"
+    pd.read_csv(digits_csv).iloc[:120].to_csv(table, index=False)
+    small = ["--encoder-arg", "image.base_channels=4", "--encoder-arg", "image.output_dim=8", "--epochs", "1"]
+    code = main(["pretrain", str(table), "--target", "digit", "--augment", "image=crop,noise", "--augment",
+                 "noisy=none", *small, "--out", str(tmp_path / "enc")])
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((tmp_path / "enc" / "config.json").read_text())
+    assert config["model"]["augment"] == {"image": ["crop", "noise"], "noisy": "none"}
+    assert main(["pretrain", str(table), "--target", "digit", "--augment", "image=time_mask", *small]) == 2
+    assert "augmentation 'time_mask' applies to audio, not to image modality" in capsys.readouterr().err
+    assert main(["pretrain", str(table), "--augment", "image", *small]) == 2
+    assert "--augment takes MODALITY=NAMES" in capsys.readouterr().err
+
+
 def test_pretrain_with_an_unknown_objective_lists_the_known_ones(digits_csv: Path, capsys) -> None:
     assert main(["pretrain", str(digits_csv), "--objective", "simclr", "--epochs", "1"]) == 2
-    assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, vae" in \
+    assert "unknown objective 'simclr'; known objectives: autoencoder, contrastive, dcca, dccae, projection, vae" in \
         capsys.readouterr().err
+
+
+def test_transfer_end_to_end(tmp_path: Path, capsys) -> None:
+    from polymodal.datasets import make_synthetic_table
+
+    table = str(make_synthetic_table(tmp_path / "data", n_rows=120, kinds=("numeric", "vector")))
+    fast = ["--epochs", "1", "--batch-size", "64"]
+    assert main(["pretrain", table, "--ignore", "label", "--out", str(tmp_path / "pre"), *fast]) == 0
+    code = main(["fit", table, "--target", "label", "--init-from", str(tmp_path / "pre"), "--freeze",
+                 "--out", str(tmp_path / "fit"), *fast])
+    assert code == 0, capsys.readouterr().err
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"initialised encoders.embedding, encoders.tabular from {tmp_path / 'pre'} (frozen)" in out
+    transfer = polymodal.load(tmp_path / "fit").metrics["transfer"]
+    assert transfer["frozen"] == ["encoders.embedding", "encoders.tabular"]
+    code = main(["fit", table, "--target", "label", "--init-from", str(tmp_path / "fit"), "--transfer", "trunk",
+                 "--json", *fast])
+    assert code == 0 and json.loads(capsys.readouterr().out)["transfer"]["initialised"][-1] == "fusions.shared"
+    # data-level: the tabular modality mapped into the (transferred, frozen) vector space, then retrieval
+    code = main(["pretrain", table, "--ignore", "label", "--objective", "projection", "--objective-arg",
+                 "target=embedding", "--init-from", str(tmp_path / "pre"), "--out", str(tmp_path / "proj"), *fast])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding", "--label",
+                 "label", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 120.0
+    assert main(["fit", table, "--target", "label", "--freeze", *fast]) == 2
+    assert "give init_from=BUNDLE (--init-from BUNDLE)" in capsys.readouterr().err
 
 
 def test_cache_info_and_clear(tmp_path: Path, capsys) -> None:

@@ -20,6 +20,8 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("cca_speed", "CCA: speed and memory against scikit-learn", "benchmarks/cca_speed.py"),
     ("stream_memory", "Streaming tables larger than memory: peak memory", "benchmarks/stream_memory.py"),
     ("cache_speed", "The embedding cache: a fusion sweep with frozen pretrained encoders", "benchmarks/cache_speed.py"),
+    ("avdigits_representation", "AV-digits representations: contrastive pretraining, retrieval and transfer",
+     "benchmarks/avdigits_representation.py"),
 ]
 
 HEADER = """# Benchmarks

@@ -1,8 +1,10 @@
 """Cache keys: a sample's content hash, a weights digest and the namespace of an encoder setup.
 
-A sample is keyed by what the encoder reads, never by where it came from: text by its string,
-an image by its decoded pixels (shape, dtype, bytes), audio by its samples and rate. Editing a file
-changes its content, hence its key, so its old entry is simply never looked up again.
+A sample is keyed by its content, never by where it came from: text by its string, a media file
+by its bytes (a :class:`~polymodal.data.file_sample.FileSample`, so that a cached sample need not be
+decoded), a decoded image by its pixels (shape, dtype, bytes), decoded audio by its samples and rate
+(cells changed in memory, e.g. corrupted for a robustness test). Editing a file changes its bytes,
+hence its key, so its old entry is simply never looked up again.
 
 Example
 -------
@@ -20,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-KEY_BYTES = 16
-_CHUNK = 1 << 20
-_DIGESTS: dict[tuple[str, int, int], str] = {}
+from polymodal.data.file_sample import KEY_BYTES, FileSample, file_digest
 
 
 def content_key(value: Any) -> bytes:
-    """The 16-byte key of one sample: a ``str``, an image array, or a ``(samples, rate)`` tuple."""
+    """The 16-byte key of one sample: a ``str``, a ``FileSample``, an image array, or a ``(samples, rate)`` tuple."""
+    if isinstance(value, FileSample):
+        return value.key
     h = hashlib.blake2b(digest_size=KEY_BYTES)
     if isinstance(value, str):
         h.update(b"text\0" + value.encode("utf-8"))
@@ -39,27 +41,14 @@ def content_key(value: Any) -> bytes:
         h.update(f"audio\0{int(value[1])}\0{samples.shape}\0".encode())
         h.update(samples.data)
     else:
-        raise TypeError(f"cannot key a sample of type {type(value).__name__}; expected str, array or (samples, rate)")
+        raise TypeError(f"cannot key a sample of type {type(value).__name__}; expected str, FileSample, array "
+                        "or (samples, rate)")
     return h.digest()
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (memoised per path, size and modification time)."""
-    path = Path(path)
-    stat = path.stat()
-    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo not in _DIGESTS:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                h.update(chunk)
-        _DIGESTS[memo] = h.hexdigest()
-    return _DIGESTS[memo]
 
 
 def weights_digest(paths: Iterable[str | Path]) -> str:
     """One digest of several weight files (sorted by name, so the order given does not matter)."""
-    parts = sorted((Path(p).name, file_digest(p)) for p in paths)
+    parts = sorted((Path(p).name, file_digest(p).hex()) for p in paths)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

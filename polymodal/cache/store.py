@@ -66,6 +66,11 @@ class EmbeddingStore:
                 found[i] = True
         return out, found
 
+    def contains(self, keys: Sequence[bytes]) -> np.ndarray:
+        """``[n]`` bool: which keys the store holds (nothing is read but the key index)."""
+        self._refresh()
+        return np.fromiter((key in self._index for key in keys), dtype=bool, count=len(keys))
+
     def put(self, keys: Sequence[bytes], values: np.ndarray) -> None:
         """Store ``values[i]`` under ``keys[i]`` as one new shard (atomic)."""
         values = np.ascontiguousarray(values, dtype=np.float32)

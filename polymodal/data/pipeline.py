@@ -10,6 +10,7 @@ import torch
 
 from polymodal.data.dataset import EncodedData
 from polymodal.data.preprocessing import Preprocessor, build_preprocessor, preprocessor_from_state
+from polymodal.data.preprocessing.base import FileLookup
 from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.targets import TargetEncoder
 from polymodal.data.validation import LoadedTable
@@ -22,22 +23,30 @@ class DataPipeline:
     name or per kind (``{"image": {"image_size": 32}}``); a modality's own entry wins.
     """
 
-    def __init__(self, schema: Schema, preprocess: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, schema: Schema, preprocess: Mapping[str, Mapping[str, Any]] | None = None,
+                 fitted: Mapping[str, Preprocessor] | None = None) -> None:
         self.schema = schema
         self.preprocess = {k: dict(v) for k, v in (preprocess or {}).items()}
-        self.preprocessors: dict[str, Preprocessor] = {}
+        # preprocessors fitted elsewhere (those of a bundle whose encoders are transferred: its weights only make
+        # sense on the same inputs), used as they are: fit leaves them alone
+        self.fitted = dict(fitted or {})
+        self.preprocessors: dict[str, Preprocessor] = dict(self.fitted)
         self.targets: dict[str, TargetEncoder] = {}
 
     def _options(self, name: str, kind: str) -> dict[str, Any]:
         return {**self.preprocess.get(kind, {}), **self.preprocess.get(name, {})}
 
     def fit(self, loaded: LoadedTable, train_index: np.ndarray) -> DataPipeline:
-        """Fit on the rows ``train_index`` of ``loaded`` (positions in the loaded table)."""
+        """Fit on the rows ``train_index`` of ``loaded`` (positions in the loaded table); the preprocessors
+        given as ``fitted`` are kept as they are."""
         first = self.schema.targets[0].column if self.schema.targets else None
         target = None
         if first is not None and self.schema.targets[0].task is not TaskKind.MULTILABEL:
             target = loaded.targets[first].iloc[train_index].to_numpy()
         for spec in self.schema.modalities:
+            if spec.name in self.fitted:
+                self.preprocessors[spec.name] = self.fitted[spec.name]
+                continue
             pre = build_preprocessor(spec.kind, spec.columns, spec.column_kinds,
                                      **self._options(spec.name, spec.kind.value))
             pre.fit(loaded.modalities[spec.name].iloc[train_index].reset_index(drop=True), target)
@@ -45,6 +54,21 @@ class DataPipeline:
         for spec_t in self.schema.targets:
             self.targets[spec_t.column] = TargetEncoder(spec_t).fit(loaded.targets[spec_t.column].iloc[train_index])
         return self
+
+    def file_lookups(self) -> dict[str, FileLookup]:
+        """Per column, how :func:`~polymodal.data.validation.load_table` loads the media files of the
+        modalities whose preprocessor asks for it (see :meth:`Preprocessor.file_lookup`): a fitted
+        pipeline asks its preprocessors, an unfitted one the preprocessors its options describe."""
+        out: dict[str, FileLookup] = {}
+        for spec in self.schema.modalities:
+            pre = self.preprocessors.get(spec.name)
+            if pre is None:
+                pre = build_preprocessor(spec.kind, spec.columns, spec.column_kinds,
+                                         **self._options(spec.name, spec.kind.value))
+            lookup = pre.file_lookup()
+            if lookup is not None:
+                out.update({column: lookup for column in spec.columns})
+        return out
 
     def transform(self, loaded: LoadedTable, with_targets: bool = True) -> EncodedData:
         if not self.preprocessors:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from polymodal.data.cells import is_missing, parse_label_list, parse_vector, to_float
+from polymodal.data.file_sample import FileSample
 from polymodal.data.kinds import ColumnKind
 from polymodal.data.loading import UnreadableFile, load_audio, load_image, resolve_path
+from polymodal.data.preprocessing.base import FileLookup
 from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.table import Table
 from polymodal.errors import DataError, Problem
@@ -130,26 +132,54 @@ CELL_LOADERS: dict[ColumnKind, Callable[[Any, Path, Path | None], Any]] = {
 }
 
 
+def _file_samples(kind: ColumnKind, values: list[Any], table: Table, data_root: Path | None,
+                  lookup: FileLookup) -> tuple[dict[int, FileSample], set[int]]:
+    """The cells of readable paths as :class:`FileSample` (keyed by their bytes, by position), and the
+    positions whose key ``lookup`` knows (those files are not decoded). Bad paths are left to the
+    regular loader, which reports them."""
+    samples: dict[int, FileSample] = {}
+    for position, value in enumerate(values):
+        if isinstance(value, str) and value.strip():
+            try:
+                path = resolve_path(value, table.base_dir, data_root)
+                if path.is_file():
+                    samples[position] = FileSample.of(path, kind.value)
+            except OSError:  # PermissionError included: reported by the regular loader
+                continue
+    flags = np.asarray(lookup([s.key for s in samples.values()]), dtype=bool).tolist() if samples else []
+    return samples, {p for p, flag in zip(samples, flags) if flag}
+
+
 def _load_column(
-    series: pd.Series, kind: ColumnKind, table: Table, data_root: Path | None, report: ValidationReport
+    series: pd.Series, kind: ColumnKind, table: Table, data_root: Path | None, report: ValidationReport,
+    lookup: FileLookup | None = None,
 ) -> list[Any]:
     loader = CELL_LOADERS[kind]
     missing_value: Any = math.nan if kind is ColumnKind.NUMERIC else None
+    values = series.tolist()
+    samples: dict[int, FileSample] = {}
+    known: set[int] = set()
+    if lookup is not None and kind in (ColumnKind.IMAGE, ColumnKind.AUDIO):
+        samples, known = _file_samples(kind, values, table, data_root, lookup)
 
-    def one(value: Any) -> tuple[Any, CellProblem | None]:
+    def one(item: tuple[int, Any]) -> tuple[Any, CellProblem | None]:
+        position, value = item
         if is_missing(value):
             return missing_value, None
+        if position in known:
+            return samples[position], None  # its embedding is cached: no need to decode the file
         try:
-            return loader(value, table.base_dir, data_root), None
+            cell = loader(value, table.base_dir, data_root)
         except CellProblem as problem:
             return missing_value, problem
+        sample = samples.get(position)
+        return (cell if sample is None else FileSample(sample.path, sample.kind, sample.key, cell)), None
 
-    values = series.tolist()
-    if kind in (ColumnKind.IMAGE, ColumnKind.AUDIO) and len(values) > 64:
+    if kind in (ColumnKind.IMAGE, ColumnKind.AUDIO) and len(values) - len(known) > 64:
         with ThreadPoolExecutor(max_workers=4) as pool:
-            results = list(pool.map(one, values))
+            results = list(pool.map(one, enumerate(values)))
     else:
-        results = [one(v) for v in values]
+        results = [one(item) for item in enumerate(values)]
     source = None if table.source == "<DataFrame>" else table.source
     for row, (_, problem) in enumerate(results):
         if problem is not None:
@@ -209,8 +239,14 @@ def load_table(
     on_error: str = "raise",
     data_root: str | Path | None = None,
     require_targets: bool = True,
+    file_lookups: Mapping[str, FileLookup] | None = None,
 ) -> LoadedTable:
     """Load and validate every cell of ``table`` under ``schema``.
+
+    ``file_lookups`` (column -> :data:`FileLookup`, e.g. from
+    :meth:`~polymodal.data.pipeline.DataPipeline.file_lookups`) loads those columns' files as
+    :class:`~polymodal.data.file_sample.FileSample` cells, leaving undecoded the files whose key the
+    lookup knows (a frozen encoder's cached embeddings): they were validated when first decoded.
 
     Raises :class:`DataError` listing every error when ``on_error="raise"``; with ``"skip"`` bad
     cells become missing modalities, rows without a usable target are dropped, and the report counts both.
@@ -221,6 +257,7 @@ def load_table(
     if frame.empty:
         raise DataError(f"the table {table.source} is empty: it has no rows", [Problem("no rows")])
     root = Path(data_root) if data_root is not None else None
+    lookups = dict(file_lookups or {})
     report = ValidationReport(n_rows=len(frame))
     absent = [c for spec in schema.modalities for c in spec.columns if c not in frame.columns]
     if require_targets:
@@ -233,7 +270,8 @@ def load_table(
         )
     modalities = {}
     for spec in schema.modalities:
-        loaded = {c: _load_column(frame[c], spec.column_kinds[c], table, root, report) for c in spec.columns}
+        loaded = {c: _load_column(frame[c], spec.column_kinds[c], table, root, report, lookups.get(c))
+                  for c in spec.columns}
         modalities[spec.name] = pd.DataFrame(loaded, index=frame.index)
     keep = np.ones(len(frame), dtype=bool)
     if require_targets:

@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 
-from polymodal.config import FitConfig
+from polymodal.config import FitConfig, ModelConfig
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, TaskKind, infer_schema
 from polymodal.data.splits import split_by_column, stratified_split
@@ -22,7 +22,9 @@ from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.trainer import train
+from polymodal.engine.transfer import TransferSource
 from polymodal.errors import DataError
+from polymodal.fusion import FUSIONS
 from polymodal.models.builder import build_model
 from polymodal.predictor import Predictor, TableLike
 
@@ -76,6 +78,18 @@ def build_module(config: FitConfig, pipeline: DataPipeline) -> SupervisedModule:
     )
 
 
+def check_transfer_options(model: ModelConfig) -> None:
+    """``freeze`` and ``transfer="trunk"`` need ``init_from``; an early (raw-input) fusion has no encoders."""
+    if model.init_from is None:
+        if model.freeze or model.transfer != "encoders":
+            raise ValueError("freeze and transfer='trunk' act on transferred weights: give init_from=BUNDLE "
+                             "(--init-from BUNDLE)")
+        return
+    if model.transfer == "encoders" and getattr(FUSIONS.get(model.fusion).factory, "raw_inputs", False):
+        raise ValueError(f"the fusion {model.fusion!r} feeds raw inputs to the model, with no encoders to "
+                         f"initialise from {model.init_from}; choose another fusion")
+
+
 def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         run_dir: str | Path | None = None, resume: bool = False) -> Predictor:
     """Train a supervised multimodal model as ``config`` says; save it to ``out`` if given.
@@ -90,20 +104,29 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         raise ValueError("fit needs at least one target column (--target COL)")
     if resume and run_dir is None:
         raise ValueError("resume needs the run folder of the run to continue (run_dir=..., --run-dir DIR)")
+    check_transfer_options(config.model)
     if config.data.stream:
+        if config.model.init_from:
+            raise ValueError("init_from does not work with streamed tables (data.stream) yet; turn one off")
         from polymodal.engine.stream_fit import fit_stream  # it imports this module
 
         return fit_stream(table, config, out, run_dir, resume)
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
-    loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root)
-    splits = _splits(loaded, tbl.frame, schema, config)
+    source = TransferSource.load(config.model.init_from) if config.model.init_from else None
+    if source is not None:
+        config = config.model_copy(update={"model": source.resolve(config.model, schema, config.model.transfer)})
     kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(config.data.preprocess, config.model.encoders,
                                                config.model.encoder_args, kinds)
-    pipeline = DataPipeline(schema, preprocess).fit(loaded, splits["train"])
+    pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
+    loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root,
+                        file_lookups=pipeline.file_lookups())
+    splits = _splits(loaded, tbl.frame, schema, config)
+    pipeline.fit(loaded, splits["train"])
     data = pipeline.transform(loaded)
     module = build_module(config, pipeline)
+    transferred = source.initialise(module.model, config.model.transfer, config.model.freeze) if source else None
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-run-"))
     fingerprint = run_fingerprint(config, splits) if run_dir is not None else None
     result = train(module, data.subset(splits["train"]), data.subset(splits["val"]), config.train, work,
@@ -117,6 +140,8 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         "parameters": sum(p.numel() for p in module.model.parameters()),
         "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
     }
+    if transferred is not None:
+        metrics["transfer"] = transferred
     if len(splits["test"]):
         metrics["test"] = predictor.evaluate_encoded(data.subset(splits["test"]))
     predictor.metrics = metrics

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 from pydantic import BaseModel
 
@@ -26,9 +27,11 @@ from polymodal.data.schema import Schema, infer_schema
 from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
+from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.pretrain_module import PretrainModule
 from polymodal.engine.trainer import train
+from polymodal.engine.transfer import TransferSource
 from polymodal.errors import DataError
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.objectives import OBJECTIVES, build_representation_model
@@ -128,13 +131,23 @@ def pretrain(
                          "model with polymodal.fit(..., stream=True)")
     tbl = read_table(table)
     schema = _schema(tbl.frame, cfg.data)
-    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False)
-    train_index, val_index = _splits(loaded, tbl.frame, cfg)
-    pipeline = DataPipeline(schema, cfg.data.preprocess).fit(loaded, train_index)
-    data = pipeline.transform(loaded, with_targets=False)
+    if cfg.model.freeze and not cfg.model.init_from:
+        raise ValueError("freeze acts on transferred encoders: give init_from=BUNDLE (--init-from BUNDLE)")
+    source = TransferSource.load(cfg.model.init_from) if cfg.model.init_from else None
+    if source is not None:
+        cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})
     kinds = {m.name: m.kind for m in schema.modalities}
+    preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
+    pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
+    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,
+                        file_lookups=pipeline.file_lookups())
+    train_index, val_index = _splits(loaded, tbl.frame, cfg)
+    pipeline.fit(loaded, train_index)
+    data = pipeline.transform(loaded, with_targets=False)
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
-                                       cfg.model.encoder_args, cfg.model.objective_args)
+                                       cfg.model.encoder_args, cfg.model.objective_args, cfg.model.augment)
+    transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None
     if isinstance(model, DCCAModel):  # correlations need both views of a row
         train_index, val_index = _paired(data, train_index), _paired(data, val_index)
         check_dcca_batches({"training": len(train_index), "validation": len(val_index)}, cfg.train.batch_size,
@@ -147,6 +160,7 @@ def pretrain(
         "sizes": {"train": len(train_index), "val": len(val_index)},
         "parameters": sum(p.numel() for p in model.parameters()),
         "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
+        **({"transfer": transferred} if transferred is not None else {}),
     }
     pretrained = PretrainedModel(cfg, pipeline, module.model, metrics)
     pretrained.history = result.history

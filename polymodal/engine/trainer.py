@@ -184,6 +184,8 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
         warnings.filterwarnings("ignore", ".*is smaller than the logging interval.*")
         warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
         warnings.filterwarnings("ignore", ".*Experiment logs directory .* exists and is not empty.*")
+        # frozen parts (transferred encoders, frozen backbone blocks) are kept in eval mode on purpose
+        warnings.filterwarnings("ignore", r".*module\(s\) in eval mode at the start of training.*")
         trainer.fit(module, train_loader, val_loader)
     seconds = time.perf_counter() - start
     epochs = trainer.current_epoch

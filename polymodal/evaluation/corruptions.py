@@ -31,6 +31,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter
 
 from polymodal.data.cells import is_missing
+from polymodal.data.file_sample import decoded
 from polymodal.data.kinds import ColumnKind
 from polymodal.data.schema import Schema
 from polymodal.data.validation import LoadedTable
@@ -416,7 +417,8 @@ def corrupt(
             positions = np.flatnonzero(present & chosen)
             if len(positions) == 0:
                 continue
-            values = method.corrupt_column([frame[column].iat[int(p)] for p in positions], kind, float(level),
+            cells = [decoded(frame[column].iat[int(p)]) for p in positions]  # files kept undecoded are read now
+            values = method.corrupt_column(cells, kind, float(level),
                                            _rng(seed, name, column))
             frame[column] = _replace(frame[column], positions, values)
     return LoadedTable(modalities, loaded.targets.copy(), loaded.rows.copy(), loaded.report)

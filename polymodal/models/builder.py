@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from polymodal.augment import Augmenter, input_kinds
 from polymodal.config import ModelConfig
 from polymodal.data.kinds import ModalityKind
 from polymodal.encoders import DEFAULT_ENCODERS, ENCODERS, build_encoder
@@ -33,11 +34,17 @@ def build_encoders(
         if raw:
             encoders[name] = build_encoder("raw", {**info, "kind": kind.value})
             continue
-        encoder_name = _lookup(config.encoders, name, kind, DEFAULT_ENCODERS[kind])
+        encoder_name, args = encoder_choice(config.encoders, config.encoder_args, name, kind)
         ENCODERS.get(encoder_name)  # unknown names fail here, listing the known ones
-        args = dict(_lookup(config.encoder_args, name, kind, {}))
         encoders[name] = build_encoder(encoder_name, info, **args)
     return encoders
+
+
+def encoder_choice(encoders: Mapping[str, str], encoder_args: Mapping[str, Mapping[str, Any]], name: str,
+                   kind: ModalityKind) -> tuple[str, dict[str, Any]]:
+    """The encoder name and arguments for modality ``name``: its own entry, else its kind's, else the default."""
+    return (str(_lookup(encoders, name, kind, DEFAULT_ENCODERS[kind])),
+            dict(_lookup(encoder_args, name, kind, {})))
 
 
 def build_model(
@@ -106,4 +113,6 @@ def build_tower(
         fusions["shared"] = shared
         for target, (_task, n_out) in targets.items():
             heads[target] = mlp_head(shared.output_dim, n_out, config.head_hidden, config.dropout)
-    return FusionModel(encoders, fusions, heads, modality_dropout=config.modality_dropout)
+    model = FusionModel(encoders, fusions, heads, modality_dropout=config.modality_dropout)
+    model.augment = Augmenter.from_spec(config.augment, kinds, input_kinds(input_info, kinds))
+    return model

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from polymodal.augment import Augmenter, input_kinds
 from polymodal.config import ModelConfig
 from polymodal.data.kinds import ModalityKind
 from polymodal.models.autoencoder import MultimodalAutoencoder
@@ -24,6 +25,7 @@ from polymodal.models.builder import build_encoders
 from polymodal.models.contrastive import ContrastiveModel
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.dccae import DCCAEModel
+from polymodal.models.projection import ProjectionModel
 from polymodal.models.representation import RepresentationModel
 from polymodal.models.vae import MultimodalVAE
 from polymodal.registry import Registry
@@ -36,6 +38,9 @@ OBJECTIVES.register("autoencoder", "fused latent reconstructing every modality, 
     MultimodalAutoencoder
 )
 OBJECTIVES.register("vae", "multimodal VAE with a product, mixture or mixture-of-products posterior")(MultimodalVAE)
+OBJECTIVES.register("projection", "map one modality into another's frozen (pretrained) embedding space")(
+    ProjectionModel
+)
 
 
 def build_representation_model(
@@ -45,8 +50,10 @@ def build_representation_model(
     encoders: Mapping[str, str] | None = None,
     encoder_args: Mapping[str, Mapping[str, Any]] | None = None,
     objective_args: Mapping[str, Any] | None = None,
+    augment: Mapping[str, Any] | None = None,
 ) -> RepresentationModel:
-    """Encoders as in supervised models (per modality or kind: a name and arguments), then ``objective``'s model.
+    """Encoders as in supervised models (per modality or kind: a name and arguments), then ``objective``'s model,
+    with the training augmentations ``augment`` describes (see :mod:`polymodal.augment`).
 
     An unknown objective or an argument it does not take is an error listing the valid ones.
     """
@@ -59,4 +66,6 @@ def build_representation_model(
     config = ModelConfig(encoders=dict(encoders or {}),
                          encoder_args={k: dict(v) for k, v in (encoder_args or {}).items()})
     built = build_encoders(config, input_info, kinds, raw=False)
-    return OBJECTIVES.create(objective, encoders=built, input_info=input_info, **dict(objective_args or {}))
+    model = OBJECTIVES.create(objective, encoders=built, input_info=input_info, **dict(objective_args or {}))
+    model.augment = Augmenter.from_spec(dict(augment or {}), kinds, input_kinds(input_info, kinds))
+    return model

@@ -18,12 +18,14 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from polymodal.augment import Augmenter
 from polymodal.encoders.base import Encoder
 from polymodal.losses.output import LossOutput
+from polymodal.models.freezing import Freezable
 
 
-class RepresentationModel(nn.Module):
-    """Base class: holds the encoders (sorted by name) and checks batches."""
+class RepresentationModel(Freezable):
+    """Base class: holds the encoders (sorted by name) and checks batches; :meth:`freeze` fixes submodules."""
 
     embedding_dim: int
 
@@ -32,6 +34,7 @@ class RepresentationModel(nn.Module):
         if not encoders:
             raise ValueError("a representation model needs at least one modality; no encoders were given")
         self.encoders = nn.ModuleDict(dict(sorted(encoders.items())))
+        self.augment = Augmenter({})  # training-time augmentations of the inputs (see polymodal.augment)
 
     @property
     def modalities(self) -> list[str]:
@@ -39,8 +42,10 @@ class RepresentationModel(nn.Module):
 
     def encode(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Each modality's encoder features ``{name: [B, output_dim]}`` (missing rows are encoded too;
-        the masks decide what they count for)."""
+        the masks decide what they count for). In training, the inputs are augmented first (objectives
+        that reconstruct their inputs reconstruct the clean ones)."""
         self.check_batch(inputs, masks)
+        inputs = self.augment(inputs)
         return {name: encoder(inputs[name]) for name, encoder in self.encoders.items()}
 
     def check_batch(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> None:

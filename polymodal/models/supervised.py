@@ -7,10 +7,12 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from polymodal.augment import Augmenter
 from polymodal.data.schema import TaskKind
 from polymodal.encoders.base import Encoder
 from polymodal.fusion.base import Fusion
 from polymodal.losses.supervised import task_loss
+from polymodal.models.freezing import Freezable
 
 
 def mlp_head(in_dim: int, out_dim: int, hidden_dim: int = 128, dropout: float = 0.1) -> nn.Module:
@@ -34,11 +36,11 @@ def drop_modalities(
     return {n: kept[:, i] for i, n in enumerate(names)}
 
 
-class FusionModel(nn.Module):
+class FusionModel(Freezable):
     """Encoders -> fusion -> one head per target (hard parameter sharing).
 
     With a late fusion (``fusion.produces_predictions``) there is one fusion per target and no head.
-    ``forward`` returns ``{target: logits}``.
+    ``forward`` returns ``{target: logits}``. :meth:`freeze` fixes submodules (e.g. transferred encoders).
     """
 
     def __init__(
@@ -55,13 +57,15 @@ class FusionModel(nn.Module):
         self.fusions = nn.ModuleDict(dict(fusions))
         self.heads = nn.ModuleDict(dict(heads))
         self.modality_dropout = modality_dropout
+        self.augment = Augmenter({})  # training-time augmentations of the inputs (see polymodal.augment)
 
     @property
     def modalities(self) -> list[str]:
         return list(self.encoders)
 
     def encode(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Every modality's features ``[B, D_m]``."""
+        """Every modality's features ``[B, D_m]`` (from augmented inputs in training)."""
+        inputs = self.augment(inputs)
         return {name: encoder(inputs[name]) for name, encoder in self.encoders.items()}
 
     def _masks(self, masks: Mapping[str, Tensor]) -> dict[str, Tensor]:

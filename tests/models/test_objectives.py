@@ -6,7 +6,7 @@ from .conftest import build
 
 
 def test_registry_lists_the_objectives() -> None:
-    assert OBJECTIVES.names() == ["autoencoder", "contrastive", "dcca", "dccae", "vae"]
+    assert OBJECTIVES.names() == ["autoencoder", "contrastive", "dcca", "dccae", "projection", "vae"]
 
 
 def test_unknown_objective_and_argument_are_errors() -> None:

@@ -17,7 +17,7 @@ Example
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -28,6 +28,9 @@ from polymodal.data.kinds import ModalityKind
 from polymodal.errors import PolymodalError
 
 STATE_VERSION = 1
+
+FileLookup = Callable[[Sequence[bytes]], np.ndarray]
+"""Which of some content keys are available without decoding their files: ``keys -> bool [n]``."""
 
 P = TypeVar("P", bound="Preprocessor")
 
@@ -90,6 +93,16 @@ class Preprocessor(ABC):
         self._check_columns(frame)
         column = frame[self.columns[0]]
         return np.fromiter((not is_missing(v) for v in column), dtype=bool, count=len(frame))
+
+    def file_lookup(self) -> FileLookup | None:
+        """How :func:`~polymodal.data.validation.load_table` should load this modality's media files.
+
+        ``None`` (the default): decode every file. A function of content keys instead: load the
+        files as :class:`~polymodal.data.file_sample.FileSample` cells keyed by their bytes, and
+        decode only those whose key the function does not report as available (e.g. embeddings a
+        frozen encoder already cached). Works before ``fit``.
+        """
+        return None
 
     def input_info(self) -> dict[str, Any]:
         """Sizes for the encoder factory, plus ``kind``."""

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from polymodal.data.file_sample import FileSample, decoded
 from polymodal.data.kinds import ModalityKind
-from polymodal.data.preprocessing.base import SingleColumnPreprocessor, is_missing, row_label
+from polymodal.data.preprocessing.base import FileLookup, SingleColumnPreprocessor, is_missing, row_label
 
 VARIANT = "pretrained"
 
@@ -105,27 +106,40 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
         identity = self.backbone.identity()
         return EmbeddingStore(root, namespace(self.pretrained, identity), self.backbone.output_dim, identity)
 
+    def file_lookup(self) -> FileLookup | None:
+        """Frozen: files are keyed by their bytes and decoded only when their embedding is not cached."""
+        if not self.mode.frozen or self.kind is ModalityKind.TEXT:
+            return None
+        store = self.store()
+        if store is None:
+            return lambda keys: np.zeros(len(keys), dtype=bool)
+        lookup: FileLookup = store.contains
+        return lookup
+
     # ------------------------------------------------------------------ Preprocessor hooks
     def _fit(self, frame: pd.DataFrame, target: np.ndarray | None) -> None:
         positions, cells = self._present_values(frame)
         if not cells:
             raise self._no_training_values()
         for position, cell in zip(positions[:1], cells[:1]):
-            self._check_cell(frame, position, cell)
+            self._check_cell(frame, position, decoded(cell))
         self.dim_ = int(self.backbone.output_dim)
 
     def _transform(self, frame: pd.DataFrame) -> torch.Tensor:
         from polymodal.cache.embed import embed_with_cache
 
         positions, cells = self._present_values(frame)
-        cells = [self._check_cell(frame, p, c) for p, c in zip(positions, cells)]
+        cells = [c if isinstance(c, FileSample) else self._check_cell(frame, p, c) for p, c in zip(positions, cells)]
         backbone = self.backbone
         if self.mode.frozen:
+            def embed(batch: list[Any]) -> np.ndarray:  # only the samples not in the cache are decoded
+                return backbone.embed([self._check_cell(frame, -1, decoded(c)) for c in batch])
+
             out = torch.zeros(len(frame), self.dim_)
-            values = embed_with_cache(backbone.embed, cells, self.store(), self.dim_, self.batch_size)
+            values = embed_with_cache(embed, cells, self.store(), self.dim_, self.batch_size)
             out[torch.from_numpy(positions)] = torch.from_numpy(values)
             return out
-        prepared = backbone.prepare(cells)
+        prepared = backbone.prepare([decoded(c) for c in cells])
         out = torch.zeros((len(frame), *backbone.input_shape()), dtype=prepared.dtype)
         out[torch.from_numpy(positions)] = prepared
         return out
@@ -144,7 +158,8 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
         raise NotImplementedError
 
     def _where(self, frame: pd.DataFrame, position: int) -> str:
-        return f"column {self.column!r}, row {row_label(frame, position)}"
+        row = "" if position < 0 else f", row {row_label(frame, position)}"
+        return f"column {self.column!r}{row}"
 
 
 class PretrainedImagePreprocessor(PretrainedPreprocessor):

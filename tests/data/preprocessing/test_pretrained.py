@@ -86,3 +86,38 @@ def test_fit_with_frozen_pretrained_encoders_saves_and_reloads(tmp_path, monkeyp
     assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir()) == ["efficientnet", "minilm"]
     reloaded = Predictor.load(tmp_path / "model")
     pd.testing.assert_frame_equal(reloaded.predict(tmp_path / "t.csv"), predictor.predict(tmp_path / "t.csv"))
+
+
+@pytest.mark.skipif(not HAS_EFFICIENTNET, reason=REASON)
+def test_a_warm_cache_decodes_no_file_and_an_edit_decodes_only_that_file(tmp_path, monkeypatch):
+    from polymodal.data import validation
+    from polymodal.data.kinds import ColumnKind
+
+    rng = np.random.default_rng(0)
+    paths = [tmp_path / f"{i}.png" for i in range(8)]
+    for path in paths:
+        Image.fromarray(rng.integers(0, 256, (10, 10), dtype=np.uint8)).save(path)
+    table = pd.DataFrame({"photo": [str(p) for p in paths], "label": [0, 1] * 4})
+    decoded: list[str] = []
+    regular = validation.CELL_LOADERS[ColumnKind.IMAGE]
+    monkeypatch.setitem(validation.CELL_LOADERS, ColumnKind.IMAGE,
+                        lambda value, *a: decoded.append(value) or regular(value, *a))
+
+    def fit(cache: str) -> pd.DataFrame:
+        monkeypatch.setenv("POLYMODAL_CACHE", cache)
+        return polymodal.fit(table, "label", encoders={"image": "efficientnet-lite0"}, epochs=1, batch_size=4,
+                             progress=False, seed=0).predict_proba(table)
+
+    uncached = fit("off")
+    assert len(decoded) == 16  # no cache: fit and predict each decode every file
+    decoded.clear()
+    cold = fit(str(tmp_path / "cache"))
+    assert len(decoded) == 8  # an empty cache: fit decodes every file once; predict finds them cached
+    decoded.clear()
+    warm = fit(str(tmp_path / "cache"))
+    assert decoded == []  # keyed by the files' bytes: nothing to decode
+    np.testing.assert_array_equal(cold, uncached)
+    np.testing.assert_array_equal(warm, uncached)
+    Image.fromarray(np.full((10, 10), 7, np.uint8)).save(paths[3])  # edited in place
+    fit(str(tmp_path / "cache"))
+    assert decoded == [str(paths[3])]
