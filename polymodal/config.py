@@ -78,6 +78,8 @@ class TrainConfig(_Strict):
     strategy: str = "auto"
     precision: str = "32-true"
     num_workers: int = 0
+    drop_last: bool = Field(False, description="drop the last training batch when it is incomplete (deep CCA: "
+                            "every batch then holds batch_size rows, enough to estimate the covariances)")
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     loss_weights: dict[str, float] = Field(default_factory=dict)
     progress: bool = True

@@ -11,6 +11,7 @@ Example
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Collection
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -73,26 +74,38 @@ def _splits(loaded: LoadedTable, frame: Any, config: PretrainConfig) -> tuple[np
     return positions[tr], positions[va]
 
 
-def check_dcca_batches(sizes: dict[str, int], batch_size: int, latent_dim: int) -> None:
+def check_dcca_batches(sizes: dict[str, int], batch_size: int, latent_dim: int,
+                       drop_last: Collection[str] = ()) -> None:
     """Deep CCA estimates covariances per batch: every batch, the last included, must hold more rows
-    than the latent size. Raises a ValueError naming a batch size that works."""
-    def fits(n: int, b: int) -> bool:
+    than the latent size. The splits named in ``drop_last`` lose an incomplete last batch, so only
+    their full batches count (and they need at least one). Raises a ValueError naming a batch size
+    that works, or ``drop_last``."""
+    def fits(split: str, n: int, b: int) -> bool:
+        if split in drop_last:
+            return n >= b > latent_dim
         return min(n, b) > latent_dim and (n % b == 0 or n % b > latent_dim)
 
-    bad = {split: n for split, n in sizes.items() if not fits(n, batch_size)}
+    bad = {split: n for split, n in sizes.items() if not fits(split, n, batch_size)}
     if not bad:
         return
     small = {split: n for split, n in sizes.items() if n <= latent_dim}
     if small:
         raise ValueError(f"deep CCA needs more paired rows than the latent size {latent_dim}; the {', '.join(small)} "
                          f"split has {min(small.values())}: use a smaller latent_dim or more rows")
-    top = max(sizes.values())
-    good = next((b for b in range(max(batch_size, latent_dim + 1), top + 1)
-                 if all(fits(n, b) for n in sizes.values())), top)
     split, n = next(iter(bad.items()))
+    if batch_size <= latent_dim:
+        raise ValueError(f"deep CCA estimates correlations per batch, and batch_size {batch_size} is not larger than "
+                         f"the latent size {latent_dim}: use batch_size={latent_dim + 1} or more")
+    if split in drop_last:
+        raise ValueError(f"with drop_last the {split} split's {n} row(s) hold no full batch of {batch_size}: "
+                         f"use batch_size={n} or less")
+    top = max(sizes.values())
+    good = next((b for b in range(latent_dim + 1, top + 1)
+                 if b >= batch_size and all(fits(s, m, b) for s, m in sizes.items())), top)
+    hint = " or drop_last=True" if split == "training" else ""
     raise ValueError(f"deep CCA estimates correlations per batch, and with batch_size {batch_size} the last {split} "
                      f"batch holds {n % batch_size or n} of {n} row(s), not more than the latent size {latent_dim}; "
-                     f"use batch_size={good} (or a smaller latent_dim)")
+                     f"use batch_size={good}{hint} (or a smaller latent_dim)")
 
 
 def _paired(data: EncodedData, index: np.ndarray) -> np.ndarray:
@@ -138,7 +151,7 @@ def pretrain(
     if isinstance(model, DCCAModel):  # correlations need both views of a row
         train_index, val_index = _paired(data, train_index), _paired(data, val_index)
         check_dcca_batches({"training": len(train_index), "validation": len(val_index)}, cfg.train.batch_size,
-                           model.embedding_dim)
+                           model.embedding_dim, drop_last=("training",) if cfg.train.drop_last else ())
     module = PretrainModule(model, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-pretrain-"))
     result = train(module, data.subset(train_index), data.subset(val_index), cfg.train, work,

