@@ -108,6 +108,9 @@ def main() -> None:
     parser.add_argument("--cgan-epochs", type=int, default=25)
     parser.add_argument("--recon-weight", type=float, default=100.0, help="the cGAN's reconstruction weight")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vae-likelihood", default="sum", help="the VAE's likelihood weighting: sum or balanced")
+    parser.add_argument("--vae-beta", type=float, default=1.0, help="the VAE's KL weight")
+    parser.add_argument("--models", nargs="+", default=["vae", "cgan"], choices=["vae", "cgan"])
     parser.add_argument("--out", type=Path, default=RESULTS / "avdigits_generation")
     args = parser.parse_args()
 
@@ -130,7 +133,9 @@ def main() -> None:
     real_accuracy = classifier.evaluate(test_csv)["digit"]["accuracy"]
     models: dict[str, dict[str, Any]] = {
         # MMVAE's mixture posterior: each modality's latent alone must reconstruct both (cross-generation)
-        "vae": {"objective_args": {"latent_dim": 16, "joint": "moe"}, "epochs": args.vae_epochs},
+        "vae": {"objective_args": {"latent_dim": 16, "joint": "moe", "likelihood": args.vae_likelihood,
+                                   "beta": args.vae_beta},
+                "epochs": args.vae_epochs},
         # pix2pix-style: a strong reconstruction term keeps the samples tied to their source on few steps
         "cgan": {"objective_args": {"source": "audio", "target": "image", "noise_dim": 32, "hidden_dim": 256,
                                     "recon_weight": args.recon_weight}, "epochs": args.cgan_epochs, "lr": 1e-3},
@@ -138,6 +143,8 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     folders: dict[str, Path] = {}
     for name, options in models.items():
+        if name not in args.models:
+            continue
         print(f"training the {name} ...", flush=True)
         pretrained = pretrain(csv, name, ignore=["digit", "speaker"], run_dir=work / f"{name}-run",
                               **{**common, **options})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
@@ -34,7 +35,10 @@ class MultimodalVAE(RepresentationModel):
       subset of the present modalities; training draws one subset per sample.
 
     ``ELBO loss = reconstruction + beta * KL(q || N(0, I))``, per sample (reconstruction as in
-    :mod:`polymodal.models.decoders`). In evaluation mode the latent is the posterior mean, so the
+    :mod:`polymodal.models.decoders`, summed over modalities with ``likelihood`` weights: ``"sum"``
+    weighs each element alike, so a large modality (a spectrogram) outweighs a small one (a digit);
+    ``"balanced"`` scales each modality by (largest size / its size), as MMVAE and MoPoE-VAE do, or
+    give ``{modality: weight}``). In evaluation mode the latent is the posterior mean, so the
     validation loss is deterministic. ``embed`` is the mean of the joint posterior given the
     present modalities; :meth:`generate` decodes every modality from a chosen subset.
     """
@@ -42,6 +46,7 @@ class MultimodalVAE(RepresentationModel):
     def __init__(
         self, encoders: Mapping[str, Encoder], input_info: Mapping[str, Mapping[str, Any]], latent_dim: int = 16,
         hidden_dim: int = 128, joint: str = "poe", beta: float = 1.0,
+        likelihood: str | Mapping[str, float] = "sum",
     ) -> None:
         super().__init__(encoders)
         if joint not in JOINTS:
@@ -51,6 +56,21 @@ class MultimodalVAE(RepresentationModel):
         self.embedding_dim, self.joint, self.beta = latent_dim, joint, beta
         self.posteriors = nn.ModuleDict({n: nn.Linear(e.output_dim, 2 * latent_dim) for n, e in encoders.items()})
         self.decoders = DecoderSet(latent_dim, input_info, self.modalities, hidden_dim)
+        self.likelihood_weights = self._likelihood_weights(likelihood)
+
+    def _likelihood_weights(self, likelihood: str | Mapping[str, float]) -> dict[str, float]:
+        if isinstance(likelihood, Mapping):
+            unknown = sorted(set(likelihood) - set(self.modalities))
+            if unknown or any(float(w) < 0 for w in likelihood.values()):
+                raise ValueError(f"likelihood weights are non-negative numbers per modality of {self.modalities}; "
+                                 f"got {dict(likelihood)}")
+            return {n: float(likelihood.get(n, 1.0)) for n in self.modalities}
+        if likelihood == "sum":
+            return dict.fromkeys(self.modalities, 1.0)
+        if likelihood == "balanced":  # as MMVAE / MoPoE rescale: every modality weighs as much as the largest
+            sizes = {n: math.prod(self.decoders[n].shape) for n in self.modalities}
+            return {n: max(sizes.values()) / sizes[n] for n in self.modalities}
+        raise ValueError(f"likelihood must be 'sum', 'balanced' or {{modality: weight}}, got {likelihood!r}")
 
     # -- posteriors ---------------------------------------------------------------------------
     def experts(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> tuple[dict[str, Tensor],
@@ -88,7 +108,8 @@ class MultimodalVAE(RepresentationModel):
         ``encoded`` marks the samples whose posterior came from at least one modality.
         """
         z = reparameterize(mu, logvar) if self.training else mu
-        recon = self.decoders.losses(self.decoders(z), inputs, masks)
+        losses = self.decoders.losses(self.decoders(z), inputs, masks)
+        recon = {n: self.likelihood_weights[n] * r for n, r in losses.items()}
         per_modality = {n: masked_batch_mean(r, masks[n] & encoded) for n, r in recon.items()}
         total_recon = torch.stack(list(recon.values()), dim=1).sum(dim=1)
         return total_recon, kl_standard_normal(mu, logvar), per_modality

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -71,3 +73,28 @@ def test_translate_is_the_generation_of_one_modality_from_another() -> None:
     assert torch.equal(model.translate(inputs, masks, "img", "tab"), model.generate(inputs, masks, ["img"])["tab"])
     with pytest.raises(ValueError, match="source and target are both 'img'"):
         model.translate(inputs, masks, "img", "img")
+
+
+def test_balanced_likelihood_weighs_each_modality_as_the_largest() -> None:
+    plain = build("vae", latent_dim=4, hidden_dim=8, joint="moe").eval()
+    balanced = build("vae", latent_dim=4, hidden_dim=8, joint="moe", likelihood="balanced").eval()
+    sizes = {n: math.prod(plain.decoders[n].shape) for n in plain.modalities}
+    largest = max(sizes.values())
+    assert balanced.likelihood_weights == pytest.approx({n: largest / s for n, s in sizes.items()})
+    assert plain.likelihood_weights == dict.fromkeys(plain.modalities, 1.0)
+    balanced.load_state_dict(plain.state_dict())
+    inputs, masks = make_batch(6)
+    mus, logvars = plain.experts(inputs, masks)
+    name = plain.modalities[0]
+    _, _, recon_plain = plain.elbo(mus[name], logvars[name], inputs, masks, masks[name])
+    _, _, recon_balanced = balanced.elbo(mus[name], logvars[name], inputs, masks, masks[name])
+    for n in plain.modalities:
+        torch.testing.assert_close(recon_balanced[n], recon_plain[n] * largest / sizes[n])
+    weighted = build("vae", latent_dim=4, hidden_dim=8, likelihood={"img": 2.0})
+    assert weighted.likelihood_weights["img"] == 2.0 and weighted.likelihood_weights["txt"] == 1.0
+
+
+@pytest.mark.parametrize("likelihood", ["mean", {"sound": 1.0}, {"img": -1.0}])
+def test_bad_likelihood_is_an_error(likelihood) -> None:
+    with pytest.raises(ValueError, match="likelihood"):
+        build("vae", latent_dim=4, hidden_dim=8, likelihood=likelihood)
