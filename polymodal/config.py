@@ -6,14 +6,24 @@ Unknown keys are errors (``extra="forbid"``), and nothing in a config is ever ev
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+C = TypeVar("C", bound="_Strict")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def from_file(cls: type[C], path: str | Path) -> C:
+        """Load a YAML or JSON config (``yaml.safe_load``: no code is run)."""
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config {path} must hold a mapping at the top level")
+        return cls.model_validate(data)
 
 
 class DataConfig(_Strict):
@@ -90,15 +100,6 @@ class FitConfig(_Strict):
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> FitConfig:
-        """Load a YAML or JSON config (``yaml.safe_load``: no code is run)."""
-        text = Path(path).read_text()
-        data = yaml.safe_load(text) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"config {path} must hold a mapping at the top level")
-        return cls.model_validate(data)
-
 
 class PretrainModelConfig(_Strict):
     """What :func:`polymodal.engine.pretrain.pretrain` builds: an objective and its encoders."""
@@ -124,11 +125,3 @@ class PretrainConfig(_Strict):
     data: DataConfig = Field(default_factory=lambda: DataConfig())
     model: PretrainModelConfig = Field(default_factory=lambda: PretrainModelConfig())
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> PretrainConfig:
-        """Load a YAML or JSON config (``yaml.safe_load``: no code is run)."""
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"config {path} must hold a mapping at the top level")
-        return cls.model_validate(data)
