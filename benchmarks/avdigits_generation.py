@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from avdigits import default_data, ensure_avdigits
 from PIL import Image
 
 import polymodal
 from polymodal.bench.results import markdown_table
-from polymodal.datasets.avdigits import build_avdigits
 from polymodal.engine.atomic import atomic_write_json, atomic_write_text, atomic_write_with
 from polymodal.engine.pretrain import pretrain
 from polymodal.evaluation.coherence import coherence_scores, per_class_coherence
@@ -42,22 +42,8 @@ from polymodal.generation import generate
 from polymodal.predictor import Predictor
 
 RESULTS = Path(__file__).resolve().parent / "results"
-REPO = Path(__file__).resolve().parent.parent
 ENCODERS = {"image": {"base_channels": 8, "output_dim": 64}, "audio": {"base_channels": 8, "output_dim": 64}}
 PREPROCESS = {"audio": {"sample_rate": 8000}}  # FSDD is recorded at 8 kHz: no need to upsample
-
-
-def default_data() -> Path:
-    return Path(os.environ.get("POLYMODAL_DATA", REPO.parent / "shared" / "data"))
-
-
-def build(data: Path, work: Path, max_rows: int | None) -> Path:
-    mnist, fsdd = data / "mnist" / "mnist.npz", data / "fsdd" / "recordings"
-    for path in (mnist, fsdd):
-        if not path.exists():
-            raise SystemExit(f"{path} not found: pass --data or set POLYMODAL_DATA to the shared data folder")
-    folder = work if max_rows is None else work.with_name(f"{work.name}-{max_rows}")
-    return build_avdigits(mnist, fsdd, folder, seed=0, max_rows=max_rows)
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -115,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    csv = build(args.data, args.work, args.max_rows)
+    csv = ensure_avdigits(args.data, args.work, args.max_rows)
     frame = pd.read_csv(csv)
     test_csv = csv.with_name("avdigits_test_rows.csv")  # next to the table: the image paths resolve
     test = frame[frame["split"] == "test"].reset_index(drop=True)

@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from avdigits import default_data, ensure_avdigits
 
 import polymodal
 from polymodal.bench.docs import write_benchmarks_doc
-from polymodal.datasets.avdigits import build_avdigits
 from polymodal.engine.atomic import atomic_write_json, atomic_write_text
 from polymodal.engine.pretrain import pretrain
 from polymodal.evaluation.retrieval import cross_modal_retrieval, linear_probe
@@ -55,20 +55,6 @@ REPRESENTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "dcca": ("dcca", {"latent_dim": 10}),
     "vae": ("vae", {}),
 }
-
-
-def default_data() -> Path:
-    return Path(os.environ.get("POLYMODAL_DATA", REPO.parent / "shared" / "data"))
-
-
-def ensure_avdigits(data: Path, work: Path, max_rows: int | None) -> Path:
-    mnist, fsdd = data / "mnist" / "mnist.npz", data / "fsdd" / "recordings"
-    for path in (mnist, fsdd):
-        if not path.exists():
-            raise SystemExit(f"{path} not found: pass --data or set POLYMODAL_DATA to the shared data folder")
-    if max_rows is not None:
-        work = work.with_name(f"{work.name}-{max_rows}")
-    return build_avdigits(mnist, fsdd, work, seed=0, max_rows=max_rows)
 
 
 def chance_retrieval(labels: np.ndarray, ks: tuple[int, ...] = KS) -> dict[str, float]:
