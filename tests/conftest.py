@@ -12,6 +12,17 @@ from polymodal.datasets import make_digits_two_view, make_messy_table, make_synt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (pretrained backbones: fast enough, and steadier beside other jobs)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def digits_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded two-view digits table (1,797 rows), seed 0."""

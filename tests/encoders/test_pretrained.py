@@ -46,12 +46,7 @@ def cells(kind: str, n: int = 3, seed: int = 0) -> list:
     return [(0.1 * rng.standard_normal(8000 + 1000 * i).astype(np.float32), 8000) for i in range(n)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for n in DIMS])

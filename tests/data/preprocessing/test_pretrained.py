@@ -22,12 +22,7 @@ HAS_MINILM = all(importlib.util.find_spec(m) for m in ("transformers", "gt_all_m
 REASON = "needs the packages of pip install 'polymodal[pretrained]'"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _frame(kind: str) -> pd.DataFrame:
