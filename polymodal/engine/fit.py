@@ -21,7 +21,7 @@ from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.stacking import refit_stacking
-from polymodal.engine.trainer import train
+from polymodal.engine.trainer import TrainResult, train
 from polymodal.engine.transfer import TransferSource
 from polymodal.errors import DataError
 from polymodal.fusion import FUSIONS
@@ -145,8 +145,15 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     if len(splits["test"]):
         metrics["test"] = predictor.evaluate_encoded(data.subset(splits["test"]))
     predictor.metrics = metrics
-    predictor.history = result.history
     predictor.last_report = loaded.report
+    return finish(predictor, result, config, work, out)
+
+
+def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: Path,
+           out: str | Path | None) -> Predictor:
+    """The end of every fit: the training history and rank on the predictor; rank 0 writes the config
+    beside the run and saves the bundle to ``out`` (the other processes of a multi-process run write nothing)."""
+    predictor.history = result.history
     predictor.global_rank = result.global_rank
     if result.global_rank == 0:
         atomic_write_json(work / "config.json", config.model_dump(mode="json"))

@@ -22,8 +22,7 @@ from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import TaskKind
 from polymodal.data.streaming import StreamingDataset, hash_split, load_chunk, sample_rows, stream_format
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
-from polymodal.engine.atomic import atomic_write_json
-from polymodal.engine.fit import build_module, infer_table_schema
+from polymodal.engine.fit import build_module, finish, infer_table_schema
 from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.trainer import train_loaders
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
@@ -106,10 +105,4 @@ def fit_stream(table: Any, config: FitConfig, out: str | Path | None = None,
                     "rows": sorted(train_report.dropped_rows + report.dropped_rows)},
         "stream": {"chunk_rows": config.data.chunk_rows, "fit_sample_rows": config.data.fit_sample_rows},
     }
-    predictor.history = result.history
-    predictor.global_rank = result.global_rank
-    if result.global_rank == 0:
-        atomic_write_json(work / "config.json", config.model_dump(mode="json"))
-        if out is not None:
-            predictor.save(out)
-    return predictor
+    return finish(predictor, result, config, work, out)
