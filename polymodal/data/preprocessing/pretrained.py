@@ -79,6 +79,7 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
         self.cache = bool(cache)
         self.cache_dir = None if cache_dir is None else str(cache_dir)
         self.backbone_options = dict(backbone_options)
+        self._stores: dict[Path, Any] = {}
 
     def options(self) -> dict[str, Any]:
         return {"column": self.column, "pretrained": self.pretrained, "train": str(self.mode),
@@ -97,14 +98,20 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
         return shared_backbone(self.pretrained, self.weights, **self.backbone_options)
 
     def store(self) -> Any:
-        """The cache namespace of this backbone and preparation, or ``None`` when caching is off."""
+        """The cache namespace of this backbone and preparation, or ``None`` when caching is off.
+
+        Kept per cache folder: the file lookup before loading and every transform share one index of
+        the shards (a store indexes only the shards written since its last look)."""
         from polymodal.cache import EmbeddingStore, default_cache_dir, namespace
 
         root = Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
         if not self.cache or root is None:
             return None
-        identity = self.backbone.identity()
-        return EmbeddingStore(root, namespace(self.pretrained, identity), self.backbone.output_dim, identity)
+        if root not in self._stores or not self._stores[root].path.is_dir():  # new, or cleared since
+            identity = self.backbone.identity()
+            self._stores[root] = EmbeddingStore(root, namespace(self.pretrained, identity), self.backbone.output_dim,
+                                                identity)
+        return self._stores[root]
 
     def file_lookup(self) -> FileLookup | None:
         """Frozen: files are keyed by their bytes and decoded only when their embedding is not cached."""
