@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from polymodal.config import DataConfig, FitConfig, ModelConfig, TrainConfig
+from polymodal.config import FitConfig, with_options
 from polymodal.engine import fit as _fit
 from polymodal.predictor import Predictor, TableLike
 from polymodal.pretrained import PretrainedModel
@@ -46,23 +44,14 @@ def fit(
     >>> predictor.evaluate("test.csv")                                                     # doctest: +SKIP
     >>> polymodal.fit("few.csv", target="label", init_from="encoder/", freeze=True)         # doctest: +SKIP
     """
-    cfg = config.model_copy(deep=True) if config is not None else FitConfig()
-    sections: dict[str, type[BaseModel]] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-    updates: dict[str, dict[str, Any]] = {s: {} for s in sections}
     if target is not None:
         options["targets"] = [target] if isinstance(target, str) else list(target)
     if fusion is not None:
         options["fusion"] = fusion
     if modalities is not None:
         options["modalities"] = dict(modalities)
-    for key, value in options.items():
-        section = next((s for s, cls in sections.items() if key in cls.model_fields), None)
-        if section is None:
-            valid = sorted(f for cls in sections.values() for f in cls.model_fields)
-            raise TypeError(f"unknown option {key!r}; valid options: {', '.join(valid)}")
-        updates[section][key] = value
-    merged = {s: {**getattr(cfg, s).model_dump(), **updates[s]} for s in sections}
-    return _fit.fit(table, FitConfig.model_validate(merged), out=out, run_dir=run_dir, resume=resume)
+    merged = with_options(config if config is not None else FitConfig(), options)
+    return _fit.fit(table, merged, out=out, run_dir=run_dir, resume=resume)
 
 
 def load(path: str | Path) -> Predictor:

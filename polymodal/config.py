@@ -5,6 +5,7 @@ Unknown keys are errors (``extra="forbid"``), and nothing in a config is ever ev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -125,3 +126,17 @@ class PretrainConfig(_Strict):
     data: DataConfig = Field(default_factory=lambda: DataConfig())
     model: PretrainModelConfig = Field(default_factory=lambda: PretrainModelConfig())
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
+
+
+def with_options(config: C, options: Mapping[str, Any]) -> C:
+    """A copy of ``config`` with flat ``options`` set, each in the section (``data``, ``model``, ``train``)
+    that has a field of that name; an unknown option is a ``TypeError`` listing the valid ones."""
+    sections: dict[str, type[BaseModel]] = {name: type(getattr(config, name)) for name in type(config).model_fields}
+    updates: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    for key, value in options.items():
+        section = next((name for name, cls in sections.items() if key in cls.model_fields), None)
+        if section is None:
+            valid = sorted(f for cls in sections.values() for f in cls.model_fields)
+            raise TypeError(f"unknown option {key!r}; valid options: {', '.join(valid)}")
+        updates[section][key] = value
+    return type(config).model_validate({s: {**getattr(config, s).model_dump(), **updates[s]} for s in sections})

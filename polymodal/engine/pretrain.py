@@ -18,9 +18,8 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-from pydantic import BaseModel
 
-from polymodal.config import DataConfig, PretrainConfig, PretrainModelConfig, TrainConfig
+from polymodal.config import DataConfig, PretrainConfig, with_options
 from polymodal.data.dataset import EncodedData
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, infer_schema
@@ -37,24 +36,14 @@ from polymodal.models.dcca import DCCAModel
 from polymodal.models.objectives import OBJECTIVES, build_representation_model
 from polymodal.pretrained import PretrainedModel, TableLike
 
-SECTIONS: dict[str, type[BaseModel]] = {"data": DataConfig, "model": PretrainModelConfig, "train": TrainConfig}
-
 
 def pretrain_config(objective: str | None = None, config: PretrainConfig | None = None,
                     **options: Any) -> PretrainConfig:
     """``config`` (default: all defaults) with ``objective`` and ``options`` (fields of any section) set;
     an unknown option is an error listing the valid ones."""
-    cfg = config.model_copy(deep=True) if config is not None else PretrainConfig()
-    updates: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
     if objective is not None:
         options["objective"] = objective
-    for key, value in options.items():
-        section = next((s for s, cls in SECTIONS.items() if key in cls.model_fields), None)
-        if section is None:
-            valid = sorted(f for cls in SECTIONS.values() for f in cls.model_fields)
-            raise TypeError(f"unknown option {key!r}; valid options: {', '.join(valid)}")
-        updates[section][key] = value
-    return PretrainConfig.model_validate({s: {**getattr(cfg, s).model_dump(), **updates[s]} for s in SECTIONS})
+    return with_options(config if config is not None else PretrainConfig(), options)
 
 
 def _schema(frame: Any, data: DataConfig) -> Schema:
