@@ -5,6 +5,7 @@ name            kinds       what it does
 ==============  ==========  ===========================================================
 crop            image       random resized crop (``scale``, ``ratio`` ranges)
 flip            image       left-right mirror with probability ``p``
+blur            image       Gaussian blur of random ``sigma`` (a range) with probability ``p``
 noise           image,      Gaussian noise of ``std`` (inputs are standardised)
                 audio,
                 vector
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 
 from polymodal.augment.audio import FrequencyMask, TimeMask, TimeShift
 from polymodal.augment.base import Augmentation, GaussianNoise
-from polymodal.augment.image import RandomCrop, RandomFlip
+from polymodal.augment.image import GaussianBlur, RandomCrop, RandomFlip
 from polymodal.augment.text import WordDropout
 from polymodal.data.kinds import ModalityKind
 from polymodal.registry import Registry
@@ -43,6 +44,7 @@ AUGMENTATIONS: Registry[Augmentation] = Registry("augmentation")
 for _name, _cls, _text in (
     ("crop", RandomCrop, "random resized crop of an image"),
     ("flip", RandomFlip, "left-right mirror of an image"),
+    ("blur", GaussianBlur, "Gaussian blur of an image"),
     ("noise", GaussianNoise, "Gaussian noise on standardised image, audio or vector inputs"),
     ("time_shift", TimeShift, "roll a spectrogram along time"),
     ("time_mask", TimeMask, "SpecAugment time masks"),

@@ -53,3 +53,35 @@ class RandomFlip(Augmentation):
     def forward(self, x: Tensor) -> Tensor:
         flip = torch.rand(x.shape[0], device=x.device) < self.p
         return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+class GaussianBlur(Augmentation):
+    """With probability ``p``, blurs an image with a Gaussian of standard deviation drawn uniformly from
+    ``sigma`` (a range, in pixels), as SimCLR does; separable, with reflected borders. Teaches a model
+    to read blurred or generated images (see ``benchmarks/avdigits_generation.py``)."""
+
+    kinds = frozenset({ModalityKind.IMAGE})
+
+    def __init__(self, sigma: tuple[float, float] = (0.1, 2.0), p: float = 0.5) -> None:
+        super().__init__()
+        low, high = float(sigma[0]), float(sigma[1])
+        if not 0.0 < low <= high:
+            raise ValueError(f"sigma is a (low, high) range of positive standard deviations; got {sigma}")
+        self.sigma = (low, high)
+        self.p = check_probability("p", p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        sigma = torch.empty(n, device=x.device, dtype=x.dtype).uniform_(*self.sigma)
+        radius = min(math.ceil(3 * self.sigma[1]), (min(h, w) - 1) // 2)
+        if radius < 1:
+            return x
+        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+        kernel = torch.exp(-0.5 * (offsets[None, :] / sigma[:, None]) ** 2)
+        kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # [n * c, k]
+        flat = x.reshape(1, n * c, h, w)
+        flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernel[:, None, None, :], groups=n * c)
+        flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernel[:, None, :, None], groups=n * c)
+        blurred = flat.reshape(n, c, h, w)
+        chosen = torch.rand(n, device=x.device) < self.p
+        return torch.where(chosen.view(-1, 1, 1, 1), blurred, x)

@@ -8,7 +8,7 @@ import torch
 from polymodal.augment import AUGMENTATIONS, DEFAULTS, Augmenter, build_augmentation
 from polymodal.augment.audio import FrequencyMask, TimeMask, TimeShift
 from polymodal.augment.base import GaussianNoise
-from polymodal.augment.image import RandomCrop, RandomFlip
+from polymodal.augment.image import GaussianBlur, RandomCrop, RandomFlip
 from polymodal.augment.text import WordDropout
 from polymodal.data.kinds import ModalityKind
 
@@ -33,7 +33,7 @@ def test_contract_shape_dtype_seeded_and_changes_its_kinds(name):
         again = augment(x)
         assert y.shape == x.shape and y.dtype == x.dtype
         assert torch.equal(y, again)  # the global generator decides: seeded runs repeat
-        assert not torch.equal(y, x) or name in ("flip", "time_shift")  # may draw the identity for a sample
+        assert not torch.equal(y, x) or name in ("flip", "time_shift", "blur")  # may draw the identity for a sample
         assert list(augment.parameters()) == []
     wrong = next(k for k in ModalityKind if k not in cls.kinds)
     with pytest.raises(ValueError, match=f"augmentation '{name}' applies to"):
@@ -61,7 +61,7 @@ def test_a_modalitys_own_entry_wins_over_its_kinds_and_defaults_follow_the_kind(
 
 @pytest.mark.parametrize(("spec", "message"), [
     ({"sound": "default"}, "unknown modality or kind"),
-    ({"image": ["blur"]}, "unknown augmentation 'blur'"),
+    ({"image": ["rotate"]}, "unknown augmentation 'rotate'"),
     ({"image": {"crop": {"size": 3}}}, "unknown argument"),
     ({"image": 3}, "must be 'default', 'none'"),
 ])
@@ -111,3 +111,18 @@ def test_word_dropout_keeps_padding_and_noise_has_its_std():
     torch.manual_seed(0)
     noise = GaussianNoise(std=0.3)(torch.zeros(20_000))
     assert abs(float(noise.std()) - 0.3) < 0.01
+
+
+def test_blur_spreads_a_point_as_the_separable_gaussian_and_keeps_constant_images():
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 4] = 1.0
+    y = GaussianBlur(sigma=(1.0, 1.0), p=1.0)(x)
+    g = torch.exp(-0.5 * torch.arange(-3.0, 4.0) ** 2)
+    g = g / g.sum()
+    torch.testing.assert_close(y[0, 0, 1:8, 1:8], torch.outer(g, g))  # radius 3 = ceil(3 sigma)
+    torch.testing.assert_close(y.sum(), torch.tensor(1.0))
+    flat = torch.full((2, 3, 6, 7), 0.7)
+    torch.testing.assert_close(GaussianBlur(p=1.0)(flat), flat)  # reflected borders: no darkened edge
+    assert torch.equal(GaussianBlur(p=0.0)(x), x)
+    with pytest.raises(ValueError, match="sigma is a"):
+        GaussianBlur(sigma=(0.0, 1.0))
