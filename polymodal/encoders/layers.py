@@ -28,12 +28,24 @@ def downsampling_stages(side: int, smallest: int = 4, most: int = 4) -> int:
     return int(min(most, wanted, math.floor(math.log2(side))))  # never pool a side below 1
 
 
-def mlp(input_dim: int, hidden_dim: int, output_dim: int, num_layers: int, dropout: float) -> nn.Sequential:
-    """``num_layers`` hidden blocks (Linear, ReLU, Dropout) then a linear output layer."""
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
+                                            "sigmoid": nn.Sigmoid}
+
+
+def activation_layer(name: str) -> nn.Module:
+    """A fresh activation module by name (see :data:`ACTIVATIONS`)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def mlp(input_dim: int, hidden_dim: int, output_dim: int, num_layers: int, dropout: float,
+        activation: str = "relu") -> nn.Sequential:
+    """``num_layers`` hidden blocks (Linear, activation, Dropout) then a linear output layer."""
     layers: list[nn.Module] = []
     width = input_dim
     for _ in range(num_layers):
-        layers += [nn.Linear(width, hidden_dim), nn.ReLU(), nn.Dropout(dropout)]
+        layers += [nn.Linear(width, hidden_dim), activation_layer(activation), nn.Dropout(dropout)]
         width = hidden_dim
     layers.append(nn.Linear(width, output_dim))
     return nn.Sequential(*layers)

@@ -9,7 +9,9 @@ from polymodal.encoders.layers import check_dropout, check_input, check_positive
 
 
 class VectorMLP(Encoder):
-    """Vectors ``[B, dim]`` to ``[B, output_dim]``: LayerNorm, then an MLP.
+    """Vectors ``[B, dim]`` to ``[B, output_dim]``: LayerNorm, then an MLP of ``num_layers`` hidden layers
+    (``activation``: relu, gelu, silu, tanh or sigmoid, the last as in the deep CCA networks of Wang et al.
+    2015).
 
     Example
     -------
@@ -19,7 +21,8 @@ class VectorMLP(Encoder):
     """
 
     def __init__(
-        self, dim: int, output_dim: int = 128, hidden_dim: int = 128, num_layers: int = 2, dropout: float = 0.1
+        self, dim: int, output_dim: int = 128, hidden_dim: int = 128, num_layers: int = 2, dropout: float = 0.1,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         check_positive(dim=dim, output_dim=output_dim, hidden_dim=hidden_dim)
@@ -27,7 +30,7 @@ class VectorMLP(Encoder):
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
         self.dim = int(dim)
-        self.net = nn.Sequential(nn.LayerNorm(dim), mlp(dim, hidden_dim, output_dim, num_layers, dropout))
+        self.net = nn.Sequential(nn.LayerNorm(dim), mlp(dim, hidden_dim, output_dim, num_layers, dropout, activation))
         self.output_dim = int(output_dim)
 
     def forward(self, x: Tensor) -> Tensor:
