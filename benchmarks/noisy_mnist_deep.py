@@ -80,6 +80,7 @@ VIEWS = ("view1", "view2")
 LATENT_DIM = 10
 HIDDEN_DIM = 1024
 REG = 1e-4
+FEATURES_DIR: Path | None = None  # set by --save-features
 PATIENCE = 1000  # a fixed budget of epochs: the best epoch is kept, training is not cut short
 # (linear-SVM test error %, clustering accuracy %, NMI %) in Wang et al. 2015, Table 2 (noisy MNIST);
 # the clustering figures are quoted from memory, not checked against the paper
@@ -97,6 +98,10 @@ class DeepSetting:
     weight_decay: float = 0.0
     recon_weight: float = 0.0
     hidden_dim: int = HIDDEN_DIM
+    dropout: float = 0.0
+    reg: float = REG
+    n_components: int | None = None  # correlations summed by the objective (None: all LATENT_DIM)
+    activation: str = "relu"
     seed: int = 0
 
 
@@ -111,8 +116,10 @@ def build_model(setting: DeepSetting, dim: int) -> DCCAModel:
     """The paper's two ``dim``-H-H-H-L networks (H = ``setting.hidden_dim``), through polymodal's registries."""
     info = {v: {"kind": "vector", "dim": dim} for v in VIEWS}
     encoders = {v: build_encoder("vector-mlp", info[v], output_dim=LATENT_DIM, hidden_dim=setting.hidden_dim,
-                                 num_layers=3, dropout=0.0) for v in VIEWS}
-    args: dict[str, Any] = {"latent_dim": LATENT_DIM, "hidden_dim": setting.hidden_dim, "reg": REG, "head_layers": 0}
+                                 num_layers=3, dropout=setting.dropout, activation=setting.activation)
+                for v in VIEWS}
+    args: dict[str, Any] = {"latent_dim": LATENT_DIM, "hidden_dim": setting.hidden_dim, "reg": setting.reg,
+                            "n_components": setting.n_components, "head_layers": 0}
     if setting.objective == "dccae":
         args.update(recon_weight=setting.recon_weight, decoder_layers=3)
     model = OBJECTIVES.create(setting.objective, encoders=encoders, input_info=info, **args)
@@ -171,6 +178,9 @@ def deep_features(setting: DeepSetting, train_split: Split, val_split: Split, te
     print(f"{setting.objective}: {result.epochs_run} epochs in {result.train_seconds:.0f} s, best epoch "
           f"{result.best_epoch + 1}, validation correlation {chosen['val_correlation']}, validation SVM error "
           f"{100 * chosen['val_svm_error']:.2f}%", flush=True)
+    if FEATURES_DIR is not None:  # --save-features: the projections, to try other classifiers on them
+        FEATURES_DIR.mkdir(parents=True, exist_ok=True)
+        np.savez(FEATURES_DIR / f"{setting.objective}.npz", train=p_train, val=p_val, test=p_test)
     return chosen, {"train": p_train, "test": p_test}
 
 
@@ -254,7 +264,7 @@ def to_markdown(r: dict) -> str:
         seconds = c["train_seconds"] if deep else row["fit_and_tune_seconds"]
         epochs = f"{c['epochs_run']} ({c['best_epoch']})" if deep else "n/a"
         shown = {"svm_alpha": c["svm_alpha"], **({"reg": c["reg"]} if "reg" in c else {}),
-                 **({"recon_weight": c["recon_weight"]} if c.get("recon_weight") else {}),
+                 **{k: c[k] for k in ("recon_weight", "weight_decay", "dropout", "n_components") if c.get(k)},
                  **({"val SVM error %": 100 * c["val_svm_error"]} if deep else {})}
         lines.append(
             f"| {name} | {c['dim']} | {100 * row['svm_test_error']:.2f} | {_paper(name, 0)} | "
@@ -300,7 +310,10 @@ def _runs_text(r: dict) -> list[str]:
 
 def _settings(args: argparse.Namespace) -> dict[str, DeepSetting]:
     overrides: dict[str, Any] = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                                  ("lr", args.lr)) if v is not None}
+                                                  ("lr", args.lr), ("weight_decay", args.weight_decay),
+                                                  ("dropout", args.dropout), ("reg", args.reg),
+                                                  ("n_components", args.n_components),
+                                                  ("activation", args.activation)) if v is not None}
     if args.quick:
         overrides = {k: QUICK[k] for k in ("epochs", "batch_size", "hidden_dim")} | overrides
     settings = {name: dataclasses.replace(SETTINGS[name], **overrides) for name in args.methods}
@@ -316,6 +329,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, help="minibatch of every deep method")
     parser.add_argument("--lr", type=float, help="learning rate of every deep method")
     parser.add_argument("--recon-weight", type=float, help="DCCAE's reconstruction weight (lambda)")
+    parser.add_argument("--weight-decay", type=float, help="AdamW's (decoupled) weight decay of every deep method")
+    parser.add_argument("--dropout", type=float, help="dropout after each hidden layer of every deep method")
+    parser.add_argument("--reg", type=float, help="covariance ridge, relative to the mean variance")
+    parser.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "gelu", "silu"],
+                        help="hidden units of every deep method (the paper: sigmoid)")
+    parser.add_argument("--n-components", type=int, help="canonical correlations the objective sums (default: all)")
     parser.add_argument("--methods", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--no-cca", action="store_true", help="leave out the CCA row")
     parser.add_argument("--n-train", type=int, default=50_000, help="training pairs (the first N)")
@@ -327,7 +346,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--update", action="store_true", help="keep the other rows of the results file there")
     parser.add_argument("--merge", type=Path, nargs="+", help="only add the rows (and runs) of these results files "
                                                               "to the results file; nothing is trained")
+    parser.add_argument("--save-features", type=Path, help="save each deep method's view-1 projections here (npz)")
     args = parser.parse_args(argv)
+    global FEATURES_DIR
+    FEATURES_DIR = args.save_features
     if args.merge:
         return merge_results(args.results or RESULTS, args.merge)
     torch.set_num_threads(args.threads)

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="preprocessing option for a modality or kind (e.g. image.image_size=32)")
     p.add_argument("--augment", action="append", default=[], metavar="MODALITY=NAMES",
                    help="training augmentations of a modality or kind: default, none, or names joined by commas "
-                        "(crop, flip, noise, time_shift, time_mask, freq_mask, word_dropout)")
+                        "(crop, flip, blur, noise, time_shift, time_mask, freq_mask, word_dropout)")
     p.add_argument("--modality-dropout", type=float, help="probability of hiding a modality of a sample in training")
     p.add_argument("--sharing", choices=["hard", "soft", "cross-stitch"],
                    help="multi-task parameter sharing: one trunk (hard, default), a tower per target tied by "
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transfer_options(p, trunk=False)
     p.add_argument("--augment", action="append", default=[], metavar="MODALITY=NAMES",
                    help="training augmentations of a modality or kind: default, none, or names joined by commas "
-                        "(crop, flip, noise, time_shift, time_mask, freq_mask, word_dropout)")
+                        "(crop, flip, blur, noise, time_shift, time_mask, freq_mask, word_dropout)")
     p.add_argument("--out", help="folder to save the representation bundle in")
     p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
