@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                   help="learning rate over training: constant (default) or a cosine decay to zero")
+    p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
     p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "
@@ -134,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                   help="learning rate over training: constant (default) or a cosine decay to zero")
+    p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--json", action="store_true", help="print the training summary as JSON")
 

@@ -59,7 +59,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
-                 "lr", "patience", "val_fraction",
+                 "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
                  "accelerator", "strategy", "precision", "num_nodes"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
@@ -306,7 +306,8 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.objective_arg:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
-    for name in ("epochs", "seed", "batch_size", "lr", "patience", "val_fraction", "accelerator"):
+    for name in ("epochs", "seed", "batch_size", "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
+                 "accelerator"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     return options

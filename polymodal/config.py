@@ -79,6 +79,10 @@ class TrainConfig(_Strict):
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="the learning rate over training: constant, or a cosine decay to zero at the last "
+                                "epoch (after the warmup)")
+    warmup_epochs: float = Field(0.0, ge=0, description="epochs of linear warmup from zero to lr (0: none)")
     weight_decay: float = Field(1e-4, ge=0)
     val_fraction: float = Field(0.2, gt=0, lt=1)
     patience: int = Field(5, ge=1, description="early stopping: epochs without improvement")

@@ -24,6 +24,7 @@ from polymodal.config import TrainConfig
 from polymodal.data.dataset import EncodedData, EncodedDataset, collate_batch
 from polymodal.engine.atomic import atomic_write_with
 from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
+from polymodal.engine.schedule import LearningRateSchedule
 
 
 class BestWeights(Callback):
@@ -164,6 +165,8 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
     stopping = EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
     counter = SampleCounter()
     callbacks: list[Callback] = [best, *([stopping] if select_best else []), *([counter] if n_train is None else [])]
+    if config.lr_schedule != "constant" or config.warmup_epochs > 0:
+        callbacks.append(LearningRateSchedule(config.lr_schedule, config.warmup_epochs))
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
     checkpoint = None
     if fingerprint is not None:
