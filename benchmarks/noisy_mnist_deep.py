@@ -102,6 +102,7 @@ class DeepSetting:
     reg: float = REG
     n_components: int | None = None  # correlations summed by the objective (None: all LATENT_DIM)
     activation: str = "relu"
+    lr_schedule: str = "constant"
     seed: int = 0
 
 
@@ -140,8 +141,8 @@ def train_deep(setting: DeepSetting, train_split: Split, val_split: Split,
     """Train on the pairs of ``train_split``; the epoch with the lowest validation loss is kept."""
     model = build_model(setting, train_split[0].shape[1])
     config = TrainConfig(epochs=setting.epochs, batch_size=setting.batch_size, lr=setting.lr,
-                         weight_decay=setting.weight_decay, patience=PATIENCE, seed=setting.seed, progress=False,
-                         drop_last=True)
+                         lr_schedule=setting.lr_schedule, weight_decay=setting.weight_decay, patience=PATIENCE,
+                         seed=setting.seed, progress=False, drop_last=True)
     module = PretrainModule(model, lr=setting.lr, weight_decay=setting.weight_decay)
     result = train(module, as_encoded(train_split), as_encoded(val_split), config, run_dir)
     return model, result
@@ -265,6 +266,7 @@ def to_markdown(r: dict) -> str:
         epochs = f"{c['epochs_run']} ({c['best_epoch']})" if deep else "n/a"
         shown = {"svm_alpha": c["svm_alpha"], **({"reg": c["reg"]} if "reg" in c else {}),
                  **{k: c[k] for k in ("recon_weight", "weight_decay", "dropout", "n_components") if c.get(k)},
+                 **{k: c[k] for k in ("activation", "lr_schedule") if k in c},
                  **({"val SVM error %": 100 * c["val_svm_error"]} if deep else {})}
         lines.append(
             f"| {name} | {c['dim']} | {100 * row['svm_test_error']:.2f} | {_paper(name, 0)} | "
@@ -313,7 +315,8 @@ def _settings(args: argparse.Namespace) -> dict[str, DeepSetting]:
                                                   ("lr", args.lr), ("weight_decay", args.weight_decay),
                                                   ("dropout", args.dropout), ("reg", args.reg),
                                                   ("n_components", args.n_components),
-                                                  ("activation", args.activation)) if v is not None}
+                                                  ("activation", args.activation),
+                                                  ("lr_schedule", args.lr_schedule)) if v is not None}
     if args.quick:
         overrides = {k: QUICK[k] for k in ("epochs", "batch_size", "hidden_dim")} | overrides
     settings = {name: dataclasses.replace(SETTINGS[name], **overrides) for name in args.methods}
@@ -332,6 +335,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--weight-decay", type=float, help="AdamW's (decoupled) weight decay of every deep method")
     parser.add_argument("--dropout", type=float, help="dropout after each hidden layer of every deep method")
     parser.add_argument("--reg", type=float, help="covariance ridge, relative to the mean variance")
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], help="learning rate over the epochs")
     parser.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "gelu", "silu"],
                         help="hidden units of every deep method (the paper: sigmoid)")
     parser.add_argument("--n-components", type=int, help="canonical correlations the objective sums (default: all)")
