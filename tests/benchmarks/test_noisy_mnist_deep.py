@@ -42,14 +42,14 @@ def test_deep_cca_features_beat_chance_and_the_results_are_written(bench: Module
     assert list(results["methods"]) == ["CCA", "DCCA", "DCCAE"]
     for name in ("DCCA", "DCCAE"):
         row = results["methods"][name]
-        assert row["svm_test_error"] < 0.5, f"{name}: 10 classes, chance is 0.9"  # on 8x8 digits DCCA reaches ~0.1
+        assert row["svm_test_error"] < 0.5, f"{name}: 10 classes, chance is 0.9"  # ~0.27 / ~0.44 after 6 epochs
         assert 0 < row["clustering"]["nmi"] <= 1 and row["chosen"]["epochs_run"] == 6
         assert 0 < row["chosen"]["val_correlation"] <= bench.LATENT_DIM
     bench.write_results(results, tmp_path)
     saved = json.loads((tmp_path / "noisy_mnist_deep.json").read_text())
     assert saved["methods"]["DCCA"]["svm_test_error"] == results["methods"]["DCCA"]["svm_test_error"]
     table = (tmp_path / "noisy_mnist_deep.md").read_text()
-    assert "| DCCAE | 10 |" in table and "| 6 (" in table
+    assert "| DCCAE | 10 |" in table and "| 6 (" in table and "activation=sigmoid" in table
     _check_merge(bench, results, tmp_path)
 
 
