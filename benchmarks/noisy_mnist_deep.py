@@ -21,7 +21,7 @@ and a constant learning rate of 1e-3 the networks memorised the training pairs (
 of 10 against 7.7 on validation) and DCCA's features gave 3.6% error (8.4% at batch 500); sigmoid units
 learn more slowly and generalise better (3.15% after 30 epochs). DCCAE's reconstruction made the
 validation loss jumpy at a constant learning rate of 2e-3; a cosine decay (``lr_schedule="cosine"``)
-steadies it. Its weight ``recon_weight=0.01`` was the best of 0.01, 0.1 and 1 (3.2%, 4.2% and 7.7%). Runs
+steadies it. Its weight ``recon_weight=0.01`` was the best of 0.003, 0.01, 0.1 and 1 (3.3%, 3.2%, 4.2% and 7.7%). Runs
 of one setting differ by a few tenths of a point (CPU reductions are not bitwise repeatable across
 runs under load): a ReLU DCCAE at lr 1e-3 gave 2.9% once and 5.2% when rerun.
 
