@@ -53,6 +53,16 @@ def default_data() -> Path:
     return Path(os.environ.get("POLYMODAL_DATA", REPO.parent / "shared" / "data"))
 
 
+def add_data_arguments(parser: argparse.ArgumentParser, work: str, max_rows: bool = True) -> None:
+    """``--data`` (the shared data folder), ``--work`` (``$TMPDIR/<work>``: the built table and runs) and, with
+    ``max_rows``, ``--max-rows`` (a subsample, for quick runs): the options every AV-digits script takes."""
+    parser.add_argument("--data", type=Path, default=default_data(), help="the shared data folder")
+    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / work,
+                        help="folder for the built table and the runs")
+    if max_rows:
+        parser.add_argument("--max-rows", type=int, help="subsample AV-digits (quick runs)")
+
+
 def ensure_avdigits(data: Path, work: Path, max_rows: int | None = None) -> Path:
     """Build (or reuse) AV-digits from ``data`` into ``work`` and return the table's path."""
     mnist, fsdd = data / "mnist" / "mnist.npz", data / "fsdd" / "recordings"
@@ -66,8 +76,7 @@ def ensure_avdigits(data: Path, work: Path, max_rows: int | None = None) -> Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=default_data())
-    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "polymodal-avdigits")
+    add_data_arguments(parser, "polymodal-avdigits", max_rows=False)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=RESULTS / "avdigits")

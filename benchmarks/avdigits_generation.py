@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from avdigits import default_data, ensure_avdigits
+from avdigits import add_data_arguments, ensure_avdigits
 from PIL import Image
 
 import polymodal
@@ -57,11 +57,10 @@ def judge(classifiers: dict[str, Predictor], index: pd.DataFrame, folder: Path, 
           root: Path) -> dict[str, Any]:
     """Coherence of the generated images listed in ``index`` (written in ``folder``) by each judge, per digit
     by the first, and their mean squared error (pixels in [0, 1]) to the real image of the source row."""
-    scores: dict[str, Any] = {}
-    for name, classifier in classifiers.items():
-        predicted = classifier.predict(folder / "generated.csv")["digit"].to_numpy()
-        scores[name] = coherence_scores(predicted, index["digit"].to_numpy(), n_classes=10)
-        scores.setdefault("per_digit", per_class_coherence(predicted, index["digit"].to_numpy()))
+    digits = index["digit"].to_numpy()
+    predicted = {name: c.predict(folder / "generated.csv")["digit"].to_numpy() for name, c in classifiers.items()}
+    scores: dict[str, Any] = {name: coherence_scores(p, digits, n_classes=10) for name, p in predicted.items()}
+    scores["per_digit"] = per_class_coherence(next(iter(predicted.values())), digits)
     errors = [np.mean((pixels(folder / p) - pixels(root / test["image"][r])) ** 2)
               for r, p in zip(index["row"], index["image"], strict=True)]
     scores["pixel_mse"] = float(np.mean(errors))
@@ -103,10 +102,7 @@ LABELS = {"vae": "multimodal VAE (mixture of experts), from scratch",
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=default_data())
-    parser.add_argument("--work", type=Path,
-                        default=Path(os.environ.get("TMPDIR", "/tmp")) / "polymodal-avdigits-generation")
-    parser.add_argument("--max-rows", type=int, help="subsample AV-digits (quick runs)")
+    add_data_arguments(parser, "polymodal-avdigits-generation")
     parser.add_argument("--classifier-epochs", type=int, default=10)
     parser.add_argument("--contrastive-epochs", type=int, default=15)
     parser.add_argument("--vae-epochs", type=int, default=20)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from avdigits import default_data, ensure_avdigits
+from avdigits import add_data_arguments, ensure_avdigits
 
 import polymodal
 from polymodal.bench.docs import write_benchmarks_doc
@@ -275,10 +275,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=default_data())
-    parser.add_argument("--work", type=Path,
-                        default=Path(os.environ.get("TMPDIR", "/tmp")) / "polymodal-avdigits-representation")
-    parser.add_argument("--max-rows", type=int, help="a smaller table, for a quick check")
+    add_data_arguments(parser, "polymodal-avdigits-representation")
     parser.add_argument("--representations", nargs="+", default=["contrastive", "contrastive-t0.07"],
                         choices=sorted(REPRESENTATIONS),
                         help="pretrained representations to score (the first must be contrastive: it is transferred)")

@@ -88,7 +88,6 @@ VIEWS = ("view1", "view2")
 LATENT_DIM = 10
 HIDDEN_DIM = 1024
 REG = 1e-4
-FEATURES_DIR: Path | None = None  # set by --save-features
 PATIENCE = 1000  # a fixed budget of epochs: the best epoch is kept, training is not cut short
 # (linear-SVM test error %, clustering accuracy %, NMI %) in Wang et al. 2015, Table 2 (noisy MNIST);
 # the clustering figures are quoted from memory, not checked against the paper
@@ -167,8 +166,9 @@ def view1_projection(model: DCCAModel, x: np.ndarray, batch: int = 5000) -> np.n
 
 
 def deep_features(setting: DeepSetting, train_split: Split, val_split: Split, test_split: Split,
-                  run_dir: Path) -> tuple[dict, dict]:
-    """Train, project view 1, tune the SVM on validation: ``(chosen settings and training record, features)``."""
+                  run_dir: Path, features_dir: Path | None = None) -> tuple[dict, dict]:
+    """Train, project view 1, tune the SVM on validation: ``(chosen settings and training record, features)``;
+    with ``features_dir`` the projections are also saved there (``OBJECTIVE.npz``), to try other classifiers."""
     model, result = train_deep(setting, train_split, val_split, run_dir)
     p_train, p_val, p_test = (view1_projection(model, s[0]) for s in (train_split, val_split, test_split))
     (_, alpha), scores = tune({"deep": (p_train, p_val)}, train_split[2], val_split[2])
@@ -188,9 +188,9 @@ def deep_features(setting: DeepSetting, train_split: Split, val_split: Split, te
     print(f"{setting.objective}: {result.epochs_run} epochs in {result.train_seconds:.0f} s, best epoch "
           f"{result.best_epoch + 1}, validation correlation {chosen['val_correlation']}, validation SVM error "
           f"{100 * chosen['val_svm_error']:.2f}%", flush=True)
-    if FEATURES_DIR is not None:  # --save-features: the projections, to try other classifiers on them
-        FEATURES_DIR.mkdir(parents=True, exist_ok=True)
-        np.savez(FEATURES_DIR / f"{setting.objective}.npz", train=p_train, val=p_val, test=p_test)
+    if features_dir is not None:
+        features_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(features_dir / f"{setting.objective}.npz", train=p_train, val=p_val, test=p_test)
     return chosen, {"train": p_train, "test": p_test}
 
 
@@ -201,7 +201,8 @@ def evaluate(chosen: dict, feats: dict, train_split: Split, test_split: Split, s
 
 
 def run(train_split: Split, val_split: Split, test_split: Split, settings: dict[str, DeepSetting],
-        with_cca: bool = True, on_row: Callable[[dict], None] | None = None, previous: dict | None = None) -> dict:
+        with_cca: bool = True, on_row: Callable[[dict], None] | None = None, previous: dict | None = None,
+        features_dir: Path | None = None) -> dict:
     """Every method's row: CCA (when ``with_cca``), then each deep setting by name; ``on_row`` gets the
     results so far after each row (to save them: a long run keeps what it finished). With ``previous``
     results (of the same split sizes) their other rows are kept, and ``runs`` lists every run's rows."""
@@ -216,7 +217,8 @@ def run(train_split: Split, val_split: Split, test_split: Split, settings: dict[
                       "torch_threads": torch.get_num_threads()}
     results["runs"].append(this_run)
     builders: dict[str, Any] = {"CCA": cca_features} if with_cca else {}
-    builders.update({name: functools.partial(_in_temp_dir, setting) for name, setting in settings.items()})
+    builders.update({name: functools.partial(_in_temp_dir, setting, features_dir=features_dir)
+                     for name, setting in settings.items()})
     for name, build in builders.items():
         t0 = time.perf_counter()
         chosen, feats = build(train_split, val_split, test_split)
@@ -243,9 +245,10 @@ def _runs(previous: dict) -> list[dict]:
              "load_average_1min": previous.get("machine", {}).get("load_average_1min")}]
 
 
-def _in_temp_dir(setting: DeepSetting, train_split: Split, val_split: Split, test_split: Split) -> tuple[dict, dict]:
+def _in_temp_dir(setting: DeepSetting, train_split: Split, val_split: Split, test_split: Split,
+                 features_dir: Path | None = None) -> tuple[dict, dict]:
     with tempfile.TemporaryDirectory(prefix="noisy-mnist-deep-") as work:
-        return deep_features(setting, train_split, val_split, test_split, Path(work))
+        return deep_features(setting, train_split, val_split, test_split, Path(work), features_dir)
 
 
 def _paper(name: str, i: int) -> str:
@@ -362,8 +365,6 @@ def main(argv: list[str] | None = None) -> dict:
                                                               "to the results file; nothing is trained")
     parser.add_argument("--save-features", type=Path, help="save each deep method's view-1 projections here (npz)")
     args = parser.parse_args(argv)
-    global FEATURES_DIR
-    FEATURES_DIR = args.save_features
     if args.merge:
         return merge_results(args.results or RESULTS, args.merge)
     torch.set_num_threads(args.threads)
@@ -376,7 +377,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.results or (Path(tempfile.mkdtemp(prefix="noisy-mnist-deep-quick-")) if args.quick else RESULTS)
     previous = json.loads((out / "noisy_mnist_deep.json").read_text()) if args.update else None
     return run(train_split, val_split, test_split, _settings(args), with_cca=not args.no_cca,
-               on_row=functools.partial(write_results, out=out), previous=previous)
+               on_row=functools.partial(write_results, out=out), previous=previous,
+               features_dir=args.save_features)
 
 
 def merge_results(out: Path, others: list[Path]) -> dict:
