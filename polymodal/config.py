@@ -98,6 +98,13 @@ class TrainConfig(_Strict):
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     loss_weights: dict[str, float] = Field(default_factory=dict)
     progress: bool = True
+    preset: Literal["none", "fast", "medium"] = Field(
+        "medium", description="a recipe resolved from the data that fills the options left unset: fast (a short "
+                              "schedule), medium (converged training with encoders that suit the inputs) or none "
+                              "(the plain defaults); see polymodal.engine.presets")
+    baseline: bool = Field(True, description="also fit the classical baseline (logistic regression and gradient "
+                                             "boosting on simple features of the same rows) and report it beside "
+                                             "the model (see polymodal.evaluation.baseline)")
 
 
 class FitConfig(_Strict):
@@ -143,4 +150,6 @@ def with_options(config: C, options: Mapping[str, Any]) -> C:
             valid = sorted(f for cls in sections.values() for f in cls.model_fields)
             raise TypeError(f"unknown option {key!r}; valid options: {', '.join(valid)}")
         updates[section][key] = value
-    return type(config).model_validate({s: {**getattr(config, s).model_dump(), **updates[s]} for s in sections})
+    # exclude_unset: what was set stays set and the rest stays a default, so a preset can tell them apart
+    return type(config).model_validate({s: {**getattr(config, s).model_dump(exclude_unset=True), **updates[s]}
+                                        for s in sections})

@@ -19,6 +19,7 @@ from polymodal.data.kinds import ModalityKind
 from polymodal.encoders.audio_cnn import AudioCNN
 from polymodal.encoders.base import Encoder
 from polymodal.encoders.image_cnn import ImageCNN
+from polymodal.encoders.image_mlp import ImageMLP
 from polymodal.encoders.pretrained import DESCRIPTIONS, PRETRAINED, encoder_factory
 from polymodal.encoders.raw import RawEncoder
 from polymodal.encoders.tabular_mlp import TabularMLP
@@ -29,6 +30,7 @@ from polymodal.registry import Registry
 
 ENCODERS: Registry[Encoder] = Registry("encoder")
 ENCODERS.register("image-cnn", "small CNN (conv-BN-ReLU stages sized from the image), global average pool")(ImageCNN)
+ENCODERS.register("image-mlp", "MLP over the flattened pixels (tiny images: 8x8 to 16x16)")(ImageMLP)
 ENCODERS.register("audio-cnn", "2-D CNN over the log-mel spectrogram, global average + max pool")(AudioCNN)
 ENCODERS.register("text-gru", "embedding + bidirectional GRU over packed sequences, masked mean")(GRUTextEncoder)
 ENCODERS.register("text-lstm", "embedding + bidirectional LSTM over packed sequences, masked mean")(LSTMTextEncoder)

@@ -12,6 +12,7 @@ import lightning as L
 import numpy as np
 
 from polymodal.config import FitConfig, ModelConfig
+from polymodal.data.dataset import EncodedData
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, TaskKind, infer_schema
 from polymodal.data.splits import split_by_column, stratified_split
@@ -20,10 +21,12 @@ from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.module import SupervisedModule
+from polymodal.engine.presets import resolve_preset
 from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.trainer import TrainResult, train
 from polymodal.engine.transfer import TransferSource
 from polymodal.errors import DataError
+from polymodal.evaluation.baseline import classical_baseline
 from polymodal.fusion import FUSIONS
 from polymodal.models.builder import build_model
 from polymodal.predictor import Predictor, TableLike
@@ -124,6 +127,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
                         file_lookups=pipeline.file_lookups())
     splits = _splits(loaded, tbl.frame, schema, config)
     pipeline.fit(loaded, splits["train"])
+    config, preset = resolve_preset(config, pipeline.input_info(), len(splits["train"]))
     data = pipeline.transform(loaded)
     module = build_module(config, pipeline)
     transferred = source.initialise(module.model, config.model.transfer, config.model.freeze) if source else None
@@ -139,14 +143,24 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         "sizes": {k: len(v) for k, v in splits.items()},
         "parameters": sum(p.numel() for p in module.model.parameters()),
         "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
+        "preset": preset,
     }
     if transferred is not None:
         metrics["transfer"] = transferred
     if len(splits["test"]):
         metrics["test"] = predictor.evaluate_encoded(data.subset(splits["test"]))
+    if config.train.baseline:
+        metrics["baseline"] = fit_baseline(pipeline, data, splits, config.train.seed)
     predictor.metrics = metrics
     predictor.last_report = loaded.report
     return finish(predictor, result, config, work, out)
+
+
+def fit_baseline(pipeline: DataPipeline, data: EncodedData, splits: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
+    """The classical baseline (:mod:`polymodal.evaluation.baseline`) on the fit's own rows and splits."""
+    targets = {n: (e.task, max(len(e.classes_), 1)) for n, e in pipeline.targets.items()}
+    scale = {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION}
+    return classical_baseline(data, pipeline.input_info(), targets, splits, seed=seed, regression_scale=scale)
 
 
 def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: Path,

@@ -1,0 +1,91 @@
+"""Presets: a recipe that resolves, from the data, to a recorded config (``fit --preset fast|medium``).
+
+A preset fills only what the user left unset (a flag, an option of :func:`polymodal.fit` or a key of a
+config file always wins) and is resolved once the preprocessing is fitted, so that it can look at the data:
+the training rows and each modality's input size. The resolved values are written into the run's config
+(``config.json`` in the bundle), so ``fit --config bundle/config.json`` repeats the run exactly: every value
+is then set, and the preset has nothing left to choose.
+
+- ``fast``: a short schedule (20 epochs, patience 5, lr 3e-3), for a first look.
+- ``medium`` (the default): early stopping with a patience that lets training converge (up to 100 epochs,
+  patience 15), AdamW with weight decay 0.05, one epoch of warm-up then a cosine decay, and encoders that
+  suit the inputs: an MLP over the pixels for images of at most 16 pixels a side (a CNN has little to use on
+  them and over-fits), with dropout 0.5 and training noise.
+- ``none``: the plain defaults of :class:`~polymodal.config.TrainConfig` and
+  :class:`~polymodal.config.ModelConfig`.
+
+Example
+-------
+>>> from polymodal.config import FitConfig
+>>> config, chosen = resolve_preset(FitConfig(), {"img": {"kind": "image", "height": 8, "width": 8}}, 1000)
+>>> config.model.encoders["img"], config.train.patience, chosen["name"]
+('image-mlp', 15, 'medium')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from polymodal.config import FitConfig
+
+PRESETS = ("none", "fast", "medium")
+TINY_IMAGE_SIDE = 16
+
+_TRAIN: dict[str, dict[str, Any]] = {
+    "fast": {"epochs": 20, "patience": 5, "lr": 3e-3, "lr_schedule": "constant", "warmup_epochs": 0.0},
+    "medium": {"epochs": 100, "patience": 15, "lr": 1e-3, "weight_decay": 0.05, "lr_schedule": "cosine",
+               "warmup_epochs": 1.0},
+}
+_TINY_IMAGE_ARGS = {"fast": {"hidden_dim": 256, "dropout": 0.2}, "medium": {"hidden_dim": 512, "dropout": 0.5}}
+
+
+def _unset(section: BaseModel, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in section.model_fields_set}
+
+
+def _batch_size(n_train: int) -> int:
+    """About 20 or more optimiser steps an epoch on small tables, larger batches on large ones."""
+    return 64 if n_train < 5000 else 128 if n_train < 50000 else 256
+
+
+def _tiny_images(input_info: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    return sorted(name for name, info in input_info.items()
+                  if info.get("kind") == "image" and "pretrained" not in info
+                  and max(int(info.get("height", 0)), int(info.get("width", 0))) <= TINY_IMAGE_SIDE)
+
+
+def resolve_preset(config: FitConfig, input_info: Mapping[str, Mapping[str, Any]],
+                   n_train: int) -> tuple[FitConfig, dict[str, Any]]:
+    """``config`` with its preset's choices in the fields left unset, and a record of what was chosen.
+
+    ``input_info`` is the fitted pipeline's :meth:`~polymodal.data.pipeline.DataPipeline.input_info`;
+    ``n_train`` the number of training rows.
+    """
+    name = config.train.preset
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    if name == "none":
+        return config, {"name": name, "chosen": {}}
+    train = _unset(config.train, {**_TRAIN[name], "batch_size": _batch_size(n_train)})
+    model: dict[str, Any] = {}
+    given = config.model.encoders
+    tiny = [m for m in _tiny_images(input_info) if m not in given and "image" not in given]
+    if tiny:
+        model["encoders"] = {**config.model.encoders, **{m: "image-mlp" for m in tiny}}
+        args = {m: {**_TINY_IMAGE_ARGS[name], **config.model.encoder_args.get(m, {})} for m in tiny
+                if "image" not in config.model.encoder_args}
+        model["encoder_args"] = {**config.model.encoder_args, **args}
+        if name == "medium" and "augment" not in config.model.model_fields_set:
+            model["augment"] = {**{m: ["noise"] for m in tiny}, **config.model.augment}
+    resolved = config.model_copy(update={
+        "train": config.train.model_copy(update=train),
+        "model": config.model.model_copy(update=model),
+    })
+    chosen = {"train": train, "model": model} if model else {"train": train}
+    return resolved, {"name": name, "chosen": chosen, "rows": n_train, "tiny_images": tiny}
+
+
+__all__ = ["PRESETS", "TINY_IMAGE_SIDE", "resolve_preset"]
