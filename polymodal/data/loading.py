@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ def resolve_path(value: str, base_dir: Path, data_root: Path | None = None) -> P
     return path
 
 
+_OPEN_LOCK = threading.Lock()
 MAX_IMAGE_PIXELS = 50_000_000
 """Default limit on the pixels an image file may declare (50 megapixels, e.g. 7071 x 7071): larger ones are
 refused before decoding, as decompression bombs (a few hundred bytes can declare gigabytes of pixels)."""
@@ -52,7 +55,7 @@ def load_image(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     declares more than ``max_pixels`` pixels is refused before it is decoded.
     """
     try:
-        with Image.open(path) as img:
+        with _open_image(path) as img:
             _check_declared_size(img, max_pixels)
             img.load()
             array = _to_uint8(img)
@@ -65,6 +68,14 @@ def load_image(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     if array.size == 0:
         raise UnreadableFile("the image has no pixels")
     return array
+
+
+def _open_image(path: Path) -> Image.Image:
+    """``Image.open`` (it reads only the header) without Pillow's DecompressionBombWarning: the declared size is
+    checked against our own limit next. The lock keeps the warning filters of concurrent loads apart."""
+    with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(path)
 
 
 def _check_declared_size(img: Image.Image, max_pixels: int) -> None:

@@ -107,6 +107,11 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None
 
 def test_an_image_over_the_limit_is_not_decoded(tmp_path: Path) -> None:
     big = tmp_path / "big.png"
+    Image.new("P", (12000, 12000)).save(big)  # 144 megapixels in 17 KB: over Pillow's warning threshold too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning escapes: our own limit speaks
+        with pytest.raises(UnreadableFile, match=r"^the image declares 12000 x 12000 pixels \(144.0 megapixels\)"):
+            load_image(big)
     Image.new("P", (12000, 5000)).save(big)  # 60 megapixels, a few kilobytes
     with pytest.raises(UnreadableFile, match=r"^the image declares 12000 x 5000 pixels \(60.0 megapixels\), over "
                                              r"the limit of 50 megapixels; it was not decoded \(raise the image "
