@@ -15,7 +15,7 @@ from polymodal.config import FitConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
 from polymodal.data.pipeline import DataPipeline
-from polymodal.data.schema import TaskKind
+from polymodal.data.schema import ROW_COLUMN, TaskKind
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, ValidationReport, load_table
 from polymodal.engine.bundle import BundleContents, load_bundle, save_bundle
@@ -55,9 +55,13 @@ class Predictor:
         """The raw loaded cells of ``table`` under the model's schema, before preprocessing (what
         :mod:`polymodal.evaluation.corruptions` acts on); :meth:`evaluate_loaded` scores them."""
         tbl = read_table(table)
-        loaded = load_table(tbl, self.pipeline.schema, on_error=on_error or self.config.data.on_error,
+        mode = on_error or self.config.data.on_error
+        loaded = load_table(tbl, self.pipeline.schema, on_error=mode,
                             data_root=self.config.data.data_root, require_targets=with_targets,
-                            file_lookups=self.pipeline.file_lookups())
+                            file_lookups=self.pipeline.file_lookups(),
+                            max_image_pixels=self.pipeline.image_pixel_limits())
+        if with_targets and mode == "skip":  # skip drops the rows whose target is unusable, unseen labels too
+            loaded = self.pipeline.drop_unseen_labels(loaded)
         self.last_report = loaded.report
         return loaded
 
@@ -86,7 +90,7 @@ class Predictor:
         loaded, data = self._load(table, with_targets=False, on_error=on_error)
         logits = self.logits(data)
         out = pd.DataFrame(index=pd.RangeIndex(len(data)))
-        out.insert(0, "row", loaded.rows)
+        out.insert(0, ROW_COLUMN, loaded.rows)
         for name, encoder in self.pipeline.targets.items():
             preds, probs = encoder.decode(logits[name])
             out[name] = list(preds)

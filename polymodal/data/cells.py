@@ -7,18 +7,35 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import soundfile as sf
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aiff", ".aif"})
+# soundfile's format names that are not file extensions (raw needs its layout given; wavex, mat4 and mat5
+# are written .wav / .mat), and the usual extensions of its formats that are not format names
+_NOT_EXTENSIONS = frozenset({"raw", "wavex", "mat4", "mat5"})
+AUDIO_EXTENSIONS = frozenset(
+    {f".{name.lower()}" for name in sf.available_formats() if name.lower() not in _NOT_EXTENSIONS}
+    | {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc", ".mp3"}
+)
+"""Extensions of the audio files soundfile (libsndfile) reads: a column of such paths is audio."""
 
 
 def is_missing(value: Any) -> bool:
-    """True for None and NaN (a blank cell). An empty string is *not* missing: it is reported."""
-    if value is None:
+    """True for a blank cell: ``None``, float NaN, ``pd.NA``, ``pd.NaT`` and ``numpy`` NaT.
+
+    An empty string is *not* missing (it is reported); arrays, lists and tuples are never missing.
+
+    >>> [is_missing(v) for v in (None, float("nan"), pd.NA, pd.NaT, np.datetime64("NaT"), "", 0)]
+    [True, True, True, True, True, False, False]
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return bool(value is np.nan)
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
+    return False
 
 
 def parse_vector(value: Any) -> np.ndarray | None:
@@ -75,6 +92,10 @@ def to_float(value: Any) -> float | None:
         return float(value)
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
+    if isinstance(value, (pd.Timestamp, np.datetime64)):  # a datetime given the numeric kind: seconds since 1970
+        return float(pd.Timestamp(value).value) / 1e9
+    if isinstance(value, (pd.Timedelta, np.timedelta64)):
+        return float(pd.Timedelta(value).total_seconds())
     if isinstance(value, str):
         try:
             return float(value.strip())

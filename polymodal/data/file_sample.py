@@ -21,13 +21,14 @@ Example
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from polymodal.data.loading import load_audio, load_image
 
-LOADERS = {"image": load_image, "audio": load_audio}
+LOADERS: dict[str, Callable[[Path], Any]] = {"image": load_image, "audio": load_audio}
 KEY_BYTES = 16
 _CHUNK = 1 << 20
 _DIGESTS: dict[tuple[str, int, int], bytes] = {}

@@ -1,13 +1,20 @@
-"""What ``polymodal inspect`` shows: the inferred schema, counts per column and every problem."""
+"""What ``polymodal inspect`` shows: the inferred schema, counts per column and every problem.
+
+Per column: ``present`` counts the cells that load (a path whose file exists and reads), ``unreadable``
+the filled cells that do not (a missing or broken file, a word in a numeric column), ``missing`` the
+blank ones.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from polymodal.data.cells import is_missing
 from polymodal.data.schema import Schema
 from polymodal.data.table import Table
+from polymodal.data.targets import target_problems
 from polymodal.data.validation import ValidationReport, load_table
 from polymodal.errors import DataError
 
@@ -19,30 +26,41 @@ class Inspection:
     report: ValidationReport
 
 
-def inspect_table(table: Table, schema: Schema, data_root: str | None = None) -> Inspection:
+def inspect_table(table: Table, schema: Schema, data_root: str | None = None,
+                  max_image_pixels: int | Mapping[str, int] | None = None) -> Inspection:
     """Load every cell (problems are collected, never raised) and count values per column."""
     try:
-        report = load_table(table, schema, on_error="skip", data_root=data_root).report
+        report = load_table(table, schema, on_error="skip", data_root=data_root,
+                            max_image_pixels=max_image_pixels).report
     except DataError as exc:  # no usable row at all: still show every problem
         report = ValidationReport(n_rows=len(table.frame), problems=exc.problems)
-    columns = []
     frame = table.frame
+    for target in schema.targets:
+        report.problems.extend(target_problems(target, frame[target.column]))
+    unreadable: dict[str, set[int]] = {}
+    for problem in report.errors:
+        if problem.column is not None and problem.row is not None:
+            unreadable.setdefault(problem.column, set()).add(problem.row)
+    columns = []
     for spec in schema.modalities:
         for col in spec.columns:
-            columns.append(_column_stats(frame, col, spec.column_kinds[col].value, spec.name))
+            columns.append(_column_stats(frame, col, spec.column_kinds[col].value, spec.name, unreadable))
     for target in schema.targets:
-        columns.append(_column_stats(frame, target.column, f"target ({target.task.value})", "-"))
+        columns.append(_column_stats(frame, target.column, f"target ({target.task.value})", "-", unreadable))
     for col in schema.ignored:
-        columns.append(_column_stats(frame, col, "ignored", "-"))
+        columns.append(_column_stats(frame, col, "ignored", "-", {}))
     return Inspection(schema, columns, report)
 
 
-def _column_stats(frame: Any, column: str, kind: str, modality: str) -> dict[str, Any]:
+def _column_stats(frame: Any, column: str, kind: str, modality: str,
+                  unreadable: Mapping[str, set[int]]) -> dict[str, Any]:
     values = frame[column].tolist()
-    present = [v for v in values if not is_missing(v)]
+    filled = [i for i, v in enumerate(values) if not is_missing(v)]
+    bad = unreadable.get(column, set())
+    present = [values[i] for i in filled if i not in bad]
     try:
         unique = len({str(v) for v in present})
     except TypeError:
         unique = None
     return {"column": column, "kind": kind, "modality": modality, "present": len(present),
-            "missing": len(values) - len(present), "unique": unique}
+            "unreadable": len(filled) - len(present), "missing": len(values) - len(filled), "unique": unique}

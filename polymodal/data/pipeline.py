@@ -9,11 +9,14 @@ import numpy as np
 import torch
 
 from polymodal.data.dataset import EncodedData
-from polymodal.data.preprocessing import Preprocessor, build_preprocessor, preprocessor_from_state
+from polymodal.data.kinds import ModalityKind
+from polymodal.data.loading import MAX_IMAGE_PIXELS
+from polymodal.data.preprocessing import ImagePreprocessor, Preprocessor, build_preprocessor, preprocessor_from_state
 from polymodal.data.preprocessing.base import FileLookup
 from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.targets import TargetEncoder
 from polymodal.data.validation import LoadedTable
+from polymodal.errors import DataError
 
 
 class DataPipeline:
@@ -69,6 +72,39 @@ class DataPipeline:
             if lookup is not None:
                 out.update({column: lookup for column in spec.columns})
         return out
+
+    def image_pixel_limits(self) -> dict[str, int]:
+        """Per image column, the most pixels its files may declare (the ``max_image_pixels`` image option),
+        for :func:`~polymodal.data.validation.load_table`."""
+        out: dict[str, int] = {}
+        for spec in self.schema.modalities:
+            if spec.kind is not ModalityKind.IMAGE:
+                continue
+            pre = self.preprocessors.get(spec.name)
+            limit = (pre.max_image_pixels if isinstance(pre, ImagePreprocessor)
+                     else self._options(spec.name, spec.kind.value).get("max_image_pixels", MAX_IMAGE_PIXELS))
+            out.update({column: limit for column in spec.columns})
+        return out
+
+    def drop_unseen_labels(self, loaded: LoadedTable) -> LoadedTable:
+        """``loaded`` without the rows whose targets hold labels the fitted encoders never saw (what
+        ``--on-error skip`` does with them): each is reported and counted in ``loaded.report.dropped_rows``."""
+        unseen = np.zeros(len(loaded.rows), dtype=bool)
+        for column, encoder in self.targets.items():
+            values = loaded.targets[column]
+            bad = encoder.unseen(values)
+            if bad.any():
+                loaded.report.problems.extend(encoder.unseen_problems(values[bad], loaded.rows[bad]))
+                unseen |= bad
+        if not unseen.any():
+            return loaded
+        keep = np.flatnonzero(~unseen)
+        if len(keep) == 0:
+            raise DataError("no usable row left: every row holds a label the model never saw in training",
+                            loaded.report.errors)
+        loaded.report.dropped_rows = sorted({*loaded.report.dropped_rows, *loaded.rows[unseen].tolist()})
+        return LoadedTable({name: frame.iloc[keep].reset_index(drop=True) for name, frame in loaded.modalities.items()},
+                           loaded.targets.iloc[keep].reset_index(drop=True), loaded.rows[keep], loaded.report)
 
     def transform(self, loaded: LoadedTable, with_targets: bool = True) -> EncodedData:
         if not self.preprocessors:

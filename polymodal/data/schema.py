@@ -28,6 +28,8 @@ from polymodal.data.kinds import ColumnKind, ModalityKind
 from polymodal.errors import DataError, Problem
 
 TABULAR_MODALITY = "tabular"
+ROW_COLUMN = "row"
+"""The column of predictions that holds each row's position in the table: no target may take its name."""
 
 
 class TaskKind(str, Enum):
@@ -99,6 +101,8 @@ def infer_column_kind(series: pd.Series) -> ColumnKind:
     values = _present(series)
     if not values:
         return ColumnKind.IGNORE
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return ColumnKind.IGNORE  # reported by load_table; a --modality override gives it a kind
     if pd.api.types.is_bool_dtype(series):
         return ColumnKind.CATEGORICAL
     if pd.api.types.is_numeric_dtype(series):
@@ -173,6 +177,7 @@ def infer_schema(
         modality per column).
     """
     target_list = [targets] if isinstance(targets, str) else list(targets or [])
+    _check_targets(target_list)
     kinds = parse_overrides(overrides)
     columns = [str(c) for c in frame.columns]
     unknown = [c for c in [*target_list, *kinds, *ignore] if c not in columns]
@@ -202,6 +207,21 @@ def infer_schema(
             [Problem("no input columns", hint="pass --modality COL=KIND for the columns to use")],
         )
     return Schema(modalities, target_specs, ignored)
+
+
+def _check_targets(target_list: Sequence[str]) -> None:
+    repeated = sorted({t for t in target_list if target_list.count(t) > 1})
+    if repeated:
+        raise DataError(
+            f"target(s) {', '.join(map(repr, repeated))} given more than once; give each target once",
+            [Problem("target given more than once", column=t, hint="pass --target once per column") for t in repeated],
+        )
+    if ROW_COLUMN in target_list:
+        raise DataError(
+            f"a target may not be named {ROW_COLUMN!r}: predictions use that column for the row number; "
+            "rename the column in the table",
+            [Problem(f"target named {ROW_COLUMN!r}", column=ROW_COLUMN, hint="rename the column, e.g. to row_label")],
+        )
 
 
 def _group(column_kinds: Mapping[str, ColumnKind], group_tabular: bool) -> list[ModalitySpec]:

@@ -21,7 +21,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from polymodal.data.dataset import Batch, EncodedData
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema
-from polymodal.data.table import READERS, Table, _string_columns
+from polymodal.data.table import READERS, Table, _string_columns, check_header
 from polymodal.data.validation import ON_ERROR, LoadedTable, load_table
 from polymodal.errors import DataError, Problem
 
@@ -53,6 +53,7 @@ def iter_table_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[int, 
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows}")
     fmt = stream_format(path)
+    check_header(Path(path), fmt)
     start = 0
     for frame in _raw_chunks(Path(path), fmt, int(chunk_rows)):
         frame = _string_columns(frame, str(path))
@@ -129,7 +130,8 @@ def sample_rows(path: str | Path, n: int, seed: int = 0, chunk_rows: int = 65536
 
 
 def load_chunk(frame: pd.DataFrame, schema: Schema, base_dir: Path, source: str, on_error: str,
-               data_root: str | Path | None = None) -> LoadedTable:
+               data_root: str | Path | None = None,
+               max_image_pixels: int | dict[str, int] | None = None) -> LoadedTable:
     """:func:`~polymodal.data.validation.load_table` on a chunk whose index holds global row positions;
     the rows of the result and of every problem are global positions. Under ``skip`` a chunk whose rows
     all lack a usable target loads as zero rows."""
@@ -138,7 +140,7 @@ def load_chunk(frame: pd.DataFrame, schema: Schema, base_dir: Path, source: str,
     positions = frame.index.to_numpy()
     table = Table(frame.reset_index(drop=True), base_dir, source)
     try:
-        loaded = load_table(table, schema, on_error="skip", data_root=data_root)
+        loaded = load_table(table, schema, on_error="skip", data_root=data_root, max_image_pixels=max_image_pixels)
     except DataError as exc:
         if not exc.problems or not all(p.row is not None for p in exc.problems):
             raise  # a table-level problem (missing column), not bad cells
@@ -245,7 +247,7 @@ class StreamingDataset(IterableDataset[Batch]):
             if part.empty:
                 continue
             loaded = load_chunk(part, self.pipeline.schema, self.base_dir, str(self.path), self.on_error,
-                                self.data_root)
+                                self.data_root, self.pipeline.image_pixel_limits())
             self.report.add(len(part), loaded)
             if len(loaded.rows):
                 yield self.pipeline.transform(loaded)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from polymodal.data.cells import parse_label_list, to_float
+from polymodal.data.cells import is_missing, parse_label_list, to_float
 from polymodal.data.schema import TargetSpec, TaskKind
 from polymodal.errors import DataError, Problem
 
@@ -23,6 +23,19 @@ def _json_label(value: Any) -> Any:
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     return value if isinstance(value, (int, str)) else str(value)
+
+
+def single_class_problem(column: str, classes: list[Any]) -> Problem:
+    return Problem(f"target {column!r} has a single class {classes}", column=column,
+                   hint="a classifier needs at least two classes: check the target column and its rows")
+
+
+def target_problems(spec: TargetSpec, values: pd.Series) -> list[Problem]:
+    """Problems of a whole target column that no single row shows (a classification target with one class)."""
+    if spec.task in (TaskKind.REGRESSION, TaskKind.MULTILABEL):
+        return []
+    classes = sorted({_json_label(v) for v in values if not is_missing(v)}, key=lambda x: (str(type(x)), x))
+    return [single_class_problem(spec.column, classes)] if len(classes) == 1 else []
 
 
 class TargetEncoder:
@@ -70,8 +83,26 @@ class TargetEncoder:
                          hint="use --task multiclass, or check the split")],
             )
         if len(self.classes_) < 2:
-            raise DataError(f"target {self.spec.column!r} has a single class {self.classes_} in the training rows")
+            raise DataError(f"target {self.spec.column!r} has a single class {self.classes_} in the training rows",
+                            [single_class_problem(self.spec.column, self.classes_)])
         return self
+
+    def unseen(self, values: pd.Series) -> np.ndarray:
+        """Bool ``[N]``: the rows holding a label the encoder never saw (never true for regression)."""
+        if self.task is TaskKind.REGRESSION:
+            return np.zeros(len(values), dtype=bool)
+        known = set(self.classes_)
+        if self.task is TaskKind.MULTILABEL:
+            return np.fromiter((any(lab not in known for lab in self._labels(v)) for v in values), bool, len(values))
+        return np.fromiter((_json_label(v) not in known for v in values), bool, len(values))
+
+    def unseen_problems(self, values: pd.Series, rows: np.ndarray) -> list[Problem]:
+        """One problem per unseen label, naming its row (a position in the user's table)."""
+        index = set(self.classes_)
+        labels = ([(r, lab) for r, v in zip(rows, values) for lab in self._labels(v)]
+                  if self.task is TaskKind.MULTILABEL else [(r, _json_label(v)) for r, v in zip(rows, values)])
+        return [Problem(f"unseen label {lab!r}", row=int(r), column=self.spec.column,
+                        hint="remove the row, or retrain with this label") for r, lab in labels if lab not in index]
 
     @staticmethod
     def _labels(value: Any) -> list[str]:
@@ -101,7 +132,7 @@ class TargetEncoder:
         if unseen:
             raise DataError(
                 f"{len(unseen)} row(s) of target {self.spec.column!r} hold labels the model never saw in "
-                f"training; known labels: {self.classes_}",
+                f"training; known labels: {self.classes_} (--on-error skip drops such rows)",
                 [Problem(f"unseen label {lab!r}", row=int(r), column=self.spec.column,
                          hint="remove the row, or retrain with this label") for r, lab in unseen],
             )

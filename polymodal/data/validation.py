@@ -7,6 +7,8 @@ is unusable) and reports the counts. Nothing is dropped silently: every skip is 
 
 from __future__ import annotations
 
+import errno
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -20,8 +22,15 @@ import pandas as pd
 
 from polymodal.data.cells import is_missing, parse_label_list, parse_vector, to_float
 from polymodal.data.file_sample import FileSample
-from polymodal.data.kinds import ColumnKind
-from polymodal.data.loading import UnreadableFile, load_audio, load_image, resolve_path
+from polymodal.data.kinds import FILE_KINDS, ColumnKind
+from polymodal.data.loading import (
+    MAX_IMAGE_PIXELS,
+    UnreadableFile,
+    check_pixel_limit,
+    load_audio,
+    load_image,
+    resolve_path,
+)
 from polymodal.data.preprocessing.base import FileLookup
 from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.table import Table
@@ -76,21 +85,39 @@ def _file_cell(loader: Callable[[Path], Any], kind: str) -> Callable[[Any, Path,
             raise CellProblem(f"expected a path to an {kind} file, got {type(value).__name__} {value!r}")
         if not value.strip():
             raise CellProblem(f"empty {kind} path", hint="leave the cell blank to mark the modality missing")
-        try:
-            path = resolve_path(value, base_dir, data_root)
-        except PermissionError as exc:
-            raise CellProblem(str(exc), hint="move the file under --data-root", file=value) from exc
-        if not path.is_file():
-            raise CellProblem(
-                f"{kind} file not found", hint="fix the path (relative paths start at the table's folder)",
-                file=str(path),
-            )
+        path = _existing_file(value, base_dir, data_root, kind)
         try:
             return loader(path)
         except UnreadableFile as exc:
             raise CellProblem(str(exc), hint=f"replace or remove the {kind} file", file=str(path)) from exc
+        except OSError as exc:  # the file went away or cannot be opened (permissions)
+            raise CellProblem(f"cannot open the {kind} file ({exc.strerror or exc})",
+                              hint="check the file and its permissions", file=str(path)) from exc
 
     return load
+
+
+def _existing_file(value: str, base_dir: Path, data_root: Path | None, kind: str) -> Path:
+    """The file a path cell names; a :class:`CellProblem` saying why when there is no such readable file."""
+    try:
+        path = resolve_path(value, base_dir, data_root)
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except PermissionError as exc:
+        raise CellProblem(str(exc), hint="move the file under --data-root", file=value) from exc
+    except (OSError, RuntimeError) as exc:  # ENAMETOOLONG, ~user that does not exist, ...
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            raise CellProblem(f"{kind} file name too long for the file system",
+                              hint="fix the path (each name at most 255 bytes)", file=value[:300]) from exc
+        raise CellProblem(f"cannot use the {kind} path ({exc})", hint="fix the path", file=value[:300]) from exc
+    if is_dir:
+        raise CellProblem(f"the {kind} path is a folder, not a file", hint="give the path of a file",
+                          file=str(path))
+    if not is_file:
+        raise CellProblem(
+            f"{kind} file not found", hint="fix the path (relative paths start at the table's folder)",
+            file=str(path),
+        )
+    return path
 
 
 def _text_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
@@ -144,7 +171,7 @@ def _file_samples(kind: ColumnKind, values: list[Any], table: Table, data_root: 
                 path = resolve_path(value, table.base_dir, data_root)
                 if path.is_file():
                     samples[position] = FileSample.of(path, kind.value)
-            except OSError:  # PermissionError included: reported by the regular loader
+            except (OSError, RuntimeError):  # PermissionError included: reported by the regular loader
                 continue
     flags = np.asarray(lookup([s.key for s in samples.values()]), dtype=bool).tolist() if samples else []
     return samples, {p for p, flag in zip(samples, flags) if flag}
@@ -152,9 +179,11 @@ def _file_samples(kind: ColumnKind, values: list[Any], table: Table, data_root: 
 
 def _load_column(
     series: pd.Series, kind: ColumnKind, table: Table, data_root: Path | None, report: ValidationReport,
-    lookup: FileLookup | None = None,
+    lookup: FileLookup | None = None, max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> list[Any]:
     loader = CELL_LOADERS[kind]
+    if kind is ColumnKind.IMAGE and max_image_pixels != MAX_IMAGE_PIXELS:
+        loader = _file_cell(functools.partial(load_image, max_pixels=max_image_pixels), "image")
     missing_value: Any = math.nan if kind is ColumnKind.NUMERIC else None
     values = series.tolist()
     samples: dict[int, FileSample] = {}
@@ -187,11 +216,38 @@ def _load_column(
                 Problem(problem.message, row=row, column=str(series.name), file=problem.file or source,
                         hint=problem.hint)
             )
+    if kind in FILE_KINDS:
+        _report_unreadable_column(series, kind, results, report)
     if kind is ColumnKind.NUMERIC:
         _report_blank_numbers(series, [r[0] for r in results], report)
     if kind is ColumnKind.VECTOR:
         _check_vector_lengths(series, results, report)
     return [r[0] for r in results]
+
+
+def _report_unreadable_column(series: pd.Series, kind: ColumnKind, results: list[tuple[Any, CellProblem | None]],
+                              report: ValidationReport) -> None:
+    """One problem for a media column none of whose files could be read (say, MP3s this libsndfile cannot
+    decode): under ``skip`` the whole modality would otherwise be missing with only per-cell messages."""
+    given = [problem for value, (_, problem) in zip(series.tolist(), results) if not is_missing(value)]
+    problems = [problem for problem in given if problem is not None]
+    if given and len(problems) == len(given):
+        first = problems[0]
+        report.problems.append(Problem(
+            f"none of the {len(given)} {kind.value} file(s) of this column could be read; the first: {first.message}",
+            column=str(series.name), file=first.file,
+            hint=f"convert the files to a format polymodal reads, or give the column another kind with "
+                 f"--modality {series.name}=text", severity="warning",
+        ))
+
+
+def _report_ignored_datetimes(frame: pd.DataFrame, schema: Schema, report: ValidationReport) -> None:
+    for column in schema.ignored:
+        if column in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[column]):
+            report.problems.append(Problem(
+                f"datetime column {column!r} is ignored; give it a kind with "
+                f"--modality {column}=numeric|categorical|text to use it", column=column, severity="warning",
+            ))
 
 
 def _report_blank_numbers(series: pd.Series, values: list[Any], report: ValidationReport) -> None:
@@ -240,6 +296,7 @@ def load_table(
     data_root: str | Path | None = None,
     require_targets: bool = True,
     file_lookups: Mapping[str, FileLookup] | None = None,
+    max_image_pixels: int | Mapping[str, int] | None = None,
 ) -> LoadedTable:
     """Load and validate every cell of ``table`` under ``schema``.
 
@@ -247,6 +304,10 @@ def load_table(
     :meth:`~polymodal.data.pipeline.DataPipeline.file_lookups`) loads those columns' files as
     :class:`~polymodal.data.file_sample.FileSample` cells, leaving undecoded the files whose key the
     lookup knows (a frozen encoder's cached embeddings): they were validated when first decoded.
+
+    ``max_image_pixels`` (one limit, or one per image column, e.g. from
+    :meth:`~polymodal.data.pipeline.DataPipeline.image_pixel_limits`) refuses image files that declare
+    more pixels, before decoding them (default :data:`~polymodal.data.loading.MAX_IMAGE_PIXELS`).
 
     Raises :class:`DataError` listing every error when ``on_error="raise"``; with ``"skip"`` bad
     cells become missing modalities, rows without a usable target are dropped, and the report counts both.
@@ -268,9 +329,11 @@ def load_table(
             f"it has {', '.join(map(str, frame.columns))}",
             [Problem("column missing from the table", column=c) for c in absent],
         )
+    limits = _pixel_limits(max_image_pixels)
+    _report_ignored_datetimes(frame, schema, report)
     modalities = {}
     for spec in schema.modalities:
-        loaded = {c: _load_column(frame[c], spec.column_kinds[c], table, root, report, lookups.get(c))
+        loaded = {c: _load_column(frame[c], spec.column_kinds[c], table, root, report, lookups.get(c), limits(c))
                   for c in spec.columns}
         modalities[spec.name] = pd.DataFrame(loaded, index=frame.index)
     keep = np.ones(len(frame), dtype=bool)
@@ -283,6 +346,15 @@ def load_table(
                                                    hint="fix the target or remove the row"))
                     keep[row] = False
     return _finish(table, schema, modalities, keep, report, on_error)
+
+
+def _pixel_limits(max_image_pixels: int | Mapping[str, int] | None) -> Callable[[str], int]:
+    """The image pixel limit of each column."""
+    if isinstance(max_image_pixels, Mapping):
+        per_column = {str(c): check_pixel_limit(v) for c, v in max_image_pixels.items()}
+        return lambda column: per_column.get(column, MAX_IMAGE_PIXELS)
+    limit = MAX_IMAGE_PIXELS if max_image_pixels is None else check_pixel_limit(max_image_pixels)
+    return lambda column: limit
 
 
 def _finish(

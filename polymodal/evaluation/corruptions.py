@@ -413,7 +413,7 @@ def corrupt(
             kind = spec.column_kinds[column]
             if kind not in method.kinds:
                 continue
-            present = np.fromiter((not (is_missing(v) or v is pd.NA) for v in frame[column]), bool, len(frame))
+            present = np.fromiter((not is_missing(v) for v in frame[column]), bool, len(frame))
             positions = np.flatnonzero(present & chosen)
             if len(positions) == 0:
                 continue

@@ -71,3 +71,48 @@ def test_bad_override_kind() -> None:
 )
 def test_infer_task(values: list, task: TaskKind) -> None:
     assert infer_task(pd.Series(values)) is task
+
+
+def test_an_int64_target_with_na_has_no_na_class() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "label": pd.array([0, 1, pd.NA, 1], dtype="Int64")})
+    schema = infer_schema(frame, "label")
+    assert schema.targets[0].task is TaskKind.BINARY  # two classes, not three with '<NA>'
+
+
+def test_extension_dtypes_are_inferred_from_their_values() -> None:
+    frame = pd.DataFrame({
+        "n": pd.array([1, pd.NA, 3], dtype="Int64"), "b": pd.array([True, pd.NA, False], dtype="boolean"),
+        "s": pd.array(["a", pd.NA, "b"], dtype="string[pyarrow]"), "f": pd.array([1.5, pd.NA, 2.0], dtype="Float64"),
+    })
+    assert {c: infer_column_kind(frame[c]) for c in frame} == {
+        "n": ColumnKind.NUMERIC, "b": ColumnKind.CATEGORICAL, "s": ColumnKind.CATEGORICAL, "f": ColumnKind.NUMERIC,
+    }
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_datetime_columns_are_ignored_unless_given_a_kind(tz: str | None) -> None:
+    when = pd.Series(pd.to_datetime(["2020-01-01", None, "2021-06-01"]))
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "when": when.dt.tz_localize(tz) if tz else when})
+    assert infer_schema(frame, []).ignored == ["when"]
+    schema = infer_schema(frame, [], {"when": "numeric"})
+    assert schema.modality("tabular").columns == ["x", "when"]
+
+
+@pytest.mark.parametrize("ext", [".mp3", ".flac", ".ogg", ".aiff", ".au", ".caf"])
+def test_a_column_of_paths_of_any_soundfile_format_is_audio(ext: str) -> None:
+    assert infer_column_kind(pd.Series([f"clips/{i}{ext}" for i in range(5)])) is ColumnKind.AUDIO
+
+
+def test_a_target_given_twice_is_refused() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0], "label": ["a", "b"]})
+    with pytest.raises(DataError, match=r"^target\(s\) 'label' given more than once; give each target once\n"
+                                        r"  - column 'label': target given more than once"):
+        infer_schema(frame, ["label", "label"])
+
+
+def test_a_target_named_row_is_refused() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0], "row": ["a", "b"]})
+    with pytest.raises(DataError, match=r"^a target may not be named 'row': predictions use that column for the row "
+                                        r"number; rename the column in the table"):
+        infer_schema(frame, "row")
+    assert infer_schema(frame, []).modality("tabular").columns == ["x", "row"]  # as an input it is fine

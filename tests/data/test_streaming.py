@@ -139,3 +139,10 @@ def test_load_chunk_drops_a_chunk_without_targets_under_skip(parquet: Path) -> N
     loaded = load_chunk(frame, pipeline.schema, parquet.parent, str(parquet), "skip")
     assert len(loaded.rows) == 0 and loaded.report.dropped_rows == list(range(500, 550))
 
+
+
+def test_a_streamed_csv_with_repeated_column_names_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("x,x,y\n1,2,a\n")
+    with pytest.raises(DataError, match=r"has repeated column names: 'x'"):
+        list(iter_table_chunks(path, 10))

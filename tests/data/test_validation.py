@@ -1,8 +1,10 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from polymodal.data.cells import is_missing
 from polymodal.data.schema import infer_schema
 from polymodal.data.table import read_table
 from polymodal.data.validation import load_table
@@ -83,3 +85,92 @@ def test_on_error_value_is_checked(tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]})
     with pytest.raises(ValueError, match="on_error must be one of raise, skip"):
         load_table(read_table(frame), infer_schema(frame, "label"), on_error="ignore")
+
+
+def test_extension_dtype_blanks_are_missing_cells_not_errors(tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "n": pd.array([1, pd.NA, 3, 4], dtype="Int64"), "b": pd.array([True, pd.NA, False, True], dtype="boolean"),
+        "s": pd.array(["a", pd.NA, "b", "a"], dtype="string[pyarrow]"),
+        "t": pd.array(["a long text here", pd.NA, "another long text", "and more words"], dtype="string[pyarrow]"),
+        "label": pd.array([0, 1, pd.NA, 1], dtype="Int64"),
+    })
+    table = read_table(frame, base_dir=tmp_path)
+    schema = infer_schema(frame, "label", {"t": "text"})
+    loaded = load_table(table, schema, on_error="skip")
+    assert [p.message for p in loaded.report.errors] == ["no target value"]
+    assert loaded.report.dropped_rows == [2]
+    tab = loaded.modalities["tabular"]
+    assert is_missing(tab["b"].tolist()[1]) and is_missing(tab["s"].tolist()[1])  # not the category '<NA>'
+    assert is_missing(loaded.modalities["t"]["t"].tolist()[1])
+    assert tab["n"].tolist()[0] == 1.0 and np.isnan(tab["n"].tolist()[1])  # a blank number, not an error
+    assert [p.message for p in loaded.report.warnings] == ["1 missing value(s) in rows 1"]
+
+
+def test_a_datetime_column_is_reported_and_ignored(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0], "when": pd.to_datetime(["2020-01-01", None]), "label": ["a", "b"]})
+    table = read_table(frame, base_dir=tmp_path)
+    report = load_table(table, infer_schema(frame, "label")).report
+    assert [str(p) for p in report.warnings] == [
+        "column 'when': datetime column 'when' is ignored; give it a kind with "
+        "--modality when=numeric|categorical|text to use it"]
+    loaded = load_table(table, infer_schema(frame, "label", {"when": "numeric"}))
+    assert loaded.modalities["tabular"]["when"].tolist()[0] == 1577836800.0
+    assert not [p for p in loaded.report.problems if "datetime" in p.message]
+
+
+def _image_table(tmp_path: Path, paths: list[str]) -> tuple:
+    from PIL import Image
+
+    Image.new("L", (4, 4)).save(tmp_path / "ok.png")
+    frame = pd.DataFrame({"image": paths, "label": ["a", "b"] * (len(paths) // 2)})
+    table = read_table(frame, base_dir=tmp_path)
+    return table, infer_schema(frame, "label", {"image": "image"})
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_a_file_name_too_long_is_a_cell_problem(tmp_path: Path, on_error: str) -> None:
+    table, schema = _image_table(tmp_path, ["ok.png", "x" * 300 + ".png"])
+    if on_error == "raise":
+        with pytest.raises(DataError, match=r"row 1, column 'image': image file name too long for the file system "
+                                            r"\(fix the path \(each name at most 255 bytes\)\)"):
+            load_table(table, schema)
+    else:
+        loaded = load_table(table, schema, on_error="skip")
+        assert loaded.report.skipped_cells["image"] == 1
+
+
+def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
+    (tmp_path / "pics").mkdir()
+    table, schema = _image_table(tmp_path, ["ok.png", "pics"])
+    with pytest.raises(DataError, match=r"file .*pics, row 1, column 'image': the image path is a folder, not a file"):
+        load_table(table, schema)
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_a_decompression_bomb_is_an_unreadable_file(tmp_path: Path, on_error: str) -> None:
+    from PIL import Image
+
+    Image.new("P", (12000, 5000)).save(tmp_path / "bomb.png")
+    table, schema = _image_table(tmp_path, ["ok.png", "bomb.png"])
+    if on_error == "raise":
+        with pytest.raises(DataError, match=r"bomb.png, row 1, column 'image': the image declares 12000 x 5000 pixels "
+                                            r"\(60.0 megapixels\), over the limit of 50 megapixels"):
+            load_table(table, schema)
+    else:
+        loaded = load_table(table, schema, on_error="skip")
+        assert loaded.report.skipped_cells["image"] == 1
+        assert load_table(table, schema, max_image_pixels={"image": 60_000_000}).modalities["image"].shape == (2, 1)
+
+
+def test_a_column_whose_files_all_fail_says_so(tmp_path: Path) -> None:
+    for name in ("a.mp3", "b.mp3"):
+        (tmp_path / name).write_bytes(b"not audio at all" * 10)
+    frame = pd.DataFrame({"clip": ["a.mp3", "b.mp3"], "x": [1.0, 2.0], "label": ["a", "b"]})
+    schema = infer_schema(frame, "label")
+    assert schema.modality("clip").kind.value == "audio"
+    report = load_table(read_table(frame, base_dir=tmp_path), schema, on_error="skip").report
+    [summary] = report.warnings
+    assert summary.column == "clip" and summary.file.endswith("a.mp3")
+    assert summary.message.startswith("none of the 2 audio file(s) of this column could be read; the first: "
+                                      "not readable audio")
+    assert summary.hint.endswith("or give the column another kind with --modality clip=text")

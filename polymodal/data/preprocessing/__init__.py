@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from polymodal.data.cells import is_missing
 from polymodal.data.kinds import ColumnKind, ModalityKind
 from polymodal.data.preprocessing.audio import AudioPreprocessor
-from polymodal.data.preprocessing.base import NotFittedError, Preprocessor, is_missing
+from polymodal.data.preprocessing.base import NotFittedError, Preprocessor
 from polymodal.data.preprocessing.image import ImagePreprocessor
 from polymodal.data.preprocessing.pretrained import PRETRAINED_PREPROCESSORS, VARIANT, PretrainedPreprocessor
 from polymodal.data.preprocessing.tabular import TabularPreprocessor

@@ -24,8 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from polymodal.data.cells import is_missing
 from polymodal.data.kinds import ModalityKind
 from polymodal.errors import PolymodalError
+
+__all__ = ["FileLookup", "NotFittedError", "Preprocessor", "SingleColumnPreprocessor", "is_missing",
+           "require_arrays", "row_label"]
 
 STATE_VERSION = 1
 
@@ -37,15 +41,6 @@ P = TypeVar("P", bound="Preprocessor")
 
 class NotFittedError(PolymodalError, RuntimeError):
     """A preprocessor was used (transform, input_info, get_state) before ``fit``."""
-
-
-def is_missing(value: Any) -> bool:
-    """True for ``None``, ``pd.NA``, ``pd.NaT`` and float NaN; arrays and tuples are never missing."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating):
-        return bool(np.isnan(value))
-    return False
 
 
 def row_label(frame: pd.DataFrame, position: int) -> Hashable:

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from polymodal.data.kinds import ModalityKind
+from polymodal.data.loading import MAX_IMAGE_PIXELS, check_pixel_limit
 from polymodal.data.preprocessing.base import SingleColumnPreprocessor, require_arrays, row_label
 
 MIN_IMAGE_SIZE = 8
@@ -28,6 +29,11 @@ class ImagePreprocessor(SingleColumnPreprocessor):
         clipped to [8, 64].
     channels:
         1 (grayscale) or 3 (RGB); ``None`` fits it: 1 if every training image is grayscale, else 3.
+    max_image_pixels:
+        Image files that declare more pixels (width x height) are refused before they are decoded and
+        reported like any unreadable file (decompression bombs). Default 50 megapixels; raise it with
+        ``--preprocess image.max_image_pixels=N`` for genuine larger images (Pillow's own limit,
+        ``PIL.Image.MAX_IMAGE_PIXELS`` x 2, about 179 megapixels, still applies).
 
     Example
     -------
@@ -39,8 +45,10 @@ class ImagePreprocessor(SingleColumnPreprocessor):
 
     kind = ModalityKind.IMAGE
 
-    def __init__(self, column: str, image_size: int | None = None, channels: int | None = None) -> None:
+    def __init__(self, column: str, image_size: int | None = None, channels: int | None = None,
+                 max_image_pixels: int = MAX_IMAGE_PIXELS) -> None:
         super().__init__(column)
+        self.max_image_pixels = check_pixel_limit(max_image_pixels)
         if image_size is not None and int(image_size) < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size}")
         if channels not in (None, 1, 3):
@@ -49,7 +57,8 @@ class ImagePreprocessor(SingleColumnPreprocessor):
         self.channels = channels
 
     def options(self) -> dict[str, Any]:
-        return {"column": self.column, "image_size": self.image_size, "channels": self.channels}
+        return {"column": self.column, "image_size": self.image_size, "channels": self.channels,
+                "max_image_pixels": self.max_image_pixels}
 
     def _fit(self, frame: pd.DataFrame, target: np.ndarray | None) -> None:
         positions, cells = self._present_values(frame)

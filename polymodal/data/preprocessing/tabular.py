@@ -12,8 +12,9 @@ import torch
 from scipy.special import ndtri
 from sklearn.feature_selection import f_classif, f_regression, mutual_info_classif, mutual_info_regression
 
+from polymodal.data.cells import is_missing
 from polymodal.data.kinds import ModalityKind
-from polymodal.data.preprocessing.base import Preprocessor, is_missing, require_arrays
+from polymodal.data.preprocessing.base import Preprocessor, require_arrays
 
 NUMERIC_TRANSFORMS = ("standard", "quantile", "log1p", "none")
 FEATURE_SELECTIONS = ("none", "variance", "k_best")

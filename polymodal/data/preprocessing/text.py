@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from polymodal.data.cells import is_missing
 from polymodal.data.kinds import ModalityKind
-from polymodal.data.preprocessing.base import SingleColumnPreprocessor, is_missing, row_label
+from polymodal.data.preprocessing.base import SingleColumnPreprocessor, row_label
 
 PAD_ID = 0
 UNKNOWN_ID = 1

@@ -118,3 +118,14 @@ def test_inverse_transform_gives_back_the_pixels(shape):
         pre.inverse_transform(torch.zeros(2, 1, 4, 4))
     with pytest.raises(NotFittedError):
         ImagePreprocessor("img").inverse_transform(torch.zeros(1, 1, 8, 8))
+
+
+def test_max_image_pixels_is_an_option_saved_with_the_state():
+    from polymodal.data.preprocessing import preprocessor_from_state
+
+    pre = ImagePreprocessor("img", max_image_pixels=1234).fit(pd.DataFrame({"img": [gray(1), gray(2)]}))
+    assert pre.options()["max_image_pixels"] == 1234
+    assert preprocessor_from_state(*pre.get_state()).max_image_pixels == 1234
+    assert ImagePreprocessor("img").max_image_pixels == 50_000_000
+    with pytest.raises(ValueError, match=r"max_image_pixels must be a positive whole number of pixels, got 0"):
+        ImagePreprocessor("img", max_image_pixels=0)
