@@ -51,7 +51,8 @@ class PretrainedModel:
         """The table's rows loaded and preprocessed as the model was trained (no targets needed)."""
         loaded = load_table(read_table(table), self.pipeline.schema, on_error=on_error or self.config.data.on_error,
                             data_root=self.config.data.data_root, require_targets=False,
-                            file_lookups=self.pipeline.file_lookups())
+                            file_lookups=self.pipeline.file_lookups(),
+                            max_image_pixels=self.pipeline.image_pixel_limits())
         return self.pipeline.transform(loaded, with_targets=False)
 
     @torch.no_grad()

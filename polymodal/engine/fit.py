@@ -124,7 +124,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
                                                config.model.encoder_args, kinds)
     pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
     loaded = load_table(tbl, schema, on_error=config.data.on_error, data_root=config.data.data_root,
-                        file_lookups=pipeline.file_lookups())
+                        file_lookups=pipeline.file_lookups(), max_image_pixels=pipeline.image_pixel_limits())
     splits = _splits(loaded, tbl.frame, schema, config)
     pipeline.fit(loaded, splits["train"])
     config, preset = resolve_preset(config, pipeline.input_info(), len(splits["train"]))

@@ -129,7 +129,7 @@ def pretrain(
     preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
     pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
     loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,
-                        file_lookups=pipeline.file_lookups())
+                        file_lookups=pipeline.file_lookups(), max_image_pixels=pipeline.image_pixel_limits())
     train_index, val_index = _splits(loaded, tbl.frame, cfg)
     pipeline.fit(loaded, train_index)
     data = pipeline.transform(loaded, with_targets=False)
