@@ -96,6 +96,10 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     row.update(flatten_metrics("val", metrics["validation"]))
     if "test" in metrics:
         row.update(flatten_metrics("test", metrics["test"]))
+    for model, scores in metrics.get("baseline", {}).items():  # the classical baseline on the same rows
+        for split, prefix in (("validation", "val"), ("test", "test")):
+            if split in scores:
+                row.update(flatten_metrics(f"baseline_{model}_{prefix}", scores[split]))
     test = held_out_table(spec) if spec.missing or spec.artifacts or spec.robustness else None
     if spec.artifacts:
         write_artifacts(predictor, test, Path(spec.artifacts) / spec.key())
