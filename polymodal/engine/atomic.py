@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-OwnershipCheck = Callable[[Path], None]
+OwnershipCheck = Callable[[Path], object]  # raises when the folder there may not be replaced
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
