@@ -69,6 +69,16 @@ def _new_file(path: Path) -> Path:
             continue
 
 
+def write_with_umask(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(path)``, then give the file the mode the umask gives a new file (a writer such as
+    safetensors' ``save_file`` makes it ``0o600`` whatever the umask)."""
+    path = Path(path)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o666))  # the umask applies
+    mode = path.stat().st_mode & 0o7777
+    write(path)
+    os.chmod(path, mode)
+
+
 @contextmanager
 def locked(path: str | Path) -> Iterator[None]:
     """Hold the lock of ``path`` (``flock`` on ``.NAME.lock`` beside it) until the block ends.

@@ -35,7 +35,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from polymodal.engine.atomic import atomic_directory, recover_directory
+from polymodal.engine.atomic import atomic_directory, recover_directory, write_with_umask
 from polymodal.engine.tensor_files import read_safetensors, safetensors_problem
 from polymodal.errors import BundleError, PolymodalError
 
@@ -142,7 +142,8 @@ def save_bundle(path: str | Path, contents: BundleContents, force: bool = False)
         _write_json(tmp / "model.json", contents.model)
         _write_json(tmp / "pipeline.json", contents.pipeline_state)
         _write_json(tmp / "metrics.json", contents.metrics)
-        save_file({k: v.detach().cpu().contiguous() for k, v in contents.weights.items()}, str(tmp / WEIGHTS))
+        weights = {k: v.detach().cpu().contiguous() for k, v in contents.weights.items()}
+        write_with_umask(tmp / WEIGHTS, lambda file: save_file(weights, str(file)))
         buffer = io.BytesIO()
         np.savez(buffer, **contents.pipeline_arrays)  # type: ignore[arg-type]
         (tmp / "pipeline.npz").write_bytes(buffer.getvalue())

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from polymodal.engine.atomic import atomic_directory, recover_directory
+from polymodal.engine.atomic import atomic_directory, recover_directory, write_with_umask
 from polymodal.engine.tensor_files import read_safetensors
 from polymodal.errors import ResumeError
 
@@ -53,7 +53,7 @@ def save_state(directory: str | Path, state: Any) -> Path:
     tensors: dict[str, torch.Tensor] = {}
     encoded = _encode(state, "", tensors)
     with atomic_directory(directory, check=check_state_path) as tmp:
-        save_file(tensors, str(tmp / TENSORS))
+        write_with_umask(tmp / TENSORS, lambda file: save_file(tensors, str(file)))
         (tmp / JSON).write_text(json.dumps(encoded, indent=1, sort_keys=True) + "\n")
         for name in (TENSORS, JSON):  # on disk before the rename: a machine crash must not leave empty files
             _fsync(tmp / name)

@@ -265,3 +265,16 @@ def test_a_wrong_shape_in_model_json_names_the_files(tmp_path: Path, tabular_csv
     with pytest.raises(BundleError, match=r"m/model\.json does not describe a model this polymodal can build "
                                           r"\(KeyError: 'input_info'\)"):
         polymodal.load(bundle)
+
+
+def test_a_bundle_respects_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        save_bundle(tmp_path / "b", _contents())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "b").stat().st_mode) == 0o755
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "b").iterdir()} == {0o644}

@@ -86,3 +86,15 @@ def test_a_folder_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
         save_state(target, {"epoch": 1})
     assert (target / "notes.txt").read_text() == "mine"
     assert check_state_path(tmp_path / "absent") == tmp_path / "absent"
+
+
+def test_a_state_respects_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        save_state(tmp_path / "s", {"w": torch.ones(2)})
+    finally:
+        os.umask(previous)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "s").iterdir()} == {0o644}
