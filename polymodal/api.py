@@ -22,6 +22,7 @@ def fit(
     config: FitConfig | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
+    force: bool = False,
     **options: Any,
 ) -> Predictor:
     """Train a multimodal model on ``table`` to predict ``target``.
@@ -31,6 +32,11 @@ def fit(
     an error listing the valid ones. ``run_dir`` keeps the per-epoch log and a resume checkpoint;
     ``resume=True`` continues a killed run in that folder from its last completed epoch (with the same
     configuration and table; a different one is an error that lists what differs).
+
+    ``out`` is checked before training: an existing folder there is replaced only when it is a
+    polymodal bundle of a supervised model; ``force=True`` also replaces a bundle of another kind or a
+    damaged one. A folder that is not a bundle, the current folder and a folder holding the table are
+    never replaced (see ``docs/files.md``).
 
     Transfer: ``init_from="bundle/"`` starts the encoders of the modalities that bundle (of
     :func:`polymodal.pretrain` or :func:`fit`) has from its weights, with its fitted preprocessing;
@@ -51,7 +57,7 @@ def fit(
     if modalities is not None:
         options["modalities"] = dict(modalities)
     merged = with_options(config if config is not None else FitConfig(), options)
-    return _fit.fit(table, merged, out=out, run_dir=run_dir, resume=resume)
+    return _fit.fit(table, merged, out=out, run_dir=run_dir, resume=resume, force=force)
 
 
 def load(path: str | Path) -> Predictor:

@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
     _add_transfer_options(p, trunk=True)
     p.add_argument("--out", help="folder to save the model bundle in")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing bundle at --out even when it is of another kind or damaged (a folder "
+                        "that is not a polymodal bundle is never replaced)")
     p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
     p.add_argument("--resume", action="store_true",
                    help="continue the killed run in --run-dir from its last completed epoch (same config and "
@@ -133,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training augmentations of a modality or kind: default, none, or names joined by commas "
                         "(crop, flip, blur, noise, time_shift, time_mask, freq_mask, word_dropout)")
     p.add_argument("--out", help="folder to save the representation bundle in")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing bundle at --out even when it is of another kind or damaged (a folder "
+                        "that is not a polymodal bundle is never replaced)")
     p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):

@@ -79,7 +79,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.resume and not args.run_dir:
         raise ValueError("--resume needs --run-dir DIR, the folder of the run to continue")
     predictor = polymodal.fit(args.table, config=config, out=args.out, run_dir=args.run_dir, resume=args.resume,
-                              **options)
+                              force=args.force, **options)
     if predictor.global_rank != 0:  # the other processes of a multi-process run: rank 0 reports
         return 0
     if args.json:
@@ -319,7 +319,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     config = PretrainConfig.from_file(args.config) if args.config else None
     pretrained = pretrain(args.table, args.objective, config=config, out=args.out, run_dir=args.run_dir,
-                          **_pretrain_options(args))
+                          force=args.force, **_pretrain_options(args))
     if args.json:
         print_json(pretrained.metrics)
         return 0

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from polymodal import __version__
 from polymodal.config import FitConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
@@ -18,7 +19,7 @@ from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import ROW_COLUMN, TaskKind
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, ValidationReport, load_table
-from polymodal.engine.bundle import BundleContents, load_bundle, save_bundle
+from polymodal.engine.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 from polymodal.errors import BundleError
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
 from polymodal.models import SupervisedModel
@@ -147,28 +148,33 @@ class Predictor:
             "targets": {n: [e.task.value, e.num_outputs] for n, e in self.pipeline.targets.items()},
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Write the bundle folder atomically; :func:`polymodal.load` reads it back."""
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write the bundle folder atomically; :func:`polymodal.load` reads it back.
+
+        An existing folder at ``path`` is replaced only when it is a polymodal bundle of the same kind;
+        ``force=True`` also replaces another kind of bundle or a damaged one (never a folder that is not
+        a bundle; see :func:`~polymodal.engine.bundle.check_writable_bundle_path`)."""
         state, arrays = self.pipeline.get_state()
         return save_bundle(path, BundleContents(
             kind="supervised", config=self.config.model_dump(mode="json"), model=self.model_spec(),
             weights=dict(self.model.state_dict()), pipeline_state=state, pipeline_arrays=arrays,
-            metrics=self.metrics,
-        ))
+            metrics=self.metrics, polymodal_version=__version__,
+        ), force=force)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
         contents = load_bundle(path)
         if contents.kind != "supervised":
             raise BundleError(f"{path} holds a {contents.kind!r} model, not a supervised predictor")
-        config = FitConfig.model_validate(contents.config)
-        pipeline = DataPipeline.from_state(contents.pipeline_state, contents.pipeline_arrays)
+        with reading_part(path, "config.json"):
+            config = FitConfig.model_validate(contents.config)
+        with reading_part(path, "pipeline.json"):
+            pipeline = DataPipeline.from_state(contents.pipeline_state, contents.pipeline_arrays)
         spec = contents.model
-        model = build_model(
-            config.model, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
-            {n: (t, int(k)) for n, (t, k) in spec["targets"].items()},
-        )
-        missing, unexpected = model.load_state_dict(contents.weights, strict=False)
-        if missing or unexpected:
-            raise BundleError(f"the weights in {path} do not fit the model: missing {missing}, unexpected {unexpected}")
+        with reading_part(path, "model.json"):
+            model = build_model(
+                config.model, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
+                {n: (t, int(k)) for n, (t, k) in spec["targets"].items()},
+            )
+        load_weights(model, contents.weights, path)
         return cls(config, pipeline, model, contents.metrics)

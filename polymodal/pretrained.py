@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from polymodal import __version__
 from polymodal.config import PretrainConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import load_table
-from polymodal.engine.bundle import BundleContents, load_bundle, save_bundle
+from polymodal.engine.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 from polymodal.errors import BundleError
 from polymodal.models.objectives import build_representation_model
 from polymodal.models.representation import RepresentationModel
@@ -72,13 +73,15 @@ class PretrainedModel:
                  (data.subset(np.arange(s, min(s + batch_size, len(data)))) for s in range(0, len(data), batch_size))]
         return torch.cat(parts).numpy() if parts else np.zeros((0, self.embedding_dim), dtype=np.float32)
 
-    def save(self, path: str | Path) -> Path:
-        """Write a bundle of kind ``"pretrained"`` (JSON, safetensors and NPZ; no pickle)."""
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write a bundle of kind ``"pretrained"`` (JSON, safetensors and NPZ; no pickle). An existing
+        folder is replaced as by :meth:`polymodal.predictor.Predictor.save`."""
         state, arrays = self.pipeline.get_state()
         return save_bundle(path, BundleContents(
             kind=BUNDLE_KIND, config=self.config.model_dump(mode="json"), model=self.model_spec(),
             weights=dict(self.model.state_dict()), pipeline_state=state, pipeline_arrays=arrays, metrics=self.metrics,
-        ))
+            polymodal_version=__version__,
+        ), force=force)
 
     def model_spec(self) -> dict[str, Any]:
         return {
@@ -95,14 +98,15 @@ class PretrainedModel:
         if contents.kind != BUNDLE_KIND:
             raise BundleError(f"{path} holds a {contents.kind!r} model, not a pretrained representation "
                               f"(made by `polymodal pretrain`)")
-        config = PretrainConfig.model_validate(contents.config)
-        pipeline = DataPipeline.from_state(contents.pipeline_state, contents.pipeline_arrays)
+        with reading_part(path, "config.json"):
+            config = PretrainConfig.model_validate(contents.config)
+        with reading_part(path, "pipeline.json"):
+            pipeline = DataPipeline.from_state(contents.pipeline_state, contents.pipeline_arrays)
         spec = contents.model
-        model = build_representation_model(
-            config.model.objective, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
-            config.model.encoders, config.model.encoder_args, config.model.objective_args, config.model.augment,
-        )
-        missing, unexpected = model.load_state_dict(contents.weights, strict=False)
-        if missing or unexpected:
-            raise BundleError(f"the weights in {path} do not fit the model: missing {missing}, unexpected {unexpected}")
+        with reading_part(path, "model.json"):
+            model = build_representation_model(
+                config.model.objective, spec["input_info"], {k: ModalityKind(v) for k, v in spec["kinds"].items()},
+                config.model.encoders, config.model.encoder_args, config.model.objective_args, config.model.augment,
+            )
+        load_weights(model, contents.weights, path)
         return cls(config, pipeline, model, contents.metrics)

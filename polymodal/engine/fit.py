@@ -16,13 +16,16 @@ from polymodal.data.dataset import EncodedData
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, TaskKind, infer_schema
 from polymodal.data.splits import split_by_column, stratified_split
-from polymodal.data.table import read_table
+from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
+from polymodal.engine.bundle import check_writable_bundle_path
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.presets import resolve_preset
+from polymodal.engine.resume import RESUME_DIR
 from polymodal.engine.stacking import refit_stacking
+from polymodal.engine.state_files import check_state_path
 from polymodal.engine.trainer import TrainResult, train
 from polymodal.engine.transfer import TransferSource
 from polymodal.errors import DataError
@@ -93,27 +96,48 @@ def check_transfer_options(model: ModelConfig) -> None:
                          f"initialise from {model.init_from}; choose another fusion")
 
 
+def check_outputs(table: TableLike, kind: str, out: str | Path | None, run_dir: str | Path | None,
+                  data_root: str | None, force: bool = False) -> None:
+    """Refuse, before any training, an ``out`` that saving a bundle of ``kind`` may not replace (a folder
+    that is not a bundle; the current folder; one holding the table or the data root; see
+    :func:`~polymodal.engine.bundle.check_writable_bundle_path`) and a ``run_dir`` whose resume folder
+    holds other files."""
+    if out is not None:
+        inputs: list[str | Path] = [data_root] if data_root else []
+        if isinstance(table, (str, Path)):
+            inputs.append(table)
+        elif isinstance(table, Table):
+            inputs.append(table.base_dir)
+        check_writable_bundle_path(out, kind, force=force, inputs=inputs)
+    if run_dir is not None:
+        check_state_path(Path(run_dir) / RESUME_DIR)
+
+
 def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
-        run_dir: str | Path | None = None, resume: bool = False) -> Predictor:
+        run_dir: str | Path | None = None, resume: bool = False, force: bool = False) -> Predictor:
     """Train a supervised multimodal model as ``config`` says; save it to ``out`` if given.
 
     ``predictor.metrics`` holds validation (and, with a split column, test) metrics, training cost and
     the skip report; ``run_dir`` receives the per-epoch CSV log, the best checkpoint and a resume
     checkpoint written at every epoch end. ``resume=True`` continues a killed run from its last
     completed epoch (same config and table; anything else is a :class:`~polymodal.errors.ResumeError`).
-    Under multi-process training only global rank 0 writes ``out`` and ``config.json``.
+    Under multi-process training only global rank 0 writes ``out`` and ``config.json``. ``out`` is
+    checked before training: an existing folder there is replaced only when it is a supervised bundle
+    (``force=True`` also replaces another kind of bundle, or a damaged one; never a folder that is not
+    a bundle, nor the current folder or one holding the table).
     """
     if not config.data.targets:
         raise ValueError("fit needs at least one target column (--target COL)")
     if resume and run_dir is None:
         raise ValueError("resume needs the run folder of the run to continue (run_dir=..., --run-dir DIR)")
     check_transfer_options(config.model)
+    check_outputs(table, "supervised", out, run_dir, config.data.data_root, force)
     if config.data.stream:
         if config.model.init_from:
             raise ValueError("init_from does not work with streamed tables (data.stream) yet; turn one off")
         from polymodal.engine.stream_fit import fit_stream  # it imports this module
 
-        return fit_stream(table, config, out, run_dir, resume)
+        return fit_stream(table, config, out, run_dir, resume, force)
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
     source = TransferSource.load(config.model.init_from) if config.model.init_from else None
@@ -153,7 +177,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         metrics["baseline"] = fit_baseline(pipeline, data, splits, config.train.seed)
     predictor.metrics = metrics
     predictor.last_report = loaded.report
-    return finish(predictor, result, config, work, out)
+    return finish(predictor, result, config, work, out, force)
 
 
 def fit_baseline(pipeline: DataPipeline, data: EncodedData, splits: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
@@ -164,7 +188,7 @@ def fit_baseline(pipeline: DataPipeline, data: EncodedData, splits: dict[str, np
 
 
 def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: Path,
-           out: str | Path | None) -> Predictor:
+           out: str | Path | None, force: bool = False) -> Predictor:
     """The end of every fit: the training history and rank on the predictor; rank 0 writes the config
     beside the run and saves the bundle to ``out`` (the other processes of a multi-process run write nothing)."""
     predictor.history = result.history
@@ -172,5 +196,5 @@ def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: P
     if result.global_rank == 0:
         atomic_write_json(work / "config.json", config.model_dump(mode="json"))
         if out is not None:
-            predictor.save(out)
+            predictor.save(out, force=force)
     return predictor

@@ -28,13 +28,14 @@ from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
+from polymodal.engine.fit import check_outputs
 from polymodal.engine.pretrain_module import PretrainModule
 from polymodal.engine.trainer import train
 from polymodal.engine.transfer import TransferSource
 from polymodal.errors import DataError
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.objectives import OBJECTIVES, build_representation_model
-from polymodal.pretrained import PretrainedModel, TableLike
+from polymodal.pretrained import BUNDLE_KIND, PretrainedModel, TableLike
 
 
 def pretrain_config(objective: str | None = None, config: PretrainConfig | None = None,
@@ -104,20 +105,22 @@ def _paired(data: EncodedData, index: np.ndarray) -> np.ndarray:
 
 def pretrain(
     table: TableLike, objective: str | None = None, *, config: PretrainConfig | None = None,
-    out: str | Path | None = None, run_dir: str | Path | None = None, **options: Any,
+    out: str | Path | None = None, run_dir: str | Path | None = None, force: bool = False, **options: Any,
 ) -> PretrainedModel:
     """Learn a representation of ``table``'s modalities with ``objective`` (see ``OBJECTIVES``).
 
     ``options`` are fields of :class:`DataConfig`, :class:`PretrainModelConfig` or :class:`TrainConfig`
     (``epochs=10``, ``objective_args={"latent_dim": 16}``, ``ignore=["label"]``). Columns named in
     ``targets`` or ``ignore`` are left out. Training keeps the epoch with the lowest validation loss;
-    the result is saved to ``out`` when given.
+    the result is saved to ``out`` when given. ``out`` is checked before training, as by
+    :func:`polymodal.engine.fit.fit` (``force=True`` replaces a bundle of another kind or a damaged one).
     """
     cfg = pretrain_config(objective, config, **options)
     OBJECTIVES.get(cfg.model.objective)  # an unknown name fails before any data is read, listing the known ones
     if cfg.data.stream:
         raise ValueError("pretrain does not stream tables yet (data.stream); turn it off, or fit a supervised "
                          "model with polymodal.fit(..., stream=True)")
+    check_outputs(table, BUNDLE_KIND, out, run_dir, cfg.data.data_root, force)
     tbl = read_table(table)
     schema = _schema(tbl.frame, cfg.data)
     if cfg.model.freeze and not cfg.model.init_from:
@@ -156,7 +159,7 @@ def pretrain(
     pretrained.history = result.history
     atomic_write_json(work / "config.json", cfg.model_dump(mode="json"))
     if out is not None:
-        pretrained.save(out)
+        pretrained.save(out, force=force)
     return pretrained
 
 

@@ -4,7 +4,8 @@ Tensors go to ``state.safetensors`` under generated names; everything else goes 
 ``{"__tensor__": name}`` marker where a tensor was. Tuples and dicts with non-string keys (an optimizer's
 ``state`` is keyed by parameter index) are tagged so that they come back as they were. The folder is
 written with :func:`~polymodal.engine.atomic.atomic_directory`: a reader sees the old state or the new
-one, never half of one.
+one, never half of one, and a folder holding anything else is never replaced. A damaged state (a
+truncated file, say) is a :class:`~polymodal.errors.ResumeError` naming the file.
 
 Example
 -------
@@ -21,21 +22,38 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from polymodal.engine.atomic import atomic_directory, recover_directory
+from polymodal.engine.atomic import atomic_directory, recover_directory, write_with_umask
+from polymodal.engine.tensor_files import read_safetensors
+from polymodal.errors import ResumeError
 
 TENSORS = "state.safetensors"
 JSON = "state.json"
 _SCALARS = (str, int, float, bool, type(None))
+DAMAGED_HINT = "the saved state is damaged: start afresh (without --resume, or in another --run-dir)"
+
+
+def check_state_path(directory: str | Path) -> Path:
+    """Raise :class:`ResumeError` unless ``directory`` is absent, empty or a saved state (only
+    ``state.json`` and ``state.safetensors``): :func:`save_state` replaces it whole."""
+    directory = Path(directory)
+    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+        raise ResumeError(f"refusing to write the training state to {directory}: it is a file or a link, not a "
+                          "folder; give another --run-dir")
+    foreign = sorted(p.name for p in directory.iterdir() if p.name not in (JSON, TENSORS)) if directory.exists() else []
+    if foreign:
+        raise ResumeError(f"refusing to replace {directory}: it holds {', '.join(foreign[:5])}, which polymodal did "
+                          "not write, and the training state replaces the whole folder; give another --run-dir")
+    return directory
 
 
 def save_state(directory: str | Path, state: Any) -> Path:
     """Write ``state`` to the folder ``directory`` atomically (an existing state is replaced whole)."""
     tensors: dict[str, torch.Tensor] = {}
     encoded = _encode(state, "", tensors)
-    with atomic_directory(directory) as tmp:
-        save_file(tensors, str(tmp / TENSORS))
+    with atomic_directory(directory, check=check_state_path) as tmp:
+        write_with_umask(tmp / TENSORS, lambda file: save_file(tensors, str(file)))
         (tmp / JSON).write_text(json.dumps(encoded, indent=1, sort_keys=True) + "\n")
         for name in (TENSORS, JSON):  # on disk before the rename: a machine crash must not leave empty files
             _fsync(tmp / name)
@@ -53,7 +71,13 @@ def _fsync(path: Path) -> None:
 def load_state(directory: str | Path) -> Any:
     """Read a state written by :func:`save_state` (tensors on the CPU)."""
     directory = recover_directory(directory)
-    return _decode(read_state_json(directory), load_file(str(directory / TENSORS)))
+    encoded = read_state_json(directory)
+    tensors = read_safetensors(directory / TENSORS, ResumeError, DAMAGED_HINT)
+    try:
+        return _decode(encoded, tensors)
+    except (KeyError, TypeError, ValueError) as exc:  # a marker naming a tensor the file does not hold
+        raise ResumeError(f"{directory / JSON} does not match {directory / TENSORS} ({type(exc).__name__}: {exc}); "
+                          f"{DAMAGED_HINT}") from exc
 
 
 def read_state_json(directory: str | Path) -> Any:
@@ -61,8 +85,8 @@ def read_state_json(directory: str | Path) -> Any:
     path = recover_directory(directory) / JSON
     try:
         return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); the saved state is damaged") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResumeError(f"{path} is not valid JSON ({exc}); {DAMAGED_HINT}") from exc
 
 
 def state_exists(directory: str | Path) -> bool:

@@ -74,7 +74,7 @@ def evaluate_stream(predictor: Predictor, chunks: Iterable[EncodedData]) -> dict
 
 
 def fit_stream(table: Any, config: FitConfig, out: str | Path | None = None,
-               run_dir: str | Path | None = None, resume: bool = False) -> Predictor:
+               run_dir: str | Path | None = None, resume: bool = False, force: bool = False) -> Predictor:
     """:func:`~polymodal.engine.fit.fit` with ``config.data.stream``: the table file is read in chunks of
     ``config.data.chunk_rows`` rows at every pass and never held whole in memory."""
     path = _check_streamable(table, config, resume)
@@ -105,4 +105,4 @@ def fit_stream(table: Any, config: FitConfig, out: str | Path | None = None,
                     "rows": sorted(train_report.dropped_rows + report.dropped_rows)},
         "stream": {"chunk_rows": config.data.chunk_rows, "fit_sample_rows": config.data.fit_sample_rows},
     }
-    return finish(predictor, result, config, work, out)
+    return finish(predictor, result, config, work, out, force)

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from polymodal.engine.state_files import JSON, TENSORS, load_state, save_state, state_exists
+from polymodal.engine.state_files import JSON, TENSORS, check_state_path, load_state, save_state, state_exists
+from polymodal.errors import ResumeError
 from tests.engine.processes import kill_when
 
 
@@ -60,3 +61,40 @@ def test_a_kill_while_writing_leaves_the_previous_state(tmp_path: Path) -> None:
     back = load_state(target)
     assert back["epoch"] == 1 and torch.equal(back["w"], torch.ones(3))
     assert sorted(p.name for p in target.iterdir()) == sorted([JSON, TENSORS])
+
+
+def test_a_truncated_state_is_a_resume_error_naming_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "resume"
+    save_state(target, {"epoch": 1, "w": torch.ones(3)})
+    tensors = target / TENSORS
+    tensors.write_bytes(tensors.read_bytes()[:-4])
+    with pytest.raises(ResumeError, match=r"resume/state\.safetensors is damaged: it ends after 8 of its 12 bytes "
+                                          r"of tensors \(the file is truncated\); the saved state is damaged: start"):
+        load_state(target)
+    save_state(target, {"epoch": 1, "w": torch.ones(3)})
+    (target / JSON).write_text((target / JSON).read_text()[:10])
+    with pytest.raises(ResumeError, match=r"resume/state\.json is not valid JSON .*; the saved state is damaged"):
+        load_state(target)
+
+
+def test_a_folder_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "resume"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(ResumeError, match=r"refusing to replace .*resume: it holds notes\.txt, which polymodal did not "
+                                          r"write"):
+        save_state(target, {"epoch": 1})
+    assert (target / "notes.txt").read_text() == "mine"
+    assert check_state_path(tmp_path / "absent") == tmp_path / "absent"
+
+
+def test_a_state_respects_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        save_state(tmp_path / "s", {"w": torch.ones(2)})
+    finally:
+        os.umask(previous)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "s").iterdir()} == {0o644}

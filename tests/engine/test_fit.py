@@ -1,0 +1,94 @@
+"""``polymodal.engine.fit``: what ``fit`` refuses before it trains (its training is tested in test_api/test_cli)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import polymodal
+from polymodal.cli import main
+from polymodal.engine.bundle import load_bundle, save_bundle
+from polymodal.errors import BundleError, ResumeError
+from tests.engine.test_bundle import _contents
+
+
+@pytest.fixture
+def data_folder(tmp_path: Path, tabular_csv: Path) -> Path:
+    """A user's folder: the table, an image and an unrelated notes file."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(tabular_csv, folder / "t.csv")
+    (folder / "img_000.png").write_bytes(b"png")
+    (folder / "notes.txt").write_text("mine")
+    return folder
+
+
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if training starts: the refusals must come first."""
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        pytest.fail("training started before the output folder was checked")
+
+    monkeypatch.setattr("polymodal.engine.fit.train", refuse)
+    monkeypatch.setattr("polymodal.engine.pretrain.train", refuse)
+
+
+def _unchanged(folder: Path) -> bool:
+    return sorted(p.name for p in folder.iterdir()) == ["img_000.png", "notes.txt", "t.csv"] and \
+        (folder / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_fit_out_naming_the_data_folder_is_refused_and_deletes_nothing(
+        data_folder: Path, no_training: None, capsys: pytest.CaptureFixture[str], force: list[str]) -> None:
+    code = main(["fit", str(data_folder / "t.csv"), "--target", "label", "--epochs", "1", "--out", str(data_folder),
+                 *force])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert f"refusing to save the model to {data_folder}: it holds {data_folder / 't.csv'}, an input of this run" in err
+    assert _unchanged(data_folder)
+
+
+def test_fit_out_dot_is_refused_before_training(data_folder: Path, no_training: None,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(data_folder)
+    assert main(["fit", "t.csv", "--target", "label", "--epochs", "1", "--out", "."]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "refusing to save the model to .: it is the current folder or a parent of it" in err
+    assert _unchanged(data_folder)
+
+
+def test_an_unrelated_folder_is_refused_by_fit_and_pretrain(data_folder: Path, tabular_csv: Path,
+                                                            no_training: None) -> None:
+    message = r"refusing to replace .*data: it is not a polymodal bundle \(it has no polymodal\.json\)"
+    with pytest.raises(BundleError, match=message):
+        polymodal.fit(tabular_csv, target="label", epochs=1, progress=False, out=data_folder, force=True)
+    with pytest.raises(BundleError, match=message):
+        polymodal.pretrain(tabular_csv, "autoencoder", ignore=["label"], epochs=1, progress=False, out=data_folder)
+    assert _unchanged(data_folder)
+
+
+def test_a_run_dir_whose_resume_folder_is_not_a_state_is_refused(tmp_path: Path, tabular_csv: Path,
+                                                                 no_training: None) -> None:
+    (tmp_path / "run" / "resume").mkdir(parents=True)
+    (tmp_path / "run" / "resume" / "notes.txt").write_text("mine")
+    with pytest.raises(ResumeError, match=r"refusing to replace .*run/resume: it holds notes\.txt"):
+        polymodal.fit(tabular_csv, target="label", epochs=1, progress=False, run_dir=tmp_path / "run")
+
+
+def test_force_replaces_a_bundle_of_another_kind(tmp_path: Path, tabular_csv: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model"
+    pretrained = _contents()
+    pretrained.kind = "pretrained"
+    save_bundle(out, pretrained)
+    args = ["fit", str(tabular_csv), "--target", "label", "--epochs", "1", "--out", str(out)]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "it holds a 'pretrained' model, and this saves a 'supervised' one" in err
+    assert main([*args, "--force"]) == 0
+    assert load_bundle(out).kind == "supervised"
