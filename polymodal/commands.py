@@ -60,7 +60,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
                  "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
-                 "accelerator", "strategy", "precision", "num_nodes"):
+                 "accelerator", "strategy", "precision", "num_nodes", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:
@@ -307,7 +307,7 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
     for name in ("epochs", "seed", "batch_size", "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
-                 "accelerator"):
+                 "accelerator", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     return options

@@ -98,6 +98,7 @@ class TrainConfig(_Strict):
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     loss_weights: dict[str, float] = Field(default_factory=dict)
     progress: bool = True
+    verbose: bool = Field(False, description="show Lightning's own messages (devices available, tips)")
 
 
 class FitConfig(_Strict):
