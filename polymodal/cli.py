@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", help="e.g. ddp (passed to Lightning)")
     p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
 
     p = sub.add_parser("pretrain", help="learn a multimodal representation of a table (no targets needed)")
     p.add_argument("table")
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--json", action="store_true", help="print the training summary as JSON")
+    p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
 
     p = sub.add_parser("embed", help="embeddings of a table's rows by a pretrained representation")
     p.add_argument("bundle")

@@ -60,7 +60,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
                  "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
-                 "accelerator", "strategy", "precision", "num_nodes"):
+                 "accelerator", "strategy", "precision", "num_nodes", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:
@@ -307,7 +307,7 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
     for name in ("epochs", "seed", "batch_size", "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
-                 "accelerator"):
+                 "accelerator", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     return options
@@ -378,20 +378,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from polymodal.cache import cache_info, clear_cache, default_cache_dir
+    from polymodal.cache import cache_info, clear_cache, default_cache_dir, foreign_folders
 
     folder = Path(args.dir).expanduser() if args.dir else default_cache_dir()
     if folder is None:
         console.print("the embedding cache is turned off (POLYMODAL_CACHE=off)")
         return 0
     if args.action == "clear":
-        console.print(f"removed {clear_cache(folder)} cache namespace(s) from {folder}")
+        console.print(clear_cache(folder).summary(), markup=False, highlight=False, soft_wrap=True)
         return 0
-    spaces = cache_info(folder)
+    spaces, foreign = cache_info(folder), foreign_folders(folder)
     if args.json:
-        print_json({"dir": str(folder), "namespaces": [vars(s) for s in spaces]})
+        print_json({"dir": str(folder), "namespaces": [vars(s) for s in spaces], "not_cache": foreign})
         return 0
     rows = [{"namespace": s.name, "encoder": s.meta.get("encoder"), "dim": s.meta.get("dim"), "entries": s.entries,
              "MB": s.bytes / 1e6} for s in spaces]
     print_metrics_table(f"embedding cache {folder}", rows, ["namespace", "encoder", "dim", "entries", "MB"])
+    if foreign:
+        console.print(f"{len(foreign)} folder(s) that are not polymodal cache namespaces (left alone): "
+                      f"{', '.join(foreign)}", markup=False, highlight=False, soft_wrap=True)
     return 0

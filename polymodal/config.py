@@ -105,6 +105,7 @@ class TrainConfig(_Strict):
     baseline: bool = Field(True, description="also fit the classical baseline (logistic regression and gradient "
                                              "boosting on simple features of the same rows) and report it beside "
                                              "the model (see polymodal.evaluation.baseline)")
+    verbose: bool = Field(False, description="show Lightning's own messages (devices available, tips)")
 
 
 class FitConfig(_Strict):

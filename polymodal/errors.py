@@ -54,3 +54,7 @@ class BundleError(PolymodalError, ValueError):
 
 class ResumeError(PolymodalError, ValueError):
     """A resume checkpoint cannot be used for this run (it was written by a different one)."""
+
+
+class TrainingError(PolymodalError, RuntimeError):
+    """Training cannot go on: e.g. the loss became NaN or infinite (the message says where it came from)."""

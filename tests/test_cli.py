@@ -209,6 +209,33 @@ def test_cache_info_and_clear(tmp_path: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["namespaces"] == []
 
 
+@pytest.mark.parametrize("how", ["--dir", "POLYMODAL_CACHE"])
+def test_cache_clear_leaves_folders_that_are_not_cache_namespaces(tmp_path: Path, capsys, monkeypatch, how) -> None:
+    import numpy as np
+
+    from polymodal.cache import content_key
+    from polymodal.cache.store import EmbeddingStore
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.png").write_bytes(b"not a cache")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "meta.json").write_text("{")
+    EmbeddingStore(tmp_path, "minilm-0123", 2, {"encoder": "minilm"}).put([content_key("a")], np.ones((1, 2), "f4"))
+    if how == "--dir":
+        where = ["--dir", str(tmp_path)]
+    else:
+        where = []
+        monkeypatch.setenv("POLYMODAL_CACHE", str(tmp_path))
+    assert main(["cache", "info", *where, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert ([n["name"] for n in info["namespaces"]], info["not_cache"]) == (["minilm-0123"], ["bad", "photos"])
+    assert main(["cache", "clear", *where]) == 0
+    assert capsys.readouterr().out == (f"removed 1 cache namespace(s) from {tmp_path}; left 2 folder(s) that are not "
+                                       "polymodal cache namespaces: bad, photos\n")
+    assert (tmp_path / "photos" / "cat.png").read_bytes() == b"not a cache"
+    assert not (tmp_path / "minilm-0123").exists()
+
+
 def test_fit_streams_a_parquet_table(tmp_path: Path, capsys) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 2))

@@ -2,12 +2,13 @@
 
 The cache folder is, in order: the ``cache_dir`` given, ``$POLYMODAL_CACHE``, or
 ``$XDG_CACHE_HOME/polymodal`` (``~/.cache/polymodal``). ``POLYMODAL_CACHE=off`` turns caching off.
-``polymodal cache info`` lists what it holds and ``polymodal cache clear`` empties it.
+``polymodal cache info`` lists what it holds and ``polymodal cache clear`` empties it. Only the
+namespaces polymodal wrote (a folder whose ``meta.json`` carries the ``"polymodal_cache"`` marker) are
+listed or deleted: any other folder in the cache folder is left alone and reported.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from polymodal.cache.keys import content_key, namespace, weights_digest
-from polymodal.cache.store import EmbeddingStore
+from polymodal.cache.store import EmbeddingStore, namespace_meta
 
 DISABLED = "off"
 
@@ -43,48 +44,92 @@ class NamespaceInfo:
     bytes: int
 
 
+@dataclass(frozen=True)
+class ClearReport:
+    """What :func:`clear_cache` did: the namespaces it removed and the folders it left alone."""
+
+    folder: Path | None  # None: the cache is turned off
+    removed: tuple[str, ...]
+    left: tuple[str, ...]  # folders in the cache folder that are not polymodal cache namespaces
+    failed: tuple[str, ...] = ()  # namespaces that could not be removed (no permission, or being written)
+
+    def summary(self) -> str:
+        text = f"removed {len(self.removed)} cache namespace(s) from {self.folder}"
+        if self.failed:
+            text += f"; could not remove {len(self.failed)} (no permission, or in use): {_names(self.failed)}"
+        if self.left:
+            text += (f"; left {len(self.left)} folder(s) that are not polymodal cache namespaces: "
+                     f"{_names(self.left)}")
+        return text
+
+
 def cache_info(root: str | Path | None = None) -> list[NamespaceInfo]:
-    """Every namespace under ``root`` (default: :func:`default_cache_dir`) with its size."""
-    folder = Path(root) if root is not None else default_cache_dir()
-    if folder is None or not folder.is_dir():
-        return []
+    """Every namespace under ``root`` (default: :func:`default_cache_dir`) with its size; folders that are
+    not polymodal cache namespaces are not listed (see :func:`foreign_folders`)."""
     out = []
-    for ns in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        meta_path = ns / "meta.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        shards = list(ns.glob("shard-*"))
+    for folder, meta in _namespaces(root)[0]:
+        shards = list(folder.glob("shard-*"))
         entries = sum(_rows(s / "keys.npy") for s in shards)
-        size = sum(f.stat().st_size for f in ns.rglob("*") if f.is_file())
-        out.append(NamespaceInfo(ns.name, meta, entries, size))
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+        out.append(NamespaceInfo(folder.name, meta, entries, size))
     return out
 
 
-def clear_cache(root: str | Path | None = None) -> int:
-    """Delete every namespace under ``root``; returns how many were removed."""
+def foreign_folders(root: str | Path | None = None) -> list[str]:
+    """The names of the folders under ``root`` that are not polymodal cache namespaces (left alone)."""
+    return _namespaces(root)[1]
+
+
+def clear_cache(root: str | Path | None = None) -> ClearReport:
+    """Delete every polymodal cache namespace under ``root``; any other folder is left (and reported)."""
+    folder = Path(root) if root is not None else default_cache_dir()
+    namespaces, left = _namespaces(folder)
+    for ns, _ in namespaces:
+        shutil.rmtree(ns, ignore_errors=True)
+    removed = tuple(ns.name for ns, _ in namespaces if not ns.exists())
+    failed = tuple(ns.name for ns, _ in namespaces if ns.exists())
+    return ClearReport(folder, removed, tuple(left), failed)
+
+
+def _namespaces(root: str | Path | None) -> tuple[list[tuple[Path, dict[str, Any]]], list[str]]:
+    """``([(folder, meta), ...] of the namespaces, [names of the other folders])``, by name; hidden entries
+    (temporaries) are skipped."""
     folder = Path(root) if root is not None else default_cache_dir()
     if folder is None or not folder.is_dir():
-        return 0
-    removed = 0
-    for ns in folder.iterdir():
-        if ns.is_dir():
-            shutil.rmtree(ns, ignore_errors=True)
-            removed += 1
-    return removed
+        return [], []
+    namespaces, other = [], []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        meta = namespace_meta(entry)
+        if meta is None:
+            other.append(entry.name)
+        else:
+            namespaces.append((entry, meta))
+    return namespaces, other
+
+
+def _names(names: tuple[str, ...], shown: int = 10) -> str:
+    text = ", ".join(names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _rows(keys_file: Path) -> int:
-    if not keys_file.exists():
+    try:
+        return int(np.load(keys_file, mmap_mode="r", allow_pickle=False).shape[0])
+    except (OSError, ValueError):  # missing or damaged: counted as empty (it is recomputed when read)
         return 0
-    return int(np.load(keys_file, mmap_mode="r", allow_pickle=False).shape[0])
 
 
 __all__ = [
+    "ClearReport",
     "EmbeddingStore",
     "NamespaceInfo",
     "cache_info",
     "clear_cache",
     "content_key",
     "default_cache_dir",
+    "foreign_folders",
     "namespace",
     "weights_digest",
 ]

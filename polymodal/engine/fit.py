@@ -64,6 +64,7 @@ def run_fingerprint(config: FitConfig, splits: dict[str, np.ndarray]) -> dict[st
     of each split (their count and a hash of the row positions)."""
     resolved = config.model_dump(mode="json")
     resolved["train"].pop("progress", None)
+    resolved["train"].pop("verbose", None)
     rows = {name: {"count": len(idx), "sha256": hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()}
             for name, idx in splits.items()}
     return {"config": resolved, "rows": rows}

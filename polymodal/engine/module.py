@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from polymodal.data.dataset import Batch
 from polymodal.data.schema import TaskKind
+from polymodal.engine.finite_loss import check_finite_loss
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
 from polymodal.losses import MultiTaskLoss
 from polymodal.models import SupervisedModel
@@ -47,19 +48,22 @@ class SupervisedModule(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         inputs, masks, targets = batch
         logits, extras = self.model.training_outputs(inputs, masks, targets, self.tasks)
-        total = self.loss(logits, targets).total
+        out = self.loss(logits, targets)
+        total = out.total
         batch_size = next(iter(masks.values())).shape[0]
         for name, value in extras.items():
             total = total + value
             self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True)
         self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch_size,
                  sync_dist=True)
+        check_finite_loss(self, "training", total, {**out.components, **extras}, batch, batch_idx)
         return total
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         inputs, masks, targets = batch
         logits = self.model(inputs, masks)
         out = self.loss(logits, targets)
+        check_finite_loss(self, "validation", out.total, out.components, batch, batch_idx)
         batch_size = next(iter(masks.values())).shape[0]
         self.log("val_loss", out.total, on_epoch=True, prog_bar=True, batch_size=batch_size, sync_dist=True)
         for name, task in self.tasks.items():

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from polymodal.data.dataset import Batch
+from polymodal.engine.finite_loss import check_finite_loss
 from polymodal.losses.output import LossOutput
 from polymodal.models.phased import PhasedModel, check_phases
 from polymodal.models.representation import RepresentationModel
@@ -46,6 +47,7 @@ class PretrainModule(L.LightningModule):
         inputs, masks, _ = batch
         if not self.phases:
             out: LossOutput = self.model(inputs, masks)
+            check_finite_loss(self, "training", out.total, out.components, batch, batch_idx)
             self._log_loss("train", out, masks)
             return out.total
         optimizers = self.optimizers()
@@ -56,6 +58,7 @@ class PretrainModule(L.LightningModule):
             for _ in range(phase.steps):
                 optimizer.zero_grad()
                 out = cast(PhasedModel, self.model).phase_loss(phase.name, inputs, masks)
+                check_finite_loss(self, f"training ({phase.name} phase)", out.total, out.components, batch, batch_idx)
                 self.manual_backward(out.total)
                 optimizer.step()
             self.untoggle_optimizer(optimizer)
@@ -66,7 +69,9 @@ class PretrainModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         inputs, masks, _ = batch
-        self._log_loss("val", self.model(inputs, masks), masks)
+        out: LossOutput = self.model(inputs, masks)
+        check_finite_loss(self, "validation", out.total, out.components, batch, batch_idx)
+        self._log_loss("val", out, masks)
 
     def configure_optimizers(self) -> Any:
         if not self.phases:

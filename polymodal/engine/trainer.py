@@ -101,20 +101,41 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return [rows[e] for e in sorted(rows)]
 
 
+BANNER = ("GPU available", "TPU available", "HPU available", "IPU available", "💡 Tip")
+
+
+class _DropBanner(logging.Filter):
+    """Drops Lightning's device banner and its tips (e.g. to install litlogger or litmodels)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith(BANNER) or "litlogger" in message.lower() or "litmodels" in message.lower())
+
+
 @contextlib.contextmanager
-def _quiet_lightning(quiet: bool) -> Iterator[None]:
-    """Without a progress bar, keep Lightning's informational lines (devices, tips, "stopped") out of the
-    output; warnings and errors still show."""
-    if not quiet:
+def _quiet_lightning(verbose: bool, single: bool) -> Iterator[None]:
+    """Unless ``verbose``, keep Lightning's banner (devices available, tips) out of polymodal's output; in a
+    single-process run every other informational line too ("`Trainer.fit` stopped ..."), while a multi-process
+    run keeps its distributed set-up lines. Warnings and errors always show."""
+    if verbose:
         yield
         return
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    banner = _DropBanner()
+    sources = [logging.getLogger(f"lightning.{package}.utilities.rank_zero") for package in ("pytorch", "fabric")]
+    names = ("lightning.pytorch", "lightning.fabric", "lightning") if single else ()
+    loggers = [logging.getLogger(name) for name in names]
     levels = [lg.level for lg in loggers]
+    for lg in sources:
+        lg.addFilter(banner)
     for lg in loggers:
         lg.setLevel(logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*(GPU|TPU|HPU) available but not used.*")
+            yield
     finally:
+        for lg in sources:
+            lg.removeFilter(banner)
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
 
@@ -177,7 +198,7 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
     if config.progress:
         callbacks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
     single = str(config.devices) == "1" and config.num_nodes == 1  # keep the distributed set-up lines
-    with warnings.catch_warnings(), _quiet_lightning(not config.progress and single):
+    with warnings.catch_warnings(), _quiet_lightning(config.verbose, single):
         trainer = L.Trainer(
             max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
             num_nodes=config.num_nodes, strategy=config.strategy,

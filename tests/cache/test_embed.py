@@ -65,3 +65,21 @@ def test_a_changed_file_invalidates_only_its_entry(tmp_path):
 def test_encoder_returning_the_wrong_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"the encoder returned shape \(1, 3\), expected \(1, 2\)"):
         embed_with_cache(lambda batch: np.zeros((len(batch), 3)), images(1), None, 2)
+
+
+def test_a_damaged_shard_is_recomputed_to_the_same_embeddings(tmp_path):
+    cells = images(4)
+    cold = embed_with_cache(CountingEmbed(), cells, EmbeddingStore(tmp_path, "ns", 2, {}), 2)
+    (shard,) = (tmp_path / "ns").glob("shard-*")
+    stored = np.load(shard / "values.npy", mmap_mode="r+")
+    stored[:] = stored[::-1].copy()  # same shape, other bytes: what a bad disk or a stray write leaves
+    stored.flush()
+    del stored
+    embed = CountingEmbed()
+    with pytest.warns(UserWarning, match=f"{shard.name} has a values.npy that does not match its checksum"):
+        warm = embed_with_cache(embed, cells, EmbeddingStore(tmp_path, "ns", 2, {}), 2)
+    assert embed.seen == 4
+    np.testing.assert_array_equal(warm, cold)
+    again = CountingEmbed()
+    embed_with_cache(again, cells, EmbeddingStore(tmp_path, "ns", 2, {}), 2)
+    assert again.seen == 0  # the recomputed embeddings were stored in a sound shard

@@ -25,3 +25,20 @@ def test_drop_last_with_fewer_samples_than_a_batch_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"drop_last with batch_size 16 leaves no batch of the 10 sample\(s\): use a "
                                          "batch_size of at most 10"):
         make_loader(_data(10), TrainConfig(batch_size=16), shuffle=True, drop_last=True)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_lightning_banner_only_with_verbose(tabular_csv, capfd, caplog, verbose) -> None:
+    import logging
+
+    from polymodal.cli import main
+
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    before = (logging.getLogger("lightning.pytorch").level, list(rank_zero.filters))
+    with caplog.at_level(logging.INFO):
+        assert main(["fit", str(tabular_csv), "--target", "label", "--epochs", "1", "--json",
+                     *(["--verbose"] if verbose else [])]) == 0
+    printed = "".join(capfd.readouterr()) + caplog.text
+    for banner in ("GPU available", "TPU available", "💡 Tip", "litlogger"):
+        assert (banner in printed) is verbose, banner
+    assert (logging.getLogger("lightning.pytorch").level, list(rank_zero.filters)) == before  # restored

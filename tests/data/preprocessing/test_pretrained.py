@@ -63,6 +63,24 @@ def test_cached_equals_uncached_and_an_edit_invalidates_its_entry(tmp_path, monk
     assert not torch.allclose(after[1], cold[1])
 
 
+@pytest.mark.skipif(not HAS_MINILM, reason=REASON)
+@pytest.mark.parametrize("damage", ["same shape", "nan"])
+def test_a_damaged_cache_shard_is_recomputed_not_used(tmp_path, damage):
+    """Item 3 of issue 14: other bytes of the same shape in values.npy (or NaN) gave wrong embeddings silently."""
+    frame = pd.DataFrame({"t": ["a cat", "a dog", "a bird"]})
+    build = lambda: build_preprocessor("text", ["t"], {"t": "text"}, pretrained="minilm",  # noqa: E731
+                                       cache_dir=str(tmp_path)).fit(frame)
+    cold = build().transform(frame)
+    (shard,) = tmp_path.glob("minilm-*/shard-*")
+    stored = np.load(shard / "values.npy", mmap_mode="r+")
+    stored[:] = stored[::-1].copy() if damage == "same shape" else np.nan
+    stored.flush()
+    del stored
+    with pytest.warns(UserWarning, match=f"{shard.name} has a values.npy that does not match its checksum"):
+        again = build().transform(frame)
+    torch.testing.assert_close(again, cold, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.skipif(not (HAS_EFFICIENTNET and HAS_MINILM), reason=REASON)
 def test_fit_with_frozen_pretrained_encoders_saves_and_reloads(tmp_path, monkeypatch):
     monkeypatch.setenv("POLYMODAL_CACHE", str(tmp_path / "cache"))
@@ -78,7 +96,8 @@ def test_fit_with_frozen_pretrained_encoders_saves_and_reloads(tmp_path, monkeyp
                               out=tmp_path / "model")
     info = predictor.pipeline.input_info()
     assert (info["photo"]["embedding_dim"], info["caption"]["embedding_dim"]) == (1280, 384)
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir()) == ["efficientnet", "minilm"]
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir() if p.is_dir()) == ["efficientnet",
+                                                                                                 "minilm"]
     reloaded = Predictor.load(tmp_path / "model")
     pd.testing.assert_frame_equal(reloaded.predict(tmp_path / "t.csv"), predictor.predict(tmp_path / "t.csv"))
 
