@@ -188,6 +188,9 @@ def test_transfer_end_to_end(tmp_path: Path, capsys) -> None:
     assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding", "--label",
                  "label", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 120.0
+    assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "method" in line)  # not a terminal
+    assert all(name in header for name in ("recall@1", "recall@5", "recall@10", "median_rank", "mean_rank"))
     assert main(["fit", table, "--target", "label", "--freeze", *fast]) == 2
     assert "give init_from=BUNDLE (--init-from BUNDLE)" in capsys.readouterr().err
 
