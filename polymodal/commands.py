@@ -142,13 +142,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def output_file(value: str, table: str, bundle: str) -> Path:
+def output_file(value: str, table: str, bundle: str, example: str = "predictions.csv") -> Path:
     """``--out`` of a command that writes one file from ``table`` with ``bundle``, checked before any work:
     never a folder, the input table, or the bundle (or a file inside it)."""
     path = Path(value).expanduser()
     resolved = path.resolve()
     if path.is_dir():
-        raise ValueError(f"--out {value} is a folder; give the file to write, e.g. --out {path / 'predictions.csv'}")
+        raise ValueError(f"--out {value} is a folder; give the file to write, e.g. --out {path / example}")
     if path.exists() and resolved == Path(table).expanduser().resolve():
         raise ValueError(f"--out {value} is the input table; write to another file, so the table is kept")
     folder = Path(bundle).expanduser().resolve()
@@ -341,7 +341,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from polymodal.bench.results import write_table
     from polymodal.pretrained import PretrainedModel
 
-    path = output_file(args.out, table=args.table, bundle=args.bundle)
+    path = output_file(args.out, table=args.table, bundle=args.bundle, example="embeddings.npy")
     z = PretrainedModel.load(args.bundle).embed(args.table, on_error=args.on_error)
     if path.suffix.lower() == ".npy":
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -139,6 +139,12 @@ def test_pretrain_then_embed(digits_csv: Path, tmp_path: Path, capsys) -> None:
     assert list(frame.columns) == ["row", *[f"z{i}" for i in range(6)]] and len(frame) == 120
     assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(tmp_path / "z.npy")]) == 0
     assert np.allclose(np.load(tmp_path / "z.npy"), frame.iloc[:, 1:].to_numpy(), atol=1e-5)
+    capsys.readouterr()
+    assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(table)]) == 2
+    assert f"--out {table} is the input table; write to another file" in capsys.readouterr().err
+    assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(tmp_path)]) == 2
+    assert f"is a folder; give the file to write, e.g. --out {tmp_path / 'embeddings.npy'}" in capsys.readouterr().err
+    assert len(pd.read_csv(table)) == 120
 
 
 def test_pretrain_with_augmentations(digits_csv: Path, tmp_path: Path, capsys) -> None:
