@@ -9,13 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import yaml
-from rich.console import Console
-from rich.table import Table as RichTable
 
 from polymodal.errors import PolymodalError
-
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+from polymodal.output import err
 
 
 def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, Any]:
@@ -40,6 +36,10 @@ def parse_nested(items: Sequence[str] | None, what: str) -> dict[str, dict[str, 
     return out
 
 
+DATA_ROOT_OVERRIDE = ("refuse file paths in the table that resolve outside this folder, instead of the data root "
+                      "the model was trained with")
+
+
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", action="append", default=[], help="target column (repeat for several)")
     p.add_argument("--modality", action="append", default=[], metavar="COL=KIND",
@@ -50,7 +50,8 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-column", help="column whose 'test' rows are held out and reported as test metrics")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None,
                    help="raise (default) on bad cells, or treat them as missing modalities and report counts")
-    p.add_argument("--data-root", help="refuse file paths in the table that resolve outside this folder")
+    p.add_argument("--data-root", help="refuse file paths in the table that resolve outside this folder "
+                                       "(saved with the model as an absolute path)")
 
 
 def _add_transfer_options(p: argparse.ArgumentParser, trunk: bool) -> None:
@@ -180,13 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle")
     p.add_argument("table")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+    p.add_argument("--data-root", help=DATA_ROOT_OVERRIDE)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("predict", help="predictions of a saved model, one row per input row")
     p.add_argument("bundle")
     p.add_argument("table")
-    p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write")
+    p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write (not the table, not a folder)")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+    p.add_argument("--data-root", help=DATA_ROOT_OVERRIDE)
 
     p = sub.add_parser("inspect", help="inferred schema, counts and every problem in a table")
     p.add_argument("table")
@@ -252,25 +255,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
         return int(handler(args) or 0)
-    except (PolymodalError, ValueError, TypeError, FileNotFoundError, PermissionError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    except (PolymodalError, ValueError, TypeError, OSError) as exc:  # the user's input, never a traceback
+        err.line(("error:", "bold red"), " ", error_message(exc))
         return 2
 
 
-def print_metrics_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-    table = RichTable(title=title)
-    for col in columns:
-        left = col in ("method", "target", "column", "kind", "arguments", "description")
-        table.add_column(col, justify="left" if left else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*[_fmt(row.get(c)) for c in columns])
-    console.print(table)
+def error_message(exc: BaseException) -> str:
+    """What ``polymodal`` prints after ``error:`` (never markup; see :mod:`polymodal.output`)."""
+    from pydantic import ValidationError
 
+    from polymodal.config import describe_validation_error
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return "" if value is None else str(value)
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc)
+    return str(exc) or type(exc).__name__
 
 
 def print_json(data: Any) -> None:

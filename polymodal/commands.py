@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from polymodal.cli import console, parse_nested, parse_pairs, print_json, print_metrics_table
+from polymodal.cli import parse_nested, parse_pairs, print_json
+from polymodal.output import out
 
 
 def _data_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -89,9 +90,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _print_fit_summary(predictor.metrics)
     report = predictor.last_report
     if report is not None and (report.skipped_cells or report.dropped_rows):
-        console.print(f"[yellow]skipped:[/] {report.skip_summary()}")
+        out.line(("skipped:", "yellow"), f" {report.skip_summary()}")
     if args.out:
-        console.print(f"model saved to [bold]{args.out}[/]")
+        out.line("model saved to ", (str(args.out), "bold"))
     return 0
 
 
@@ -100,9 +101,9 @@ def _print_transfer(metrics: dict[str, Any]) -> None:
     if not transfer:
         return
     frozen = " (frozen)" if transfer["frozen"] else ""
-    console.print(f"initialised {', '.join(transfer['initialised'])} from [bold]{transfer['source']}[/]{frozen}")
+    out.line(f"initialised {', '.join(transfer['initialised'])} from ", (str(transfer["source"]), "bold"), frozen)
     if transfer["fresh"]:
-        console.print(f"not in the source, trained from scratch: {', '.join(transfer['fresh'])}")
+        out.line(f"not in the source, trained from scratch: {', '.join(transfer['fresh'])}")
 
 
 def _print_fit_summary(metrics: dict[str, Any]) -> None:
@@ -111,22 +112,22 @@ def _print_fit_summary(metrics: dict[str, Any]) -> None:
         for target, values in metrics.get(split, {}).items():
             rows.append({"target": f"{target} ({split})", **values})
     columns = ["target", *sorted({k for r in rows for k in r if k != "target"})]
-    print_metrics_table("metrics", rows, columns)
+    out.table("metrics", rows, columns)
     train = metrics["train"]
-    console.print(f"trained {train['epochs_run']} epoch(s) in {train['train_seconds']:.1f} s "
-                  f"({train['samples_per_second']:.0f} samples/s); best epoch {train['best_epoch']}; "
-                  f"{metrics['parameters']:,} parameters")
+    out.line(f"trained {train['epochs_run']} epoch(s) in {train['train_seconds']:.1f} s "
+             f"({train['samples_per_second']:.0f} samples/s); best epoch {train['best_epoch']}; "
+             f"{metrics['parameters']:,} parameters")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import polymodal
 
-    metrics = polymodal.load(args.bundle).evaluate(args.table, on_error=args.on_error)
+    metrics = polymodal.load(args.bundle).evaluate(args.table, on_error=args.on_error, data_root=args.data_root)
     if args.json:
         print_json(metrics)
     else:
         rows = [{"target": t, **v} for t, v in metrics.items()]
-        print_metrics_table("metrics", rows, ["target", *sorted({k for r in rows for k in r if k != "target"})])
+        out.table("metrics", rows, ["target", *sorted({k for r in rows for k in r if k != "target"})])
     return 0
 
 
@@ -134,10 +135,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import polymodal
     from polymodal.bench.results import write_table
 
-    predictions = polymodal.load(args.bundle).predict(args.table, on_error=args.on_error)
-    write_table(predictions, Path(args.out))
-    console.print(f"{len(predictions)} prediction(s) written to [bold]{args.out}[/]")
+    path = output_file(args.out, table=args.table, bundle=args.bundle)
+    predictions = polymodal.load(args.bundle).predict(args.table, on_error=args.on_error, data_root=args.data_root)
+    write_table(predictions, path)
+    out.line(f"{len(predictions)} prediction(s) written to ", (str(args.out), "bold"))
     return 0
+
+
+def output_file(value: str, table: str, bundle: str, example: str = "predictions.csv") -> Path:
+    """``--out`` of a command that writes one file from ``table`` with ``bundle``, checked before any work:
+    never a folder, the input table, or the bundle (or a file inside it)."""
+    path = Path(value).expanduser()
+    resolved = path.resolve()
+    if path.is_dir():
+        raise ValueError(f"--out {value} is a folder; give the file to write, e.g. --out {path / example}")
+    if path.exists() and resolved == Path(table).expanduser().resolve():
+        raise ValueError(f"--out {value} is the input table; write to another file, so the table is kept")
+    folder = Path(bundle).expanduser().resolve()
+    if resolved == folder or resolved.is_relative_to(folder):
+        raise ValueError(f"--out {value} is inside the model bundle {bundle}; write to a file outside it")
+    return path
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -157,33 +174,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                                    for m in schema.modalities],
                     "problems": [p.__dict__ for p in report.problems]})
         return 1 if report.errors else 0
-    console.print(f"[bold]{table.source}[/]: {len(table.frame)} rows, {len(table.frame.columns)} columns")
-    print_metrics_table("schema", result.columns, ["column", "kind", "modality", "present", "missing", "unique"])
+    out.line((str(table.source), "bold"), f": {len(table.frame)} rows, {len(table.frame.columns)} columns")
+    out.table("schema", result.columns, ["column", "kind", "modality", "present", "missing", "unique"])
     for spec in schema.modalities:
-        console.print(f"modality [bold]{spec.name}[/] ({spec.kind.value}): {', '.join(spec.columns)}")
+        out.line("modality ", (spec.name, "bold"), f" ({spec.kind.value}): {', '.join(spec.columns)}")
     if not report.problems:
-        console.print("[green]no problems found[/]")
+        out.line(("no problems found", "green"))
         return 0
-    problems = RichProblems(report.problems)
-    console.print(problems.table())
-    console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    out.problems(report.problems)
+    out.line(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     return 1 if report.errors else 0
-
-
-class RichProblems:
-    def __init__(self, problems: list[Any]) -> None:
-        self.problems = problems
-
-    def table(self) -> Any:
-        from rich.table import Table
-
-        table = Table(title="problems")
-        for col in ("severity", "row", "column", "file", "problem", "what to do"):
-            table.add_column(col, overflow="fold")
-        for p in self.problems:
-            table.add_row(p.severity, "" if p.row is None else str(p.row), p.column or "", p.file or "",
-                          p.message, p.hint or "")
-        return table
 
 
 def cmd_fusions(args: argparse.Namespace) -> int:
@@ -192,7 +192,7 @@ def cmd_fusions(args: argparse.Namespace) -> int:
     rows = [{"method": e.name, "kind": _fusion_kind(e.factory), "arguments": ", ".join(
         p for p in e.parameters() if p not in ("input_dims", "num_outputs", "activation")),
         "description": e.description} for e in FUSIONS]
-    print_metrics_table("fusion methods", rows, ["method", "kind", "arguments", "description"])
+    out.table("fusion methods", rows, ["method", "kind", "arguments", "description"])
     return 0
 
 
@@ -207,7 +207,7 @@ def cmd_encoders(args: argparse.Namespace) -> int:
 
     rows = [{"method": e.name, "arguments": ", ".join(e.parameters()), "description": e.description}
             for e in ENCODERS]
-    print_metrics_table("encoders", rows, ["method", "arguments", "description"])
+    out.table("encoders", rows, ["method", "arguments", "description"])
     return 0
 
 
@@ -253,17 +253,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = bench_config(args)
 
     def progress(row: dict[str, Any], done: int, total: int) -> None:
-        status = "[green]ok[/]" if row["status"] == "ok" else f"[red]failed[/]: {row['error'].splitlines()[0]}"
-        console.print(f"[{done}/{total}] {row['dataset']} · {row['method']} · seed {row['seed']}: {status}")
+        status = ("ok", "green") if row["status"] == "ok" else ("failed", "red")
+        detail = "" if row["status"] == "ok" else f": {(row['error'].splitlines() or [''])[0]}"
+        out.line(f"[{done}/{total}] {row['dataset']} · {row['method']} · seed {row['seed']}: ", status, detail)
 
     result = run_benchmark(config, args.out, on_row=progress)
     if "summary" not in result:
-        console.print(f"[red]every run failed[/]; see {result['runs']}")
+        out.line(("every run failed", "red"), f"; see {result['runs']}")
         return 1
-    console.print(summary_markdown(result["summary"], result["metric"]))
-    console.print(f"runs: {result['runs']} ({result['n_ok']} finished, {result['n_failed']} failed)")
+    out.line(summary_markdown(result["summary"], result["metric"]))
+    out.line(f"runs: {result['runs']} ({result['n_ok']} finished, {result['n_failed']} failed)")
     for report in result["reports"]:
-        console.print(f"report: [bold]{report}[/]")
+        out.line("report: ", (str(report), "bold"))
     return 0 if result["n_failed"] == 0 else 1
 
 
@@ -272,14 +273,14 @@ def cmd_bench_docs(args: argparse.Namespace) -> int:
 
     if not Path(args.results).is_dir():
         raise FileNotFoundError(f"results folder {args.results} not found (run from the repository root?)")
-    console.print(f"written [bold]{write_benchmarks_doc(args.results, args.out)}[/]")
+    out.line("written ", (str(write_benchmarks_doc(args.results, args.out)), "bold"))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from polymodal.demo import run_demo
 
-    run_demo(Path(args.out), epochs=args.epochs, seed=args.seed, console=console)
+    run_demo(Path(args.out), epochs=args.epochs, seed=args.seed, printer=out)
     return 0
 
 
@@ -297,7 +298,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         if args.test_speaker:
             kwargs["test_speakers"] = tuple(args.test_speaker)
         path = build_avdigits(Path(args.mnist), Path(args.fsdd), Path(args.out), **kwargs)
-    console.print(f"table written to [bold]{path}[/]")
+    out.line("table written to ", (str(path), "bold"))
     return 0
 
 
@@ -325,11 +326,11 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         return 0
     _print_transfer(pretrained.metrics)
     train = pretrained.metrics["train"]
-    console.print(f"{pretrained.config.model.objective}: trained {train['epochs_run']} epoch(s) in "
-                  f"{train['train_seconds']:.1f} s; best validation loss {train['best_val_loss']:.4f} at epoch "
-                  f"{train['best_epoch']}; embeddings of size {pretrained.embedding_dim}")
+    out.line(f"{pretrained.config.model.objective}: trained {train['epochs_run']} epoch(s) in "
+             f"{train['train_seconds']:.1f} s; best validation loss {train['best_val_loss']:.4f} at epoch "
+             f"{train['best_epoch']}; embeddings of size {pretrained.embedding_dim}")
     if args.out:
-        console.print(f"representation saved to [bold]{args.out}[/]")
+        out.line("representation saved to ", (str(args.out), "bold"))
     return 0
 
 
@@ -340,16 +341,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from polymodal.bench.results import write_table
     from polymodal.pretrained import PretrainedModel
 
+    path = output_file(args.out, table=args.table, bundle=args.bundle, example="embeddings.npy")
     z = PretrainedModel.load(args.bundle).embed(args.table, on_error=args.on_error)
-    out = Path(args.out)
-    if out.suffix.lower() == ".npy":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, z, allow_pickle=False)
+    if path.suffix.lower() == ".npy":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, z, allow_pickle=False)
     else:
         frame = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
         frame.insert(0, "row", np.arange(len(z)))
-        write_table(frame, out)
-    console.print(f"{len(z)} embedding(s) of size {z.shape[1]} written to [bold]{out}[/]")
+        write_table(frame, path)
+    out.line(f"{len(z)} embedding(s) of size {z.shape[1]} written to ", (str(path), "bold"))
     return 0
 
 
@@ -362,7 +363,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if args.json:
         print_json(scores)
         return 0
-    print_metrics_table(f"retrieval {args.from_modality} -> {args.to_modality}", [{"method": "pretrained", **scores}],
+    out.table(f"retrieval {args.from_modality} -> {args.to_modality}", [{"method": "pretrained", **scores}],
                         ["method", *scores])
     return 0
 
@@ -372,8 +373,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     index = generate(args.bundle, args.table, source=args.from_modality, target=args.to_modality, out=args.out,
                      seed=args.seed, samples=args.samples, on_error=args.on_error)
-    console.print(f"{len(index)} {args.to_modality} sample(s) generated from {args.from_modality} in [bold]{args.out}"
-                  f"[/] (index: {Path(args.out) / INDEX_NAME})")
+    out.line(f"{len(index)} {args.to_modality} sample(s) generated from {args.from_modality} in ",
+             (str(args.out), "bold"), f" (index: {Path(args.out) / INDEX_NAME})")
     return 0
 
 
@@ -382,10 +383,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
     folder = Path(args.dir).expanduser() if args.dir else default_cache_dir()
     if folder is None:
-        console.print("the embedding cache is turned off (POLYMODAL_CACHE=off)")
+        out.line("the embedding cache is turned off (POLYMODAL_CACHE=off)")
         return 0
     if args.action == "clear":
-        console.print(clear_cache(folder).summary(), markup=False, highlight=False, soft_wrap=True)
+        out.line(clear_cache(folder).summary())
         return 0
     spaces, foreign = cache_info(folder), foreign_folders(folder)
     if args.json:
@@ -393,8 +394,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         return 0
     rows = [{"namespace": s.name, "encoder": s.meta.get("encoder"), "dim": s.meta.get("dim"), "entries": s.entries,
              "MB": s.bytes / 1e6} for s in spaces]
-    print_metrics_table(f"embedding cache {folder}", rows, ["namespace", "encoder", "dim", "entries", "MB"])
+    out.table(f"embedding cache {folder}", rows, ["namespace", "encoder", "dim", "entries", "MB"])
     if foreign:
-        console.print(f"{len(foreign)} folder(s) that are not polymodal cache namespaces (left alone): "
-                      f"{', '.join(foreign)}", markup=False, highlight=False, soft_wrap=True)
+        out.line(f"{len(foreign)} folder(s) that are not polymodal cache namespaces (left alone): {', '.join(foreign)}")
     return 0

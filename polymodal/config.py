@@ -5,14 +5,79 @@ Unknown keys are errors (``extra="forbid"``), and nothing in a config is ever ev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from polymodal.errors import PolymodalError
 
 C = TypeVar("C", bound="_Strict")
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(PolymodalError, ValueError):
+    """A config file cannot be read: bad YAML, a tag that is not a plain value, or values that do not validate."""
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML or JSON file, read with ``yaml.safe_load`` (no code is run, no object built).
+
+    A syntax error or a tag such as ``!!python/object`` is a :class:`ConfigError` naming the file, line and
+    column.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); give a YAML or "
+                          "JSON file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(_describe_yaml_error(path, exc)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping (KEY: VALUE lines) at the top level, "
+                          f"not a {type(data).__name__}")
+    return data
+
+
+def _describe_yaml_error(path: str | Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+    problem = str(getattr(exc, "problem", None) or exc)
+    tag = re.search(r"for the tag '([^']*)'", problem)
+    if isinstance(exc, yaml.constructor.ConstructorError) and tag:
+        name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+        return f"{where}: tag {name!r} is not allowed; configs hold plain values only"
+    return f"{where}: could not parse YAML: {problem}"
+
+
+def describe_validation_error(exc: ValidationError, source: str | Path | None = None) -> str:
+    """A pydantic error as one line per wrong value: ``data.epochs: Input should be ...``."""
+    def where(loc: tuple[int | str, ...]) -> str:
+        return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "config"
+
+    def what(error: Any) -> str:
+        if error["type"] == "extra_forbidden":
+            return "unknown key"
+        return str(error["msg"])
+
+    lines = [f"  {where(e['loc'])}: {what(e)}" for e in exc.errors()]
+    head = f"{source}: " if source is not None else ""
+    return f"{head}{exc.error_count()} invalid value(s) in {exc.title}:\n" + "\n".join(lines)
+
+
+def validate_config(cls: type[M], data: dict[str, Any], source: str | Path) -> M:
+    """``cls.model_validate(data)``; a pydantic error becomes a :class:`ConfigError` naming ``source``."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None
 
 
 class _Strict(BaseModel):
@@ -20,11 +85,16 @@ class _Strict(BaseModel):
 
     @classmethod
     def from_file(cls: type[C], path: str | Path) -> C:
-        """Load a YAML or JSON config (``yaml.safe_load``: no code is run)."""
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"config {path} must hold a mapping at the top level")
-        return cls.model_validate(data)
+        """Load a YAML or JSON config (``yaml.safe_load``: no code is run); see :func:`read_config_file`.
+
+        A relative ``data.data_root`` is relative to the file's folder.
+        """
+        data = read_config_file(path)
+        section = data.get("data")
+        if isinstance(section, dict) and isinstance(section.get("data_root"), str):
+            root = Path(section["data_root"]).expanduser()
+            data = {**data, "data": {**section, "data_root": str(Path(path).parent / root)}}
+        return validate_config(cls, data, path)
 
 
 class DataConfig(_Strict):
@@ -34,7 +104,8 @@ class DataConfig(_Strict):
     ignore: list[str] = Field(default_factory=list, description="columns that are neither inputs nor targets")
     split_column: str | None = Field(None, description="column whose 'test' rows are held out for testing")
     on_error: Literal["raise", "skip"] = "raise"
-    data_root: str | None = Field(None, description="refuse file paths outside this folder")
+    data_root: str | None = Field(None, description="refuse file paths outside this folder (stored absolute: "
+                                                    "a relative one is resolved against the current folder)")
     preprocess: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options per modality/kind")
     group_tabular: bool = True
     stream: bool = Field(False, description="read a CSV/Parquet table in chunks and stream it to training, so "
@@ -42,6 +113,17 @@ class DataConfig(_Strict):
     chunk_rows: int = Field(10000, ge=1, description="streaming: rows read, validated and encoded at a time")
     fit_sample_rows: int = Field(20000, ge=2, description="streaming: rows sampled (uniformly, seeded) to infer "
                                                           "the schema and fit the preprocessing")
+
+    @field_validator("data_root")
+    @classmethod
+    def _absolute_root(cls, value: str | None) -> str | None:
+        return resolve_data_root(value)
+
+
+def resolve_data_root(value: str | Path | None) -> str | None:
+    """``value`` as an absolute path (``~`` expanded, symlinks resolved), so that a saved model refuses the
+    same files wherever it is used from; ``None`` stays ``None``."""
+    return None if value is None else str(Path(value).expanduser().resolve())
 
 
 class ModelConfig(_Strict):

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 
 from polymodal.bench.results import write_table
 from polymodal.datasets.digits import make_digits_two_view
+from polymodal.output import Printer
 
 RUNS: list[tuple[str, str, list[str]]] = [
     # (method, fusion, columns to leave out)
@@ -43,18 +43,16 @@ def demo_table(out: Path, seed: int) -> Path:
     return path
 
 
-def run_demo(out: Path, epochs: int = 10, seed: int = 0, console: Console | None = None) -> pd.DataFrame:
+def run_demo(out: Path, epochs: int = 10, seed: int = 0, printer: Printer | None = None) -> pd.DataFrame:
     """Train every run of :data:`RUNS`, print the comparison, write results, bundles and the HTML report
     under ``out``; return the results table."""
     from polymodal.bench.report import write_report
     from polymodal.bench.run import RunSpec, run_inline, summarize
-    from polymodal.cli import print_metrics_table
-
-    console = console or Console()
+    printer = printer or Printer()
     start = time.perf_counter()
     out = Path(out)
     table = demo_table(out, seed)
-    console.print(f"embedded default: two-view digits ({table})")
+    printer.line(f"embedded default: two-view digits ({table})")
     rows: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for method, fusion, drop in RUNS:
@@ -73,7 +71,7 @@ def run_demo(out: Path, epochs: int = 10, seed: int = 0, console: Console | None
         rows.append({"method": method, "accuracy": row["test_digit_accuracy"], "macro_f1": row["test_digit_macro_f1"],
                      "auroc": row["test_digit_auroc"], "train_seconds": row["train_seconds"],
                      "epochs": row["epochs_run"], "parameters": row["parameters"]})
-        console.print(f"  {method}: accuracy {row['test_digit_accuracy']:.4f} ({row['train_seconds']:.1f} s)")
+        printer.line(f"  {method}: accuracy {row['test_digit_accuracy']:.4f} ({row['train_seconds']:.1f} s)")
     results = pd.DataFrame(rows)
     write_table(results, out / "results.csv")
     write_table(results, out / "results.md")
@@ -85,9 +83,9 @@ def run_demo(out: Path, epochs: int = 10, seed: int = 0, console: Console | None
         notes=["scikit-learn's 8x8 digits as two views (Wang et al. 2015): the digit rotated by a random angle, "
                "and another digit of the same class with uniform noise; 20% of the rows held out for testing."],
     )
-    print_metrics_table("test metrics on the two-view digits (20% held out)", rows,
+    printer.table("test metrics on the two-view digits (20% held out)", rows,
                         ["method", "accuracy", "macro_f1", "auroc", "train_seconds", "parameters"])
-    console.print(f"results: {out / 'results.csv'}; models: {out / 'models'}; logs: {out / 'runs'}")
-    console.print(f"report: [bold]{report}[/]")
-    console.print(f"demo finished in {time.perf_counter() - start:.1f} s")
+    printer.line(f"results: {out / 'results.csv'}; models: {out / 'models'}; logs: {out / 'runs'}")
+    printer.line("report: ", (str(report), "bold"))
+    printer.line(f"demo finished in {time.perf_counter() - start:.1f} s")
     return results

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from polymodal import __version__
-from polymodal.config import FitConfig
+from polymodal.config import FitConfig, resolve_data_root
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
 from polymodal.data.pipeline import DataPipeline
@@ -52,13 +52,17 @@ class Predictor:
         return list(self.pipeline.targets)
 
     # -- data ---------------------------------------------------------------------------------
-    def load_cells(self, table: TableLike, with_targets: bool = True, on_error: str | None = None) -> LoadedTable:
+    def load_cells(self, table: TableLike, with_targets: bool = True, on_error: str | None = None,
+                   data_root: str | Path | None = None) -> LoadedTable:
         """The raw loaded cells of ``table`` under the model's schema, before preprocessing (what
-        :mod:`polymodal.evaluation.corruptions` acts on); :meth:`evaluate_loaded` scores them."""
+        :mod:`polymodal.evaluation.corruptions` acts on); :meth:`evaluate_loaded` scores them.
+
+        ``data_root`` replaces the data root the model was trained with (file paths outside it are refused).
+        """
         tbl = read_table(table)
         mode = on_error or self.config.data.on_error
-        loaded = load_table(tbl, self.pipeline.schema, on_error=mode,
-                            data_root=self.config.data.data_root, require_targets=with_targets,
+        root = resolve_data_root(data_root) if data_root is not None else self.config.data.data_root
+        loaded = load_table(tbl, self.pipeline.schema, on_error=mode, data_root=root, require_targets=with_targets,
                             file_lookups=self.pipeline.file_lookups(),
                             max_image_pixels=self.pipeline.image_pixel_limits())
         if with_targets and mode == "skip":  # skip drops the rows whose target is unusable, unseen labels too
@@ -66,8 +70,9 @@ class Predictor:
         self.last_report = loaded.report
         return loaded
 
-    def _load(self, table: TableLike, with_targets: bool, on_error: str | None) -> tuple[LoadedTable, EncodedData]:
-        loaded = self.load_cells(table, with_targets, on_error)
+    def _load(self, table: TableLike, with_targets: bool, on_error: str | None,
+              data_root: str | Path | None = None) -> tuple[LoadedTable, EncodedData]:
+        loaded = self.load_cells(table, with_targets, on_error, data_root)
         return loaded, self.pipeline.transform(loaded, with_targets=with_targets)
 
     @torch.no_grad()
@@ -82,13 +87,15 @@ class Predictor:
         return {k: torch.cat(v) if v else torch.empty(0) for k, v in outs.items()}
 
     # -- public API ---------------------------------------------------------------------------
-    def predict(self, table: TableLike, on_error: str | None = None) -> pd.DataFrame:
+    def predict(self, table: TableLike, on_error: str | None = None,
+                data_root: str | Path | None = None) -> pd.DataFrame:
         """Predicted label (or value) and class probabilities per row, in input order.
 
         Rows with a missing modality are still predicted. With ``on_error="skip"`` unreadable cells
-        count as missing modalities; the report is in ``last_report``.
+        count as missing modalities; the report is in ``last_report``. ``data_root`` replaces the model's
+        (file paths of ``table`` outside it are refused).
         """
-        loaded, data = self._load(table, with_targets=False, on_error=on_error)
+        loaded, data = self._load(table, with_targets=False, on_error=on_error, data_root=data_root)
         logits = self.logits(data)
         out = pd.DataFrame(index=pd.RangeIndex(len(data)))
         out.insert(0, ROW_COLUMN, loaded.rows)
@@ -110,9 +117,11 @@ class Predictor:
         _, probs = encoder.decode(self.logits(data)[name])
         return np.asarray(probs)
 
-    def evaluate(self, table: TableLike, on_error: str | None = None) -> dict[str, dict[str, float]]:
-        """Metrics per target on a labelled table (``{target: {metric: value}}``)."""
-        _, data = self._load(table, with_targets=True, on_error=on_error)
+    def evaluate(self, table: TableLike, on_error: str | None = None,
+                 data_root: str | Path | None = None) -> dict[str, dict[str, float]]:
+        """Metrics per target on a labelled table (``{target: {metric: value}}``); ``data_root`` as in
+        :meth:`predict`."""
+        _, data = self._load(table, with_targets=True, on_error=on_error, data_root=data_root)
         return self.evaluate_encoded(data)
 
     def evaluate_loaded(self, loaded: LoadedTable) -> dict[str, dict[str, float]]:

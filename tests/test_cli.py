@@ -139,6 +139,12 @@ def test_pretrain_then_embed(digits_csv: Path, tmp_path: Path, capsys) -> None:
     assert list(frame.columns) == ["row", *[f"z{i}" for i in range(6)]] and len(frame) == 120
     assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(tmp_path / "z.npy")]) == 0
     assert np.allclose(np.load(tmp_path / "z.npy"), frame.iloc[:, 1:].to_numpy(), atol=1e-5)
+    capsys.readouterr()
+    assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(table)]) == 2
+    assert f"--out {table} is the input table; write to another file" in capsys.readouterr().err
+    assert main(["embed", str(tmp_path / "enc"), str(table), "--out", str(tmp_path)]) == 2
+    assert f"is a folder; give the file to write, e.g. --out {tmp_path / 'embeddings.npy'}" in capsys.readouterr().err
+    assert len(pd.read_csv(table)) == 120
 
 
 def test_pretrain_with_augmentations(digits_csv: Path, tmp_path: Path, capsys) -> None:
@@ -188,6 +194,9 @@ def test_transfer_end_to_end(tmp_path: Path, capsys) -> None:
     assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding", "--label",
                  "label", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 120.0
+    assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "method" in line)  # not a terminal
+    assert all(name in header for name in ("recall@1", "recall@5", "recall@10", "median_rank", "mean_rank"))
     assert main(["fit", table, "--target", "label", "--freeze", *fast]) == 2
     assert "give init_from=BUNDLE (--init-from BUNDLE)" in capsys.readouterr().err
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from polymodal.bench.run import RunSpec
+from polymodal.config import read_config_file, validate_config
 
 
 class _Strict(BaseModel):
@@ -73,10 +73,7 @@ class BenchConfig(_Strict):
     def from_file(cls, path: str | Path) -> BenchConfig:
         """Load a YAML/JSON grid; dataset tables resolve relative to the file's folder."""
         path = Path(path)
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"benchmark config {path} must hold a mapping at the top level")
-        config = cls.model_validate(data)
+        config = validate_config(cls, read_config_file(path), path)
         for dataset in config.datasets:
             table = Path(dataset.table)
             if not table.is_absolute():

@@ -43,11 +43,18 @@ def _figure(width: float = 6.4, height: float = 4.0) -> tuple[Any, Any]:
 
 
 def _png(fig: Any) -> str:
+    """The figure as a PNG data URI. Labels are the user's (method, dataset, modality names): drawn as they
+    are, never as mathtext, so ``$`` in a name cannot break the report."""
+    import matplotlib
     import matplotlib.pyplot as plt
+    from matplotlib.text import Text
 
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
+    with matplotlib.rc_context({"text.parse_math": False}):  # tick labels made while drawing
+        fig.tight_layout()
+        fig.savefig(buffer, format="png")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 

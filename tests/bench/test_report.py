@@ -95,3 +95,20 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
     assert attrs == {"images": "7", "images-ok": "7", "errors": "0"}
     assert dom.count("<tr>") >= 4  # the results table rendered its rows
+
+
+def test_user_strings_are_escaped_and_never_mathtext(tmp_path: Path) -> None:
+    """Method names, errors and the title are the user's: HTML-escaped in the page, drawn as they are in plots."""
+    runs, _, artifacts = fake_sweep(tmp_path)
+    names = {"early": "<script>alert(1)</script>", "concat": "a$\\x^$b", "late": "$\\frac{"}
+    runs["method"] = runs["method"].replace(names)
+    runs.loc[runs["method"] == "broken", "error"] = "<img src=x onerror=alert(1)>"
+    robustness = robustness_frame()
+    robustness["method"] = robustness["method"].replace(names)
+    path = write_report(tmp_path / "report.html", runs, summarize(runs, ["dataset", "method"]),
+                        metric="test_y_accuracy", artifacts=artifacts, robustness=robustness, title="<b>sweep</b>")
+    page = path.read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>sweep" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<h1>&lt;b&gt;sweep&lt;/b&gt;</h1>" in page and "a$\\x^$b" in page
+    assert page.count("data:image/png;base64,") == 7  # every plot drawn, '$' names included
