@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)
+    p.add_argument("--preset", choices=["none", "fast", "medium"],
+                   help="training recipe resolved from the data for the options not given: medium (default; "
+                        "converged training, encoders that suit the inputs), fast, or none (plain defaults)")
+    p.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
+                   help="do not fit the classical baseline (logistic regression and gradient boosting on simple "
+                        "features of the same rows) reported beside the model")
     p.add_argument("--lr-schedule", choices=["constant", "cosine"],
                    help="learning rate over training: constant (default) or a cosine decay to zero")
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
@@ -198,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train and compare fusions on the embedded default dataset")
     p.add_argument("--out", default="polymodal-demo", help="folder for the data, models and report")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, help="cap the epochs of every run (default: the preset's)")
+    p.add_argument("--preset", choices=["none", "fast", "medium"], default="medium",
+                   help="training recipe of every run (default medium)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("bench", help="run a grid of methods x datasets x seeds; results, summary and HTML report",

@@ -59,6 +59,9 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("stream", "chunk_rows", "fit_sample_rows"):
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
+    for name in ("preset", "baseline"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
                  "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
                  "accelerator", "strategy", "precision", "num_nodes", "verbose"):
@@ -110,13 +113,43 @@ def _print_fit_summary(metrics: dict[str, Any]) -> None:
     rows = []
     for split in ("validation", "test"):
         for target, values in metrics.get(split, {}).items():
-            rows.append({"target": f"{target} ({split})", **values})
-    columns = ["target", *sorted({k for r in rows for k in r if k != "target"})]
+            rows.append({"target": f"{target} ({split})", "model": "polymodal", **values})
+            for model, scores in metrics.get("baseline", {}).items():
+                if target in scores.get(split, {}):
+                    rows.append({"target": f"{target} ({split})", "model": f"baseline: {model}",
+                                 **scores[split][target]})
+    columns = ["target", "model", *sorted({k for r in rows for k in r if k not in ("target", "model")})]
     out.table("metrics", rows, columns)
     train = metrics["train"]
     out.line(f"trained {train['epochs_run']} epoch(s) in {train['train_seconds']:.1f} s "
              f"({train['samples_per_second']:.0f} samples/s); best epoch {train['best_epoch']}; "
              f"{metrics['parameters']:,} parameters")
+    _print_preset(metrics.get("preset", {}))
+    _print_baseline_gap(metrics)
+
+
+def _print_preset(preset: dict[str, Any]) -> None:
+    chosen = preset.get("chosen", {})
+    if not chosen:
+        return
+    values = [f"{k} {v}" for k, v in chosen.get("train", {}).items()]
+    values += [f"{m}: {e}" for m, e in chosen.get("model", {}).get("encoders", {}).items()
+               if m in preset.get("tiny_images", [])]
+    out.line(f"preset {preset['name']} chose: {', '.join(values)} (saved in the bundle's config.json)")
+
+
+def _print_baseline_gap(metrics: dict[str, Any]) -> None:
+    from polymodal.evaluation.baseline import best_baseline
+
+    split = "test" if "test" in metrics else "validation"
+    for target, values in metrics.get(split, {}).items():
+        metric = "accuracy" if "accuracy" in values else "r2" if "r2" in values else None
+        best = best_baseline(metrics.get("baseline", {}), split, target, metric) if metric else None
+        if metric is None or best is None:
+            continue
+        model, value = best
+        gap = values[metric] - value
+        out.line(f"{target}: classical baseline {value:.4f} ({model}, {split} {metric}): polymodal {gap:+.4f}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -280,7 +313,7 @@ def cmd_bench_docs(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from polymodal.demo import run_demo
 
-    run_demo(Path(args.out), epochs=args.epochs, seed=args.seed, printer=out)
+    run_demo(Path(args.out), epochs=args.epochs, seed=args.seed, printer=out, preset=args.preset)
     return 0
 
 

@@ -71,13 +71,12 @@ def resolve_preset(config: FitConfig, input_info: Mapping[str, Mapping[str, Any]
         return config, {"name": name, "chosen": {}}
     train = _unset(config.train, {**_TRAIN[name], "batch_size": _batch_size(n_train)})
     model: dict[str, Any] = {}
-    given = config.model.encoders
+    # a modality whose encoder, or its arguments, the user named keeps the encoder they meant
+    given = {*config.model.encoders, *config.model.encoder_args}
     tiny = [m for m in _tiny_images(input_info) if m not in given and "image" not in given]
     if tiny:
         model["encoders"] = {**config.model.encoders, **{m: "image-mlp" for m in tiny}}
-        args = {m: {**_TINY_IMAGE_ARGS[name], **config.model.encoder_args.get(m, {})} for m in tiny
-                if "image" not in config.model.encoder_args}
-        model["encoder_args"] = {**config.model.encoder_args, **args}
+        model["encoder_args"] = {**config.model.encoder_args, **{m: dict(_TINY_IMAGE_ARGS[name]) for m in tiny}}
         if name == "medium" and "augment" not in config.model.model_fields_set:
             model["augment"] = {**{m: ["noise"] for m in tiny}, **config.model.augment}
     resolved = config.model_copy(update={

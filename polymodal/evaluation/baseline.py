@@ -34,6 +34,8 @@ True
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -166,6 +168,9 @@ def classical_baseline(
     """
     features = baseline_features(data, input_info)
     train = np.asarray(splits["train"])
+    key = _memo_key(features, data, targets, splits, models, (seed, dict(regression_scale or {})))
+    if key in _MEMO:
+        return copy.deepcopy(_MEMO[key])
     out: dict[str, Any] = {}
     for model in models:
         start = time.perf_counter()
@@ -184,7 +189,27 @@ def classical_baseline(
                         estimator, task, n_outputs, features[rows], y[torch.as_tensor(rows)], scale)
         result["fit_seconds"] = time.perf_counter() - start
         out[model] = result
+    _MEMO[key] = copy.deepcopy(out)
+    while len(_MEMO) > MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
     return out
+
+
+# fits of one process on the same features, targets and rows (the fusions of a sweep) share one baseline
+MEMO_SIZE = 32
+_MEMO: dict[str, dict[str, Any]] = {}
+
+
+def _memo_key(features: np.ndarray, data: EncodedData, targets: Mapping[str, tuple[TaskKind, int]],
+              splits: Mapping[str, np.ndarray], models: Sequence[str], extra: Any) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(features).tobytes())
+    for name in sorted(targets):
+        digest.update(name.encode() + str(targets[name]).encode())
+        digest.update(data.targets[name].numpy().tobytes())
+    for split in sorted(splits):
+        digest.update(split.encode() + np.asarray(splits[split], dtype=np.int64).tobytes())
+    digest.update(repr((tuple(models), extra)).encode())
+    return digest.hexdigest()
 
 
 def best_baseline(baselines: Mapping[str, Any], split: str, target: str, metric: str) -> tuple[str, float] | None:

@@ -16,6 +16,7 @@ INFOS = {
 }
 KIND_OF = {
     "image-cnn": "image",
+    "image-mlp": "image",
     "audio-cnn": "audio",
     "text-gru": "text",
     "text-lstm": "text",
