@@ -208,7 +208,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                     "problems": [p.__dict__ for p in report.problems]})
         return 1 if report.errors else 0
     out.line((str(table.source), "bold"), f": {len(table.frame)} rows, {len(table.frame.columns)} columns")
-    out.table("schema", result.columns, ["column", "kind", "modality", "present", "missing", "unique"])
+    out.table("schema", result.columns, ["column", "kind", "modality", "present", "unreadable", "missing", "unique"])
     for spec in schema.modalities:
         out.line("modality ", (spec.name, "bold"), f" ({spec.kind.value}): {', '.join(spec.columns)}")
     if not report.problems:
