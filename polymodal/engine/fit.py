@@ -59,6 +59,19 @@ def _splits(loaded: LoadedTable, frame: Any, schema: Schema, config: FitConfig) 
     return {"train": positions[tr], "val": positions[va], "test": test}
 
 
+def _without_unseen_labels(pipeline: DataPipeline, loaded: LoadedTable,
+                           splits: dict[str, np.ndarray]) -> tuple[LoadedTable, dict[str, np.ndarray]]:
+    """``loaded`` without the validation and test rows whose labels the training rows never held (reported
+    as dropped), and ``splits`` moved to the positions of the rows that are left."""
+    kept = pipeline.drop_unseen_labels(loaded)
+    if kept is loaded:
+        return loaded, splits
+    position = np.full(len(loaded.rows), -1, dtype=np.int64)
+    keep = np.isin(loaded.rows, kept.rows)
+    position[keep] = np.arange(int(keep.sum()))
+    return kept, {name: position[idx][position[idx] >= 0] for name, idx in splits.items()}
+
+
 def run_fingerprint(config: FitConfig, splits: dict[str, np.ndarray]) -> dict[str, Any]:
     """What a resumed run must share with the checkpoint: the config (less display options) and the rows
     of each split (their count and a hash of the row positions)."""
@@ -152,6 +165,8 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
                         file_lookups=pipeline.file_lookups(), max_image_pixels=pipeline.image_pixel_limits())
     splits = _splits(loaded, tbl.frame, schema, config)
     pipeline.fit(loaded, splits["train"])
+    if config.data.on_error == "skip":  # skip drops the rows whose target is unusable, unseen labels too
+        loaded, splits = _without_unseen_labels(pipeline, loaded, splits)
     config, preset = resolve_preset(config, pipeline.input_info(), len(splits["train"]))
     data = pipeline.transform(loaded)
     module = build_module(config, pipeline)

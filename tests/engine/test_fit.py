@@ -6,12 +6,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import polymodal
 from polymodal.cli import main
 from polymodal.engine.bundle import load_bundle, save_bundle
-from polymodal.errors import BundleError, ResumeError
+from polymodal.errors import BundleError, DataError, ResumeError
 from tests.engine.test_bundle import _contents
 
 
@@ -92,3 +94,22 @@ def test_force_replaces_a_bundle_of_another_kind(tmp_path: Path, tabular_csv: Pa
     assert "it holds a 'pretrained' model, and this saves a 'supervised' one" in err
     assert main([*args, "--force"]) == 0
     assert load_bundle(out).kind == "supervised"
+
+
+def test_skip_drops_held_out_rows_whose_label_training_never_saw(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 60
+    label = np.where(np.arange(n) % 2 == 0, "a", "b").astype(object)
+    split = np.array(["train"] * n, dtype=object)
+    label[[5, 11]], split[[5, 11]] = "c", "test"  # a class that only the test rows hold
+    split[[0, 1, 2, 3]] = "test"
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"x": rng.normal(size=n) + (label == "a"), "label": label, "split": split}).to_csv(table, index=False)
+    options = {"split_column": "split", "epochs": 1, "progress": False, "baseline": False, "preset": "none"}
+    unseen = (r"2 row\(s\) of target 'label' hold labels the model never saw in training; known labels: "
+              r"\['a', 'b'\] \(--on-error skip drops such rows\)")
+    with pytest.raises(DataError, match=unseen):
+        polymodal.fit(table, target="label", **options)
+    predictor = polymodal.fit(table, target="label", on_error="skip", **options)
+    assert predictor.metrics["skipped"]["rows"] == [5, 11]
+    assert predictor.metrics["sizes"]["test"] == 4
