@@ -377,8 +377,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     path = output_file(args.out, table=args.table, bundle=args.bundle, example="embeddings.npy")
     z = PretrainedModel.load(args.bundle).embed(args.table, on_error=args.on_error)
     if path.suffix.lower() == ".npy":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, z, allow_pickle=False)
+        from polymodal.engine.atomic import atomic_write_with
+
+        atomic_write_with(path, lambda tmp: np.save(tmp, z, allow_pickle=False))
     else:
         frame = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
         frame.insert(0, "row", np.arange(len(z)))
