@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-schedule", choices=["constant", "cosine"],
                    help="learning rate over training: constant (default) or a cosine decay to zero")
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="train for at most this long: stop cleanly at the budget with the best weights so far")
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
     p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "
@@ -154,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-schedule", choices=["constant", "cosine"],
                    help="learning rate over training: constant (default) or a cosine decay to zero")
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="train for at most this long: stop cleanly at the budget with the best weights so far")
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--json", action="store_true", help="print the training summary as JSON")
     p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")

@@ -63,7 +63,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
-                 "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
+                 "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction", "time_limit",
                  "accelerator", "strategy", "precision", "num_nodes", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
@@ -124,6 +124,8 @@ def _print_fit_summary(metrics: dict[str, Any]) -> None:
     out.line(f"trained {train['epochs_run']} epoch(s) in {train['train_seconds']:.1f} s "
              f"({train['samples_per_second']:.0f} samples/s); best epoch {train['best_epoch']}; "
              f"{metrics['parameters']:,} parameters")
+    if train.get("time_limit_reached"):
+        out.line("training stopped at the time limit (--time-limit); the best weights so far are kept")
     _print_preset(metrics.get("preset", {}))
     _print_baseline_gap(metrics)
 
@@ -341,6 +343,7 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
     for name in ("epochs", "seed", "batch_size", "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
+                 "time_limit",
                  "accelerator", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

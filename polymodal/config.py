@@ -180,6 +180,9 @@ class TrainConfig(_Strict):
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     loss_weights: dict[str, float] = Field(default_factory=dict)
     progress: bool = True
+    time_limit: float | None = Field(
+        None, gt=0, description="seconds of training at most: training stops cleanly at the budget and keeps the "
+                                "best weights so far (checked after every batch)")
     preset: Literal["none", "fast", "medium"] = Field(
         "medium", description="a recipe resolved from the data that fills the options left unset: fast (a short "
                               "schedule), medium (converged training with encoders that suit the inputs) or none "

@@ -78,6 +78,7 @@ def run_fingerprint(config: FitConfig, splits: dict[str, np.ndarray]) -> dict[st
     resolved = config.model_dump(mode="json")
     resolved["train"].pop("progress", None)
     resolved["train"].pop("verbose", None)
+    resolved["train"].pop("time_limit", None)  # a resumed run may be given another budget
     rows = {name: {"count": len(idx), "sha256": hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()}
             for name, idx in splits.items()}
     return {"config": resolved, "rows": rows}

@@ -10,6 +10,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ class TrainResult:
     log_path: str | None = None
     resumed_after_epochs: int | None = None
     global_rank: int = 0
+    time_limit_reached: bool = False
 
 
 def make_loader(data: EncodedData, config: TrainConfig, shuffle: bool, drop_last: bool = False) -> DataLoader:
@@ -206,6 +208,7 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
             callbacks=callbacks, logger=logger, enable_checkpointing=checkpoint is not None,
             enable_progress_bar=config.progress, enable_model_summary=False, deterministic=True,
             num_sanity_val_steps=0, log_every_n_steps=1,
+            max_time=None if config.time_limit is None else timedelta(seconds=config.time_limit),
         )
         start = time.perf_counter()
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -225,4 +228,5 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
         / max(seconds, 1e-9),
         history=read_history(log_path), log_path=str(log_path), resumed_after_epochs=resumed,
         global_rank=trainer.global_rank,
+        time_limit_reached=config.time_limit is not None and epochs < config.epochs and seconds >= config.time_limit,
     )

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -42,3 +44,22 @@ def test_lightning_banner_only_with_verbose(tabular_csv, capfd, caplog, verbose)
     for banner in ("GPU available", "TPU available", "💡 Tip", "litlogger"):
         assert (banner in printed) is verbose, banner
     assert (logging.getLogger("lightning.pytorch").level, list(rank_zero.filters)) == before  # restored
+
+
+def test_a_time_limit_stops_training_cleanly_with_the_best_weights(tmp_path, capsys) -> None:
+    import pandas as pd
+
+    from polymodal.cli import main
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"x": rng.normal(size=400) + y, "z": rng.normal(size=400), "y": y}).to_csv(table, index=False)
+    code = main(["fit", str(table), "--target", "y", "--task", "y=binary", "--epochs", "100000", "--patience",
+                 "100000", "--time-limit", "2", "--no-baseline", "--json"])
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out)
+    train = metrics["train"]
+    assert train["time_limit_reached"] is True
+    assert 1 <= train["epochs_run"] < 100000 and train["train_seconds"] < 30
+    assert train["best_epoch"] >= 0 and metrics["validation"]["y"]["accuracy"] > 0.6
