@@ -261,6 +261,21 @@ window.addEventListener('load', function () {
 """
 
 
+def baseline_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame | None:
+    """Per method: ``metric``, each classical baseline's value on the same inputs and rows, and the gap to
+    the better baseline (means over the finished seeds); None when no run has a baseline."""
+    columns = {c.removeprefix("baseline_").removesuffix(f"_{metric}"): c for c in runs.columns
+               if c.startswith("baseline_") and c.endswith(f"_{metric}")}
+    if metric not in runs or not columns:
+        return None
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    table = ok.groupby("method", sort=False)[[metric, *columns.values()]].mean(numeric_only=True)
+    table = table.rename(columns={c: name for name, c in columns.items()})
+    pick = table[list(columns)].min(axis=1) if lower_is_better(metric) else table[list(columns)].max(axis=1)
+    table["vs_baseline"] = table[metric] - pick
+    return table.reset_index()
+
+
 def write_report(
     path: str | Path,
     runs: pd.DataFrame,
@@ -284,6 +299,13 @@ def write_report(
                "peak_rss_mb", "parameters"]
     metrics = list(dict.fromkeys(m for m in metrics if f"{m}_mean" in summary))
     sections.append("<h2>Results</h2>" + _table_html(results_table(summary, metrics)))
+    baseline = baseline_table(runs, metric)
+    if baseline is not None:
+        sections.append("<h2>Classical baseline</h2><p>Logistic regression and gradient boosting on simple features "
+                        "of the same rows (pooled pixels, MFCC statistics, TF-IDF, tabular values; "
+                        "<code>polymodal.evaluation.baseline</code>), scored like the method on the same split "
+                        "(mean over seeds). <b>vs_baseline</b> is the method minus the better baseline.</p>"
+                        + _table_html(baseline))
     figures: list[str] = []
     if f"{metric}_mean" in summary and len(summary):
         figures.append(_img(bar_chart(summary, metric), f"{metric} per method (error bars: std over seeds)"))

@@ -112,3 +112,19 @@ def test_user_strings_are_escaped_and_never_mathtext(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<h1>&lt;b&gt;sweep&lt;/b&gt;</h1>" in page and "a$\\x^$b" in page
     assert page.count("data:image/png;base64,") == 7  # every plot drawn, '$' names included
+
+
+def test_the_classical_baseline_is_shown_beside_each_method(tmp_path: Path) -> None:
+    from polymodal.bench.report import baseline_table
+
+    runs, summary, artifacts = fake_sweep(tmp_path)
+    runs["baseline_logistic_test_y_accuracy"] = 0.75
+    runs["baseline_gradient_boosting_test_y_accuracy"] = np.where(runs["seed"] == 0, 0.78, 0.80)
+    table = baseline_table(runs, "test_y_accuracy").set_index("method")
+    assert table.loc["late", "gradient_boosting"] == pytest.approx(0.79)
+    assert table.loc["late", "vs_baseline"] == pytest.approx(0.905 - 0.79)
+    assert table.loc["early", "vs_baseline"] == pytest.approx(0.705 - 0.79)
+    page = write_report(tmp_path / "report.html", runs, summary, metric="test_y_accuracy",
+                        artifacts=artifacts).read_text()
+    assert "<h2>Classical baseline</h2>" in page and "<td>0.1150</td>" in page
+    assert baseline_table(runs.drop(columns=[c for c in runs if c.startswith("baseline_")]), "test_y_accuracy") is None
