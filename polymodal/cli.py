@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-column", help="column whose 'test' rows are held out")
     p.add_argument("--ignore", action="append", default=[], help="column to leave out")
     p.add_argument("--modality-dropout", type=float)
+    p.add_argument("--preset", choices=["none", "fast", "medium"],
+                   help="training recipe of every run (default medium; a grid's own options win)")
+    p.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
+                   help="do not fit the classical baseline beside every run")
     p.add_argument("--inline", action="store_true", help="run in this process (faster start, shared memory peak)")
     p.add_argument("--timeout", type=float, help="seconds before an isolated run is stopped and recorded as failed")
     p.add_argument("--out", required=True, help="folder for runs.csv, summary and report.html")

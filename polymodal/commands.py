@@ -275,6 +275,10 @@ def bench_config(args: argparse.Namespace) -> Any:
         config.common["epochs"] = args.epochs
     if args.modality_dropout is not None:
         config.common["modality_dropout"] = args.modality_dropout
+    if args.preset is not None:
+        config.common["preset"] = args.preset
+    if args.baseline is not None:
+        config.common["baseline"] = args.baseline
     if args.inline:
         config.isolate = False
     if args.timeout is not None:

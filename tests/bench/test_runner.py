@@ -64,8 +64,17 @@ def test_bench_from_flags_resumes_without_redoing_runs(split_table: Path, tmp_pa
     printed = capsys.readouterr().out
     assert "[1/1] runner-split · sum · seed 0: ok" in printed and "report:" in printed
     first = (out / "runs.csv").read_text()
+    assert "baseline_logistic_test_digit_accuracy" in first  # the classical baseline beside every run
     assert main(argv) == 0  # everything finished: nothing runs again
     assert "[1/1]" not in capsys.readouterr().out and (out / "runs.csv").read_text() == first
+
+
+def test_bench_preset_and_no_baseline_flags_reach_every_run(split_table: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "plain"
+    assert main(["bench", "--table", str(split_table), "--target", "digit", "--split-column", "split", "--fusion",
+                 "sum", "--epochs", "1", "--preset", "none", "--no-baseline", "--inline", "--out", str(out)]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert not [c for c in runs if c.startswith("baseline_")] and runs["status"].eq("ok").all()
 
 
 def test_bench_config_errors(tmp_path: Path, split_table: Path, capsys) -> None:
