@@ -114,11 +114,13 @@ def _estimator(model: str, task: TaskKind, seed: int) -> Any:
         linear = LogisticRegression(max_iter=2000)
         return make_pipeline(StandardScaler(), OneVsRestClassifier(linear) if task is TaskKind.MULTILABEL else linear)
     if model == "gradient_boosting":
+        # early stopping on 10% of the training rows: as good, and several times cheaper on small tables
+        boosting = {"early_stopping": True, "random_state": seed}
         if task is TaskKind.REGRESSION:
-            return HistGradientBoostingRegressor(random_state=seed)
+            return HistGradientBoostingRegressor(**boosting)
         if task is TaskKind.MULTILABEL:
-            return OneVsRestClassifier(HistGradientBoostingClassifier(random_state=seed))
-        return HistGradientBoostingClassifier(random_state=seed)
+            return OneVsRestClassifier(HistGradientBoostingClassifier(**boosting))
+        return HistGradientBoostingClassifier(**boosting)
     raise ValueError(f"unknown baseline model {model!r}; valid: {', '.join(MODELS)}")
 
 

@@ -1,0 +1,50 @@
+"""Presets fill only what the user left unset, choose encoders from the inputs, and resolve once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from polymodal.config import FitConfig, with_options
+from polymodal.engine.presets import resolve_preset
+
+TINY = {"img": {"kind": "image", "channels": 1, "height": 8, "width": 8}, "v": {"kind": "vector", "dim": 3}}
+LARGE = {"img": {"kind": "image", "channels": 3, "height": 32, "width": 32}}
+
+
+def test_medium_fills_the_unset_options_and_picks_an_mlp_for_tiny_images() -> None:
+    config, chosen = resolve_preset(with_options(FitConfig(), {"lr": 0.01, "targets": ["y"]}), TINY, 1000)
+    train = config.train
+    assert (train.epochs, train.patience, train.lr_schedule, train.weight_decay, train.batch_size) == (
+        100, 15, "cosine", 0.05, 64)
+    assert train.lr == 0.01 and "lr" not in chosen["chosen"]["train"]  # the user's value wins
+    assert config.model.encoders == {"img": "image-mlp"} and config.model.augment == {"img": ["noise"]}
+    assert config.model.encoder_args["img"] == {"hidden_dim": 512, "dropout": 0.5}
+    assert chosen["tiny_images"] == ["img"] and chosen["name"] == "medium"
+
+
+def test_encoders_the_user_named_or_configured_are_kept() -> None:
+    for options in ({"encoders": {"image": "image-cnn"}}, {"encoder_args": {"img": {"base_channels": 8}}}):
+        config, chosen = resolve_preset(with_options(FitConfig(), options), TINY, 1000)
+        assert "image-mlp" not in config.model.encoders.values() and chosen["tiny_images"] == []
+    config, _ = resolve_preset(FitConfig(), LARGE, 1000)
+    assert config.model.encoders == {}  # a CNN (the default) for 32x32 images
+
+
+def test_fast_none_and_the_batch_size_by_rows() -> None:
+    fast, _ = resolve_preset(with_options(FitConfig(), {"preset": "fast"}), LARGE, 100000)
+    assert (fast.train.epochs, fast.train.patience, fast.train.batch_size) == (20, 5, 256)
+    plain, chosen = resolve_preset(with_options(FitConfig(), {"preset": "none"}), TINY, 1000)
+    assert plain == with_options(FitConfig(), {"preset": "none"}) and chosen["chosen"] == {}
+    with pytest.raises(ValueError, match="preset"):
+        with_options(FitConfig(), {"preset": "best-ever"})
+
+
+def test_a_saved_resolved_config_resolves_to_itself(tmp_path) -> None:
+    """What ``fit --config bundle/config.json`` does: every value is set, the preset has nothing to choose."""
+    resolved, _ = resolve_preset(FitConfig(), TINY, 1000)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(resolved.model_dump(mode="json")))
+    again, chosen = resolve_preset(FitConfig.from_file(path), TINY, 50000)
+    assert again == resolved and chosen["chosen"] == {"train": {}}
