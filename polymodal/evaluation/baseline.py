@@ -101,7 +101,10 @@ def baseline_features(data: EncodedData, input_info: Mapping[str, Mapping[str, A
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-def _estimator(model: str, task: TaskKind, seed: int) -> Any:
+EARLY_STOPPING_ROWS = 500  # gradient boosting holds out 10% of the training rows to stop early above this
+
+
+def _estimator(model: str, task: TaskKind, seed: int, n_train: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.multiclass import OneVsRestClassifier
@@ -115,7 +118,7 @@ def _estimator(model: str, task: TaskKind, seed: int) -> Any:
         return make_pipeline(StandardScaler(), OneVsRestClassifier(linear) if task is TaskKind.MULTILABEL else linear)
     if model == "gradient_boosting":
         # early stopping on 10% of the training rows: as good, and several times cheaper on small tables
-        boosting = {"early_stopping": True, "random_state": seed}
+        boosting = {"early_stopping": n_train >= EARLY_STOPPING_ROWS, "random_state": seed}
         if task is TaskKind.REGRESSION:
             return HistGradientBoostingRegressor(**boosting)
         if task is TaskKind.MULTILABEL:
@@ -166,7 +169,8 @@ def classical_baseline(
     ``targets`` maps each target to its task and number of classes (labels for multilabel);
     ``regression_scale`` gives ``(mean, std)`` to report regression errors in the target's units.
     Returns ``{model: {"validation"|"test": {target: {metric: value}}, "fit_seconds": s}}`` (split names
-    as :func:`polymodal.engine.fit.fit` reports them); a split with no rows is left out.
+    as :func:`polymodal.engine.fit.fit` reports them); a split with no rows is left out, and a target the
+    model could not be fitted on (too few rows of a class, say) is named under ``"errors"`` instead.
     """
     features = baseline_features(data, input_info)
     train = np.asarray(splits["train"])
@@ -182,7 +186,11 @@ def classical_baseline(
             labels = _labels(task, y[torch.as_tensor(train)])
             if task is not TaskKind.REGRESSION and len(np.unique(labels if labels.ndim == 1 else labels.argmax(1))) < 2:
                 continue  # nothing to learn from one class; the fit itself reports that
-            estimator = _estimator(model, task, seed).fit(features[train], labels)
+            try:
+                estimator = _estimator(model, task, seed, len(train)).fit(features[train], labels)
+            except ValueError as exc:  # e.g. too few rows of a class: the baseline is left out, the fit goes on
+                result.setdefault("errors", {})[target] = f"{type(exc).__name__}: {exc}"
+                continue
             scale = (regression_scale or {}).get(target, (0.0, 1.0))
             for split, name in (("val", "validation"), ("test", "test")):
                 rows = np.asarray(splits.get(split, np.empty(0, dtype=np.int64)))

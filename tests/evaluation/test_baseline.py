@@ -86,3 +86,12 @@ def test_best_baseline_respects_the_metric_direction() -> None:
     assert best_baseline(scores, "test", "y", "accuracy") == ("gradient_boosting", 0.9)
     assert best_baseline(scores, "test", "y", "rmse") == ("logistic", 2.0)
     assert best_baseline(scores, "validation", "y", "accuracy") is None
+
+
+def test_too_few_training_rows_never_stop_the_fit() -> None:
+    data, y = _data(n=40)
+    labels = y.numpy()
+    train = np.concatenate([np.flatnonzero(labels == c)[:3] for c in range(3)])  # 3 rows a class
+    out = classical_baseline(data, INFO, {"y": (TaskKind.MULTICLASS, 3)}, {"train": train, "val": np.arange(30, 40)})
+    for model in ("logistic", "gradient_boosting"):  # no early-stopping split of 9 rows: both fit and score
+        assert "errors" not in out[model] and 0 <= out[model]["validation"]["y"]["accuracy"] <= 1
