@@ -3,38 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
-from typing import Any
-
-import yaml
 
 from polymodal.errors import PolymodalError
 from polymodal.output import err
-
-
-def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, Any]:
-    """``["k=v", ...]`` to a dict; values are read as YAML scalars/lists (``4`` -> int), never evaluated."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"{what} {item!r} must look like KEY=VALUE")
-        key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-    return out
-
-
-def parse_nested(items: Sequence[str] | None, what: str) -> dict[str, dict[str, Any]]:
-    """``["image.image_size=32"]`` to ``{"image": {"image_size": 32}}``."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, value in parse_pairs(items, what).items():
-        if "." not in key:
-            raise ValueError(f"{what} {key!r} must look like NAME.KEY=VALUE (NAME is a modality or a kind)")
-        name, option = key.split(".", 1)
-        out.setdefault(name, {})[option] = value
-    return out
-
 
 DATA_ROOT_OVERRIDE = ("refuse file paths in the table that resolve outside this folder, instead of the data root "
                       "the model was trained with")
@@ -259,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from polymodal import __version__
+    from polymodal._version import __version__
 
     return __version__
 
@@ -285,10 +257,6 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         return describe_validation_error(exc)
     return str(exc) or type(exc).__name__
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

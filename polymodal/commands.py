@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polymodal.cli import parse_nested, parse_pairs, print_json
-from polymodal.output import out
+import yaml
+
+from polymodal.output import out, print_json
+
+
+def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, Any]:
+    """``["k=v", ...]`` to a dict; values are read as YAML scalars/lists (``4`` -> int), never evaluated."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"{what} {item!r} must look like KEY=VALUE")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def parse_nested(items: Sequence[str] | None, what: str) -> dict[str, dict[str, Any]]:
+    """``["image.image_size=32"]`` to ``{"image": {"image_size": 32}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_pairs(items, what).items():
+        if "." not in key:
+            raise ValueError(f"{what} {key!r} must look like NAME.KEY=VALUE (NAME is a modality or a kind)")
+        name, option = key.split(".", 1)
+        out.setdefault(name, {})[option] = value
+    return out
+
+
+DATA_ROOT_OVERRIDE = ("refuse file paths in the table that resolve outside this folder, instead of the data root "
+                      "the model was trained with")
 
 
 def _data_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -17,6 +17,7 @@ model saved to m[/]
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -110,3 +111,7 @@ def _is_terminal(stream: Any) -> bool:
 
 out = Printer()
 err = Printer(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

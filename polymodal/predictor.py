@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from polymodal import __version__
+from polymodal._version import __version__
 from polymodal.config import FitConfig, resolve_data_root
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind

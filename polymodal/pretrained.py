@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from polymodal import __version__
+from polymodal._version import __version__
 from polymodal.config import PretrainConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind

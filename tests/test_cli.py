@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import polymodal
+import polymodal.commands
 from polymodal.cli import main
 from polymodal.fusion import FUSIONS
 
@@ -55,7 +56,7 @@ def test_fit_with_every_fusion_and_its_arguments(fusion: str, small_table: Path,
     metrics = json.loads(capsys.readouterr().out)
     assert 0.0 <= metrics["validation"]["digit"]["accuracy"] <= 1.0
     config = json.loads((out / "config.json").read_text())
-    expected = polymodal.cli.parse_pairs(FUSION_ARGS[fusion], "--fusion-arg")
+    expected = polymodal.commands.parse_pairs(FUSION_ARGS[fusion], "--fusion-arg")
     assert config["model"]["fusion"] == fusion and config["model"]["fusion_args"] == expected
     model = polymodal.load(out).model
     fusion_module = next(iter(model.fusions.values()))
