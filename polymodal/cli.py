@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from polymodal.errors import PolymodalError
 from polymodal.output import err
 
+PRESETS = ["none", "fast", "medium", "best"]  # polymodal.engine.presets.PRESETS (tested equal)
 DATA_ROOT_OVERRIDE = ("refuse file paths in the table that resolve outside this folder, instead of the data root "
                       "the model was trained with")
 
@@ -81,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)
-    p.add_argument("--preset", choices=["none", "fast", "medium"],
+    p.add_argument("--preset", choices=PRESETS,
                    help="training recipe resolved from the data for the options not given: medium (default; "
-                        "converged training, encoders that suit the inputs), fast, or none (plain defaults)")
+                        "converged training, encoders that suit the inputs), fast, best (medium and an ensemble of "
+                        "several fusions, sharing --time-limit), or none (plain defaults)")
     p.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
                    help="do not fit the classical baseline (logistic regression and gradient boosting on simple "
                         "features of the same rows) reported beside the model")
@@ -181,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train and compare fusions on the embedded default dataset")
     p.add_argument("--out", default="polymodal-demo", help="folder for the data, models and report")
     p.add_argument("--epochs", type=int, help="cap the epochs of every run (default: the preset's)")
-    p.add_argument("--preset", choices=["none", "fast", "medium"], default="medium",
+    p.add_argument("--preset", choices=PRESETS, default="medium",
                    help="training recipe of every run (default medium)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -197,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-column", help="column whose 'test' rows are held out")
     p.add_argument("--ignore", action="append", default=[], help="column to leave out")
     p.add_argument("--modality-dropout", type=float)
-    p.add_argument("--preset", choices=["none", "fast", "medium"],
+    p.add_argument("--preset", choices=PRESETS,
                    help="training recipe of every run (default medium; a grid's own options win)")
     p.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
                    help="do not fit the classical baseline beside every run")

@@ -155,6 +155,7 @@ def _print_fit_summary(metrics: dict[str, Any]) -> None:
     if train.get("time_limit_reached"):
         out.line("training stopped at the time limit (--time-limit); the best weights so far are kept")
     _print_preset(metrics.get("preset", {}))
+    _print_ensemble(metrics)
     _print_baseline_gap(metrics)
 
 
@@ -165,7 +166,25 @@ def _print_preset(preset: dict[str, Any]) -> None:
     values = [f"{k} {v}" for k, v in chosen.get("train", {}).items()]
     values += [f"{m}: {e}" for m, e in chosen.get("model", {}).get("encoders", {}).items()
                if m in preset.get("tiny_images", [])]
+    members = chosen.get("model", {}).get("ensemble", [])
+    if members:
+        values.append("an ensemble of " + ", ".join(
+            f"{m.get('fusion', 'the fusion')} (seed +{m.get('seed', 0)})" for m in members))
     out.line(f"preset {preset['name']} chose: {', '.join(values)} (saved in the bundle's config.json)")
+
+
+def _print_ensemble(metrics: dict[str, Any]) -> None:
+    ensemble = metrics.get("ensemble")
+    if not ensemble:
+        return
+    for m in ensemble["members"]:
+        stopped = ", stopped at its time share" if m["time_limit_reached"] else ""
+        out.line(f"  member {m['member']}: {m['fusion']} seed {m['seed']}, best val loss {m['best_val_loss']:.4f}, "
+                 f"{m['epochs_run']} epoch(s) in {m['train_seconds']:.1f} s{stopped}")
+    if ensemble["dropped_for_time"]:
+        out.line(f"  left out for lack of time: member(s) {', '.join(map(str, ensemble['dropped_for_time']))}")
+    out.line(f"  combined by a stacked linear meta-model fitted on the validation rows (validation metrics "
+             f"{ensemble['validation']})")
 
 
 def _print_baseline_gap(metrics: dict[str, Any]) -> None:

@@ -126,6 +126,15 @@ def resolve_data_root(value: str | Path | None) -> str | None:
     return None if value is None else str(Path(value).expanduser().resolve())
 
 
+class EnsembleMember(_Strict):
+    """One member of an ensemble: the model config with these fields replaced (unset ones are the model's)."""
+
+    fusion: str | None = None
+    fusion_args: dict[str, Any] | None = None
+    modality_dropout: float | None = Field(None, ge=0, lt=1)
+    seed: int = Field(0, description="added to train.seed for this member's initial weights and batch order")
+
+
 class ModelConfig(_Strict):
     fusion: str = "concat"
     fusion_args: dict[str, Any] = Field(default_factory=dict)
@@ -155,6 +164,16 @@ class ModelConfig(_Strict):
         default_factory=dict,
         description="modality or kind -> training augmentations: 'default', 'none', [names] or {name: args} "
                     "(see polymodal.augment); frozen pretrained embeddings count as vectors")
+    ensemble: list[EnsembleMember] = Field(
+        default_factory=list,
+        description="two or more members (fusions or seeds) trained one after the other and combined by a "
+                    "stacked linear meta-model fitted on the validation rows (see polymodal.models.ensemble); "
+                    "empty: one model")
+
+    def member(self, member: EnsembleMember) -> ModelConfig:
+        """This config for one ensemble member: its fields replaced, no ensemble of its own."""
+        update = {k: v for k, v in member.model_dump(exclude={"seed"}).items() if v is not None}
+        return self.model_copy(update={**update, "ensemble": []})
 
 
 class TrainConfig(_Strict):
@@ -183,10 +202,13 @@ class TrainConfig(_Strict):
     time_limit: float | None = Field(
         None, gt=0, description="seconds of training at most: training stops cleanly at the budget and keeps the "
                                 "best weights so far (checked after every batch)")
-    preset: Literal["none", "fast", "medium"] = Field(
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="multiclass targets: label smoothing of the "
+                                                                "cross-entropy (0: none)")
+    preset: Literal["none", "fast", "medium", "best"] = Field(
         "medium", description="a recipe resolved from the data that fills the options left unset: fast (a short "
-                              "schedule), medium (converged training with encoders that suit the inputs) or none "
-                              "(the plain defaults); see polymodal.engine.presets")
+                              "schedule), medium (converged training with encoders that suit the inputs), best "
+                              "(medium, and an ensemble of several fusions within the time limit) or none (the "
+                              "plain defaults); see polymodal.engine.presets")
     baseline: bool = Field(True, description="also fit the classical baseline (logistic regression and gradient "
                                              "boosting on simple features of the same rows) and report it beside "
                                              "the model (see polymodal.evaluation.baseline)")

@@ -22,7 +22,7 @@ from polymodal.data.validation import LoadedTable, ValidationReport, load_table
 from polymodal.engine.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 from polymodal.errors import BundleError
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
-from polymodal.models import SupervisedModel
+from polymodal.models import PredictiveModel
 from polymodal.models.builder import build_model
 
 TableLike = str | Path | pd.DataFrame | Table
@@ -37,7 +37,7 @@ class Predictor:
     >>> predictor.predict("new_rows.csv")                        # doctest: +SKIP
     """
 
-    def __init__(self, config: FitConfig, pipeline: DataPipeline, model: SupervisedModel,
+    def __init__(self, config: FitConfig, pipeline: DataPipeline, model: PredictiveModel,
                  metrics: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.pipeline = pipeline
@@ -129,11 +129,14 @@ class Predictor:
         return self.evaluate_encoded(self.pipeline.transform(loaded, with_targets=True))
 
     def evaluate_encoded(self, data: EncodedData) -> dict[str, dict[str, float]]:
-        logits = self.logits(data)
+        return self.score(self.logits(data), data.targets)
+
+    def score(self, logits: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> dict[str, dict[str, float]]:
+        """Metrics per target of model outputs ``logits`` against encoded ``targets`` (original units)."""
         results: dict[str, dict[str, float]] = {}
         for name, encoder in self.pipeline.targets.items():
             metrics = build_metrics(encoder.task, max(len(encoder.classes_), 1))
-            preds, target = metric_inputs(encoder.task, logits[name], data.targets[name])
+            preds, target = metric_inputs(encoder.task, logits[name], targets[name])
             if encoder.task is TaskKind.REGRESSION:
                 preds, target = preds * encoder.std_ + encoder.mean_, target * encoder.std_ + encoder.mean_
             metrics.update(preds, target)

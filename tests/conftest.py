@@ -12,6 +12,19 @@ from polymodal.datasets import make_digits_two_view, make_messy_table, make_synt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The embedding and baseline cache of the test run in a temporary folder (never the user's
+    ``~/.cache/polymodal``), unless ``POLYMODAL_CACHE`` is set."""
+    if "POLYMODAL_CACHE" in os.environ:
+        yield Path(os.environ["POLYMODAL_CACHE"])
+        return
+    folder = tmp_path_factory.mktemp("polymodal-cache")
+    os.environ["POLYMODAL_CACHE"] = str(folder)
+    yield folder
+    os.environ.pop("POLYMODAL_CACHE", None)
+
+
 @pytest.fixture
 def one_thread():
     """torch on one thread for the test (pretrained backbones: fast enough, and steadier beside other jobs)."""

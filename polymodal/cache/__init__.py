@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from polymodal.cache.keys import content_key, namespace, weights_digest
-from polymodal.cache.store import EmbeddingStore, namespace_meta
+from polymodal.cache.results import RESULTS, ResultStore
+from polymodal.cache.store import META, EmbeddingStore, namespace_meta
 
 DISABLED = "off"
 
@@ -68,8 +69,10 @@ def cache_info(root: str | Path | None = None) -> list[NamespaceInfo]:
     not polymodal cache namespaces are not listed (see :func:`foreign_folders`)."""
     out = []
     for folder, meta in _namespaces(root)[0]:
-        shards = list(folder.glob("shard-*"))
-        entries = sum(_rows(s / "keys.npy") for s in shards)
+        if meta.get("holds") == RESULTS:
+            entries = len([p for p in folder.glob("*.json") if p.name != META])
+        else:
+            entries = sum(_rows(s / "keys.npy") for s in folder.glob("shard-*"))
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
         out.append(NamespaceInfo(folder.name, meta, entries, size))
     return out
@@ -125,6 +128,7 @@ __all__ = [
     "ClearReport",
     "EmbeddingStore",
     "NamespaceInfo",
+    "ResultStore",
     "cache_info",
     "clear_cache",
     "content_key",

@@ -49,7 +49,7 @@ FORMAT_VERSION = 1
 MARKER = "polymodal_cache"  # the key of meta.json that proves a folder is a namespace polymodal wrote
 META = "meta.json"
 CACHEDIR_TAG = "CACHEDIR.TAG"
-_TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
              "# This file is a cache directory tag created by polymodal (its embedding cache).\n"
              "# For information about cache directory tags, see https://bford.info/cachedir/\n")
 
@@ -87,7 +87,7 @@ class EmbeddingStore:
         self._unused: set[str] = set()  # shards not indexed: of another layout, or damaged and not removable
         self.path.mkdir(parents=True, exist_ok=True)
         if not (self.path.parent / CACHEDIR_TAG).exists():
-            atomic_write_text(self.path.parent / CACHEDIR_TAG, _TAG_TEXT)
+            atomic_write_text(self.path.parent / CACHEDIR_TAG, TAG_TEXT)
         if namespace_meta(self.path) is None:  # new (or its meta.json was damaged: this is our namespace's name)
             atomic_write_json(self.path / META, {**meta, "dim": self.dim, "format": FORMAT_VERSION,
                                                  MARKER: FORMAT_VERSION})
@@ -173,4 +173,5 @@ def _discard(shard: Path) -> bool:
     return True
 
 
-__all__ = ["CACHEDIR_TAG", "FORMAT_VERSION", "MARKER", "EmbeddingStore", "content_key", "namespace_meta"]
+__all__ = ["CACHEDIR_TAG", "FORMAT_VERSION", "MARKER", "META", "TAG_TEXT", "EmbeddingStore", "content_key",
+           "namespace_meta"]

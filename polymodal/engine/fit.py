@@ -21,6 +21,7 @@ from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.bundle import check_writable_bundle_path
+from polymodal.engine.ensemble import train_ensemble
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.presets import resolve_preset
 from polymodal.engine.resume import RESUME_DIR
@@ -32,6 +33,7 @@ from polymodal.errors import DataError
 from polymodal.evaluation.baseline import classical_baseline
 from polymodal.fusion import FUSIONS
 from polymodal.models.builder import build_model
+from polymodal.models.ensemble import EnsembleModel
 from polymodal.predictor import Predictor, TableLike
 
 
@@ -90,12 +92,15 @@ def build_module(config: FitConfig, pipeline: DataPipeline) -> SupervisedModule:
     kinds = {m.name: m.kind for m in pipeline.schema.modalities}
     L.seed_everything(config.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
     model = build_model(config.model, pipeline.input_info(), kinds, targets)
+    if isinstance(model, EnsembleModel):
+        raise TypeError("an ensemble trains member by member (polymodal.engine.ensemble), not as one module")
     return SupervisedModule(
         model, {n: e.task for n, e in pipeline.targets.items()},
         {n: max(len(e.classes_), 1) for n, e in pipeline.targets.items()},
         {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION},
         lr=config.train.lr, weight_decay=config.train.weight_decay,
         loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
+        label_smoothing=config.train.label_smoothing,
     )
 
 
@@ -170,24 +175,40 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         loaded, splits = _without_unseen_labels(pipeline, loaded, splits)
     config, preset = resolve_preset(config, pipeline.input_info(), len(splits["train"]))
     data = pipeline.transform(loaded)
-    module = build_module(config, pipeline)
-    transferred = source.initialise(module.model, config.model.transfer, config.model.freeze) if source else None
     work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-run-"))
-    fingerprint = run_fingerprint(config, splits) if run_dir is not None else None
-    result = train(module, data.subset(splits["train"]), data.subset(splits["val"]), config.train, work,
-                   fingerprint=fingerprint, resume=resume)
-    refit_stacking(module.model, data.subset(splits["train"]), seed=config.train.seed)
-    predictor = Predictor(config, pipeline, module.model)
+    train_data, val_data = data.subset(splits["train"]), data.subset(splits["val"])
+    transferred, ensemble = None, None
+    if config.model.ensemble:
+        if resume:
+            raise ValueError("resume does not work with an ensemble (model.ensemble, preset best) yet: rerun "
+                             "without --resume")
+        targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
+        ensemble = train_ensemble(config, lambda cfg: build_module(cfg, pipeline), targets, train_data, val_data,
+                                  work)
+        config, model, result = ensemble.config, ensemble.model, ensemble.result
+    else:
+        module = build_module(config, pipeline)
+        transferred = source.initialise(module.model, config.model.transfer, config.model.freeze) if source else None
+        fingerprint = run_fingerprint(config, splits) if run_dir is not None else None
+        result = train(module, train_data, val_data, config.train, work, fingerprint=fingerprint, resume=resume)
+        refit_stacking(module.model, train_data, seed=config.train.seed)
+        model = module.model
+    predictor = Predictor(config, pipeline, model)
+    cross = ensemble.cross_fitted_logits if ensemble is not None else None
     metrics: dict[str, Any] = {
-        "validation": predictor.evaluate_encoded(data.subset(splits["val"])),
+        "validation": (predictor.score(cross, val_data.targets) if cross is not None
+                       else predictor.evaluate_encoded(val_data)),
         "train": {k: v for k, v in asdict(result).items() if k not in ("history", "global_rank")},
         "sizes": {k: len(v) for k, v in splits.items()},
-        "parameters": sum(p.numel() for p in module.model.parameters()),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
         "preset": preset,
     }
     if transferred is not None:
         metrics["transfer"] = transferred
+    if ensemble is not None:
+        metrics["ensemble"] = {"members": ensemble.members, "dropped_for_time": ensemble.dropped,
+                               "validation": "cross-fitted" if cross is not None else "fitted on these rows"}
     if len(splits["test"]):
         metrics["test"] = predictor.evaluate_encoded(data.subset(splits["test"]))
     if config.train.baseline:

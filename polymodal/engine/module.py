@@ -31,6 +31,7 @@ class SupervisedModule(L.LightningModule):
         weight_decay: float = 1e-4,
         loss_weighting: str = "fixed",
         loss_weights: Mapping[str, float] | None = None,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         self.model = model
@@ -38,6 +39,7 @@ class SupervisedModule(L.LightningModule):
         self.loss = MultiTaskLoss(self.tasks, loss_weighting, loss_weights)
         self.scale = dict(regression_scale or {})
         self.lr, self.weight_decay = lr, weight_decay
+        self.label_smoothing = label_smoothing  # training loss only: val_loss stays the plain loss
         self.val_metrics: Any = nn.ModuleDict(
             {name: build_metrics(task, num_classes[name]) for name, task in self.tasks.items()}
         )
@@ -48,7 +50,7 @@ class SupervisedModule(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         inputs, masks, targets = batch
         logits, extras = self.model.training_outputs(inputs, masks, targets, self.tasks)
-        out = self.loss(logits, targets)
+        out = self.loss(logits, targets, self.label_smoothing)
         total = out.total
         batch_size = next(iter(masks.values())).shape[0]
         for name, value in extras.items():

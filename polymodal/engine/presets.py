@@ -11,12 +11,16 @@ is then set, and the preset has nothing left to choose.
   patience 15), AdamW with weight decay 0.05, one epoch of warm-up then a cosine decay, and encoders that
   suit the inputs: an MLP over the pixels for images of at most 16 pixels a side (a CNN has little to use on
   them and over-fits), with dropout 0.5 and training noise.
+- ``best``: ``medium``, and an ensemble (see :mod:`polymodal.engine.ensemble`) combined by stacking: with
+  two or more modalities and no fusion chosen, a concat fusion, a stacking late fusion and a second concat
+  fusion of another seed; otherwise three seeds of the chosen (or default) fusion. With ``--time-limit``
+  the members share the budget. Not with ``init_from`` (transferred weights initialise one model).
 - ``none``: the plain defaults of :class:`~polymodal.config.TrainConfig` and
   :class:`~polymodal.config.ModelConfig`.
 
 Example
 -------
->>> from polymodal.config import FitConfig
+>>> from polymodal.config import EnsembleMember, FitConfig
 >>> config, chosen = resolve_preset(FitConfig(), {"img": {"kind": "image", "height": 8, "width": 8}}, 1000)
 >>> config.model.encoders["img"], config.train.patience, chosen["name"]
 ('image-mlp', 15, 'medium')
@@ -29,9 +33,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from polymodal.config import FitConfig
+from polymodal.config import EnsembleMember, FitConfig
 
-PRESETS = ("none", "fast", "medium")
+PRESETS = ("none", "fast", "medium", "best")
 TINY_IMAGE_SIDE = 16
 
 _TRAIN: dict[str, dict[str, Any]] = {
@@ -39,7 +43,11 @@ _TRAIN: dict[str, dict[str, Any]] = {
     "medium": {"epochs": 100, "patience": 15, "lr": 1e-3, "weight_decay": 0.05, "lr_schedule": "cosine",
                "warmup_epochs": 1.0},
 }
-_TINY_IMAGE_ARGS = {"fast": {"hidden_dim": 256, "dropout": 0.2}, "medium": {"hidden_dim": 512, "dropout": 0.5}}
+_TRAIN["best"] = dict(_TRAIN["medium"])
+_TINY_IMAGE_ARGS = {"fast": {"hidden_dim": 256, "dropout": 0.2}, "medium": {"hidden_dim": 512, "dropout": 0.5},
+                    "best": {"hidden_dim": 512, "dropout": 0.5}}
+MULTIMODAL_MEMBERS = ({"fusion": "concat"}, {"fusion": "late_stacking"}, {"fusion": "concat", "seed": 1})
+SEED_MEMBERS = ({"seed": 0}, {"seed": 1}, {"seed": 2})
 
 
 def _unset(section: BaseModel, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,11 +85,16 @@ def resolve_preset(config: FitConfig, input_info: Mapping[str, Mapping[str, Any]
     if tiny:
         model["encoders"] = {**config.model.encoders, **{m: "image-mlp" for m in tiny}}
         model["encoder_args"] = {**config.model.encoder_args, **{m: dict(_TINY_IMAGE_ARGS[name]) for m in tiny}}
-        if name == "medium" and "augment" not in config.model.model_fields_set:
+        if name in ("medium", "best") and "augment" not in config.model.model_fields_set:
             model["augment"] = {**{m: ["noise"] for m in tiny}, **config.model.augment}
+    if name == "best" and "ensemble" not in config.model.model_fields_set and config.model.init_from is None:
+        fusion_given = "fusion" in config.model.model_fields_set
+        model["ensemble"] = [dict(m) for m in (MULTIMODAL_MEMBERS if len(input_info) >= 2 and not fusion_given
+                                               else SEED_MEMBERS)]
+    members = [EnsembleMember(**m) for m in model.get("ensemble", [])]
     resolved = config.model_copy(update={
         "train": config.train.model_copy(update=train),
-        "model": config.model.model_copy(update=model),
+        "model": config.model.model_copy(update={**model, **({"ensemble": members} if members else {})}),
     })
     chosen = {"train": train, "model": model} if model else {"train": train}
     return resolved, {"name": name, "chosen": chosen, "rows": n_train, "tiny_images": tiny}

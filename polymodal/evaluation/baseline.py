@@ -19,7 +19,9 @@ training rows that the fusion saw (nothing of the validation or test rows is use
 Example
 -------
 >>> import numpy as np, torch
->>> from polymodal.data.dataset import EncodedData
+>>> from polymodal.cache import default_cache_dir
+from polymodal.cache.results import ResultStore
+from polymodal.data.dataset import EncodedData
 >>> from polymodal.data.schema import TaskKind
 >>> rng = np.random.default_rng(0)
 >>> y = torch.as_tensor(rng.integers(0, 2, 200))
@@ -37,7 +39,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,11 +50,14 @@ import torch.nn.functional as F
 from scipy.fft import dct
 from torch import Tensor
 
+from polymodal.cache import default_cache_dir
+from polymodal.cache.results import ResultStore
 from polymodal.data.dataset import EncodedData
 from polymodal.data.schema import TaskKind
 from polymodal.evaluation.metrics import build_metrics, higher_is_better
 
 MODELS = ("logistic", "gradient_boosting")
+CACHE_NAMESPACE = "baseline-v1"  # a new version when what the baseline computes changes
 IMAGE_GRID = 8
 N_MFCC = 13
 
@@ -163,8 +170,14 @@ def classical_baseline(
     models: Sequence[str] = MODELS,
     seed: int = 0,
     regression_scale: Mapping[str, tuple[float, float]] | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit each of ``models`` on ``splits["train"]`` and score it on the other splits.
+
+    The result is computed once per features, targets and rows: kept in this process and in the cache
+    folder (``cache_dir``, else ``$POLYMODAL_CACHE`` or ``~/.cache/polymodal``; ``POLYMODAL_CACHE=off``
+    keeps it in this process only), under a digest of the features, the targets, the rows of each split,
+    the models, the seed and the scikit-learn version. A result read from the disk has ``"cached": True``.
 
     ``targets`` maps each target to its task and number of classes (labels for multilabel);
     ``regression_scale`` gives ``(mean, std)`` to report regression errors in the target's units.
@@ -177,6 +190,11 @@ def classical_baseline(
     key = _memo_key(features, data, targets, splits, models, (seed, dict(regression_scale or {})))
     if key in _MEMO:
         return copy.deepcopy(_MEMO[key])
+    store = _store(cache_dir)
+    stored = store.get(key) if store is not None else None
+    if isinstance(stored, dict) and set(stored) == set(models):
+        _remember(key, stored)
+        return {model: {**result, "cached": True} for model, result in stored.items()}
     out: dict[str, Any] = {}
     for model in models:
         start = time.perf_counter()
@@ -199,10 +217,39 @@ def classical_baseline(
                         estimator, task, n_outputs, features[rows], y[torch.as_tensor(rows)], scale)
         result["fit_seconds"] = time.perf_counter() - start
         out[model] = result
+    _remember(key, out)
+    if store is not None:
+        try:
+            store.put(key, out)
+        except OSError as exc:  # a read-only or full cache folder costs the next run a refit, nothing more
+            warnings.warn(f"could not cache the classical baseline in {store.path}: {exc}", stacklevel=2)
+    return out
+
+
+def _remember(key: str, out: dict[str, Any]) -> None:
     _MEMO[key] = copy.deepcopy(out)
     while len(_MEMO) > MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
-    return out
+
+
+def _store(cache_dir: str | Path | None) -> ResultStore | None:
+    """The baseline's namespace of the cache folder (``cache_dir``, else the environment's), or None when
+    the cache is turned off (``POLYMODAL_CACHE=off``) or cannot be created."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if root is None:
+        return None
+    try:
+        return ResultStore(root, CACHE_NAMESPACE, {"what": "the classical baseline (polymodal.evaluation.baseline)",
+                                                   "scikit-learn": sklearn_version()})
+    except OSError as exc:
+        warnings.warn(f"the classical baseline is not cached: {exc}", stacklevel=3)
+        return None
+
+
+def sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)
 
 
 # fits of one process on the same features, targets and rows (the fusions of a sweep) share one baseline
@@ -218,7 +265,7 @@ def _memo_key(features: np.ndarray, data: EncodedData, targets: Mapping[str, tup
         digest.update(data.targets[name].numpy().tobytes())
     for split in sorted(splits):
         digest.update(split.encode() + np.asarray(splits[split], dtype=np.int64).tobytes())
-    digest.update(repr((tuple(models), extra)).encode())
+    digest.update(repr((CACHE_NAMESPACE, tuple(models), extra, sklearn_version())).encode())
     return digest.hexdigest()
 
 

@@ -14,11 +14,11 @@ from polymodal.losses.output import LossOutput
 WEIGHTINGS = ("fixed", "uncertainty")
 
 
-def task_loss(logits: Tensor, target: Tensor, task: TaskKind) -> Tensor:
-    """Cross-entropy for multiclass, binary cross-entropy with logits for binary/multilabel, MSE for
-    regression (on standardised targets)."""
+def task_loss(logits: Tensor, target: Tensor, task: TaskKind, label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy for multiclass (with ``label_smoothing``), binary cross-entropy with logits for
+    binary/multilabel, MSE for regression (on standardised targets)."""
     if task is TaskKind.MULTICLASS:
-        return F.cross_entropy(logits, target.long())
+        return F.cross_entropy(logits, target.long(), label_smoothing=label_smoothing)
     if logits.shape != target.shape:  # MSE / BCE would broadcast [B, 1] against [B] into [B, B]
         raise ValueError(f"{task.value} loss: predictions of shape {tuple(logits.shape)} against targets of "
                          f"shape {tuple(target.shape)}")
@@ -62,9 +62,11 @@ class MultiTaskLoss(nn.Module):
         self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.tasks}
         self.log_vars = nn.Parameter(torch.zeros(len(self.tasks))) if weighting == "uncertainty" else None
 
-    def forward(self, logits: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> LossOutput:
+    def forward(self, logits: Mapping[str, Tensor], targets: Mapping[str, Tensor],
+                label_smoothing: float = 0.0) -> LossOutput:
+        """``label_smoothing`` applies to the multiclass targets (training; validation scores without)."""
         names = list(self.tasks)
-        losses = [task_loss(logits[n], targets[n], self.tasks[n]) for n in names]
+        losses = [task_loss(logits[n], targets[n], self.tasks[n], label_smoothing) for n in names]
         if self.log_vars is not None:
             total = uncertainty_weighted(losses, self.log_vars, [self.tasks[n] for n in names])
         else:

@@ -15,6 +15,7 @@ from polymodal.encoders import DEFAULT_ENCODERS, ENCODERS, build_encoder
 from polymodal.encoders.base import Encoder
 from polymodal.fusion import FUSIONS
 from polymodal.fusion.base import Fusion
+from polymodal.models.ensemble import EnsembleModel
 from polymodal.models.multitower import MultiTowerModel
 from polymodal.models.supervised import FusionModel, mlp_head
 
@@ -52,13 +53,21 @@ def build_model(
     input_info: Mapping[str, dict[str, Any]],
     kinds: Mapping[str, ModalityKind],
     targets: Mapping[str, tuple[str, int]],
-) -> FusionModel | MultiTowerModel:
+) -> FusionModel | MultiTowerModel | EnsembleModel:
     """``targets`` maps each target to ``(task, number of outputs)``.
+
+    ``config.ensemble`` gives an :class:`EnsembleModel` of one model per member (built in order).
 
     ``config.sharing`` "hard" (or a single target) gives one :class:`FusionModel` with a head per target;
     "soft" and "cross-stitch" give a :class:`MultiTowerModel` with one tower per target, every tower
     starting from the same weights (the first tower's) wherever shapes agree.
     """
+    if config.ensemble:
+        if len(config.ensemble) < 2:
+            raise ValueError(f"an ensemble needs at least two members, got {len(config.ensemble)}")
+        members = {str(i): build_model(config.member(m), input_info, kinds, targets)
+                   for i, m in enumerate(config.ensemble)}
+        return EnsembleModel(members, targets)
     if config.sharing == "hard":
         return build_tower(config, input_info, kinds, targets)
     towers = {name: build_tower(config, input_info, kinds, {name: spec}) for name, spec in targets.items()}

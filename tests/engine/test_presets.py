@@ -41,10 +41,25 @@ def test_fast_none_and_the_batch_size_by_rows() -> None:
         with_options(FitConfig(), {"preset": "best-ever"})
 
 
-def test_a_saved_resolved_config_resolves_to_itself(tmp_path) -> None:
+@pytest.mark.parametrize("preset", ["fast", "medium", "best"])
+def test_a_saved_resolved_config_resolves_to_itself(tmp_path, preset: str) -> None:
     """What ``fit --config bundle/config.json`` does: every value is set, the preset has nothing to choose."""
-    resolved, _ = resolve_preset(FitConfig(), TINY, 1000)
+    resolved, _ = resolve_preset(with_options(FitConfig(), {"preset": preset}), TINY, 1000)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(resolved.model_dump(mode="json")))
     again, chosen = resolve_preset(FitConfig.from_file(path), TINY, 50000)
     assert again == resolved and chosen["chosen"] == {"train": {}}
+
+
+def test_best_adds_an_ensemble_of_fusions_or_of_seeds() -> None:
+    config, chosen = resolve_preset(with_options(FitConfig(), {"preset": "best"}), TINY, 1000)
+    assert [(m.fusion, m.seed) for m in config.model.ensemble] == [("concat", 0), ("late_stacking", 0),
+                                                                    ("concat", 1)]
+    assert config.train.patience == 15 and chosen["chosen"]["model"]["ensemble"][1] == {"fusion": "late_stacking"}
+    # the user's fusion (or a single modality) makes an ensemble of seeds of that fusion
+    config, _ = resolve_preset(with_options(FitConfig(), {"preset": "best", "fusion": "gated"}), TINY, 1000)
+    assert [(m.fusion, m.seed) for m in config.model.ensemble] == [(None, 0), (None, 1), (None, 2)]
+    assert {config.model.member(m).fusion for m in config.model.ensemble} == {"gated"}
+    # transferred weights initialise one model: no ensemble
+    config, _ = resolve_preset(with_options(FitConfig(), {"preset": "best", "init_from": "b"}), TINY, 1000)
+    assert config.model.ensemble == []

@@ -95,3 +95,44 @@ def test_too_few_training_rows_never_stop_the_fit() -> None:
     out = classical_baseline(data, INFO, {"y": (TaskKind.MULTICLASS, 3)}, {"train": train, "val": np.arange(30, 40)})
     for model in ("logistic", "gradient_boosting"):  # no early-stopping split of 9 rows: both fit and score
         assert "errors" not in out[model] and 0 <= out[model]["validation"]["y"]["accuracy"] <= 1
+
+
+def test_the_baseline_is_cached_on_disk_once_per_features_targets_and_rows(tmp_path, monkeypatch) -> None:
+    from polymodal.cache import cache_info, clear_cache
+    from polymodal.evaluation import baseline
+
+    data, _ = _data()
+    splits = {"train": np.arange(200), "test": np.arange(250, 300)}
+    target = {"y": (TaskKind.MULTICLASS, 3)}
+    first = classical_baseline(data, INFO, target, splits, models=("logistic",), cache_dir=tmp_path)
+    [namespace] = cache_info(tmp_path)
+    assert namespace.name == baseline.CACHE_NAMESPACE and namespace.entries == 1
+    monkeypatch.setattr(baseline, "_MEMO", {})  # a new process
+    monkeypatch.setattr(baseline, "_estimator", lambda *a: pytest.fail("refitted although cached"))
+    again = classical_baseline(data, INFO, target, splits, models=("logistic",), cache_dir=tmp_path)
+    assert again["logistic"].pop("cached") is True and again == first
+    # other rows are another entry
+    monkeypatch.undo()
+    monkeypatch.setattr(baseline, "_MEMO", {})
+    classical_baseline(data, INFO, target, {**splits, "train": np.arange(190)}, models=("logistic",),
+                       cache_dir=tmp_path)
+    assert cache_info(tmp_path)[0].entries == 2
+    # a damaged entry is refitted and replaced
+    for entry in (tmp_path / baseline.CACHE_NAMESPACE).glob("*.json"):
+        if entry.name != "meta.json":
+            entry.write_text("{half")
+    monkeypatch.setattr(baseline, "_MEMO", {})
+    assert "cached" not in classical_baseline(data, INFO, target, splits, models=("logistic",),
+                                              cache_dir=tmp_path)["logistic"]
+    assert clear_cache(tmp_path).removed == (baseline.CACHE_NAMESPACE,)
+
+
+def test_no_baseline_on_disk_when_the_cache_is_off(tmp_path, monkeypatch) -> None:
+    from polymodal.evaluation import baseline
+
+    monkeypatch.setenv("POLYMODAL_CACHE", "off")
+    monkeypatch.chdir(tmp_path)
+    data, _ = _data()
+    out = classical_baseline(data, INFO, {"y": (TaskKind.MULTICLASS, 3)},
+                             {"train": np.arange(100), "test": np.arange(250, 300)}, models=("logistic",))
+    assert "test" in out["logistic"] and baseline._store(None) is None and list(tmp_path.iterdir()) == []
