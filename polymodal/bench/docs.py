@@ -24,6 +24,8 @@ SECTIONS: list[tuple[str, str, str]] = [
      "benchmarks/avdigits_representation.py"),
     ("avdigits_generation", "AV-digits: images generated from spoken digits (VAE, cGAN)",
      "benchmarks/avdigits_generation.py"),
+    ("avdigits_presets", "AV-digits with the presets: fast, medium (the default) and best",
+     "benchmarks/avdigits_presets.py"),
 ]
 
 HEADER = """# Benchmarks

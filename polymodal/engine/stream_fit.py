@@ -22,7 +22,8 @@ from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import TaskKind
 from polymodal.data.streaming import StreamingDataset, hash_split, load_chunk, sample_rows, stream_format
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
-from polymodal.engine.fit import build_module, finish, infer_table_schema
+from polymodal.engine.fit import build_module, finish, fit_baseline, infer_table_schema
+from polymodal.engine.presets import resolve_preset
 from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.trainer import train_loaders
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
@@ -42,9 +43,10 @@ def _check_streamable(table: Any, config: FitConfig, resume: bool) -> Path:
     return Path(table)
 
 
-def fit_pipeline_on_sample(path: Path, config: FitConfig) -> tuple[DataPipeline, EncodedData]:
+def fit_pipeline_on_sample(path: Path, config: FitConfig) -> tuple[DataPipeline, EncodedData, dict[str, np.ndarray]]:
     """Schema and preprocessing fitted on a seeded sample of ``config.data.fit_sample_rows`` rows (its
-    training rows only); returns the pipeline and the sample's encoded training rows."""
+    training rows only); returns the pipeline, the sample's encoded training rows, and all the sample's rows
+    encoded with their positions in each split (``{"train": ..., "val": ...}``, for the classical baseline)."""
     data, seed = config.data, config.train.seed
     sample = sample_rows(path, data.fit_sample_rows, seed=seed, chunk_rows=data.chunk_rows)
     schema = infer_table_schema(sample.reset_index(drop=True), config)
@@ -56,7 +58,9 @@ def fit_pipeline_on_sample(path: Path, config: FitConfig) -> tuple[DataPipeline,
     preprocess = with_pretrained_preprocessing(data.preprocess, config.model.encoders, config.model.encoder_args,
                                                kinds)
     pipeline = DataPipeline(schema, preprocess).fit(loaded, train_rows)
-    return pipeline, pipeline.transform(loaded).subset(train_rows)
+    encoded = pipeline.transform(loaded)
+    val_rows = np.setdiff1d(np.arange(len(loaded.rows)), train_rows)
+    return pipeline, encoded.subset(train_rows), {"all": encoded, "train": train_rows, "val": val_rows}
 
 
 def evaluate_stream(predictor: Predictor, chunks: Iterable[EncodedData]) -> dict[str, dict[str, float]]:
@@ -78,7 +82,11 @@ def fit_stream(table: Any, config: FitConfig, out: str | Path | None = None,
     """:func:`~polymodal.engine.fit.fit` with ``config.data.stream``: the table file is read in chunks of
     ``config.data.chunk_rows`` rows at every pass and never held whole in memory."""
     path = _check_streamable(table, config, resume)
-    pipeline, sample_train = fit_pipeline_on_sample(path, config)
+    pipeline, sample_train, sample = fit_pipeline_on_sample(path, config)
+    if config.train.preset == "best" or config.model.ensemble:
+        raise ValueError("an ensemble (preset best, model.ensemble) does not work with streamed tables (data.stream) "
+                         "yet; choose preset medium or fast")
+    config, preset = resolve_preset(config, pipeline.input_info(), len(sample_train))
     module = build_module(config, pipeline)
     options: dict[str, Any] = {
         "val_fraction": config.train.val_fraction, "seed": config.train.seed,
@@ -104,5 +112,10 @@ def fit_stream(table: Any, config: FitConfig, out: str | Path | None = None,
         "skipped": {"cells": dict(train_report.skipped_cells + report.skipped_cells),
                     "rows": sorted(train_report.dropped_rows + report.dropped_rows)},
         "stream": {"chunk_rows": config.data.chunk_rows, "fit_sample_rows": config.data.fit_sample_rows},
+        "preset": {**preset, "rows_of": "the training rows of the fit sample"},
     }
+    if config.train.baseline and len(sample["val"]):  # on the fit sample: the whole table may not fit in memory
+        splits = {"train": sample["train"], "val": sample["val"]}
+        predictor.metrics["baseline"] = fit_baseline(pipeline, sample["all"], splits, config.train.seed)
+        predictor.metrics["baseline_rows"] = "the fit sample (fit_sample_rows), its own training and validation rows"
     return finish(predictor, result, config, work, out, force)
