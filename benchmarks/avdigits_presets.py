@@ -32,11 +32,11 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from avdigits import add_data_arguments, ensure_avdigits  # noqa: E402
+from avdigits import add_data_arguments, ensure_avdigits
 
-from polymodal.bench.docs import write_benchmarks_doc  # noqa: E402
-from polymodal.bench.results import markdown_table  # noqa: E402
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from polymodal.bench.docs import write_benchmarks_doc
+from polymodal.bench.results import markdown_table
+from polymodal.engine.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ZOO_BEST = 0.9713  # late_stacking, benchmarks/results/fusion_zoo.md (5 epochs, mean of 3 seeds)
@@ -89,6 +89,8 @@ def main() -> None:
     add_data_arguments(parser, "polymodal-avdigits-presets", max_rows=False)
     parser.add_argument("--presets", nargs="+", default=["fast", "medium", "best"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
+    parser.add_argument("--best-time-limit", type=float, default=1800.0,
+                        help="--time-limit of the best preset's run (its members share it); 0: none")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more fit flags for every run")
     parser.add_argument("--out", type=Path, default=RESULTS / "avdigits_presets")
     args = parser.parse_args()
@@ -97,7 +99,8 @@ def main() -> None:
     runs = []
     for preset in args.presets:
         print(f"running preset {preset} ...", flush=True)
-        runs.append(run_preset(table, preset, args.work, args.threads, args.extra))
+        limit = ["--time-limit", str(args.best_time_limit)] if preset == "best" and args.best_time_limit else []
+        runs.append(run_preset(table, preset, args.work, args.threads, [*args.extra, *limit]))
         row = summary_row(runs[-1])
         print(f"  test accuracy {row['test accuracy']:.4f}, {row['train s']:.0f} s of training", flush=True)
     rows = [summary_row(r) for r in runs]

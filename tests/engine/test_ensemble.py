@@ -35,10 +35,10 @@ def test_best_trains_every_member_and_stacks_them(best: tuple[polymodal.Predicto
     predictor, out = best
     model = predictor.model
     assert isinstance(model, EnsembleModel) and bool(model.fitted)
-    assert [m.fusions.keys() for m in model.members.values()][1] == {"label"}  # the stacking late fusion
+    assert [m.fusions.keys() for m in model.members.values()][1] == {"label"}  # the late fusion: one per target
     members = predictor.metrics["ensemble"]["members"]
     assert [(m["fusion"], m["seed"], m["epochs_run"]) for m in members] == [
-        ("concat", 0, 2), ("late_stacking", 0, 2), ("concat", 1, 2)]
+        ("concat", 0, 2), ("late", 0, 2), ("concat", 1, 2)]
     assert predictor.metrics["ensemble"]["validation"] == "cross-fitted"
     # the members differ: another fusion, another seed
     first, _, third = (m for m in model.members.values())
@@ -52,7 +52,7 @@ def test_best_trains_every_member_and_stacks_them(best: tuple[polymodal.Predicto
 def test_the_saved_config_repeats_the_ensemble_exactly(best: tuple[polymodal.Predictor, Path],
                                                         two_modalities: Path, tmp_path: Path) -> None:
     predictor, out = best
-    assert json.loads((out / "config.json").read_text())["model"]["ensemble"][1]["fusion"] == "late_stacking"
+    assert json.loads((out / "config.json").read_text())["model"]["ensemble"][1]["fusion"] == "late"
     assert main(["fit", str(two_modalities), "--config", str(out / "config.json"), "--out", str(tmp_path / "again"),
                  "--no-baseline"]) == 0
     again = polymodal.load(tmp_path / "again")

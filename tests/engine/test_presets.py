@@ -53,9 +53,9 @@ def test_a_saved_resolved_config_resolves_to_itself(tmp_path, preset: str) -> No
 
 def test_best_adds_an_ensemble_of_fusions_or_of_seeds() -> None:
     config, chosen = resolve_preset(with_options(FitConfig(), {"preset": "best"}), TINY, 1000)
-    assert [(m.fusion, m.seed) for m in config.model.ensemble] == [("concat", 0), ("late_stacking", 0),
+    assert [(m.fusion, m.seed) for m in config.model.ensemble] == [("concat", 0), ("late", 0),
                                                                     ("concat", 1)]
-    assert config.train.patience == 15 and chosen["chosen"]["model"]["ensemble"][1] == {"fusion": "late_stacking"}
+    assert config.train.patience == 15 and chosen["chosen"]["model"]["ensemble"][1] == {"fusion": "late"}
     # the user's fusion (or a single modality) makes an ensemble of seeds of that fusion
     config, _ = resolve_preset(with_options(FitConfig(), {"preset": "best", "fusion": "gated"}), TINY, 1000)
     assert [(m.fusion, m.seed) for m in config.model.ensemble] == [(None, 0), (None, 1), (None, 2)]
@@ -63,3 +63,31 @@ def test_best_adds_an_ensemble_of_fusions_or_of_seeds() -> None:
     # transferred weights initialise one model: no ensemble
     config, _ = resolve_preset(with_options(FitConfig(), {"preset": "best", "init_from": "b"}), TINY, 1000)
     assert config.model.ensemble == []
+
+
+def test_fit_config_of_the_bundle_repeats_a_medium_run_exactly(tmp_path, tabular_csv) -> None:
+    import numpy as np
+
+    import polymodal
+    from polymodal.cli import main
+
+    first = polymodal.fit(str(tabular_csv), target="label", epochs=2, progress=False, baseline=False,
+                          out=tmp_path / "a")
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert saved["train"]["preset"] == "medium" and saved["train"]["lr_schedule"] == "cosine"
+    assert main(["fit", str(tabular_csv), "--config", str(tmp_path / "a" / "config.json"), "--out",
+                 str(tmp_path / "b")]) == 0
+    again = polymodal.load(tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "config.json").read_text()) == saved
+    np.testing.assert_array_equal(again.predict_proba(str(tabular_csv)), first.predict_proba(str(tabular_csv)))
+
+
+def test_small_images_get_a_narrower_cnn() -> None:
+    mnist = {"img": {"kind": "image", "channels": 1, "height": 28, "width": 28}}
+    config, chosen = resolve_preset(FitConfig(), mnist, 2000)
+    assert config.model.encoders == {} and config.model.encoder_args == {"img": {"base_channels": 16}}
+    assert chosen["small_images"] == ["img"]
+    config, chosen = resolve_preset(FitConfig(), {"img": {**mnist["img"], "height": 64, "width": 64}}, 2000)
+    assert config.model.encoder_args == {} and chosen["small_images"] == []
+    kept, _ = resolve_preset(with_options(FitConfig(), {"encoder_args": {"image": {"base_channels": 64}}}), mnist, 10)
+    assert kept.model.encoder_args == {"image": {"base_channels": 64}}
