@@ -18,13 +18,14 @@ import torch
 from torch import Tensor, nn
 
 from polymodal.data.kinds import ModalityKind
+from polymodal.errors import BundleError
 
 
 class Backbone(nn.Module):
     """Base class of the pretrained backbones (see the module docstring)."""
 
-    name: ClassVar[str]
-    kind: ClassVar[ModalityKind]
+    name: str  # set on the class; an hf: backbone's kind is set per instance (its model's)
+    kind: ModalityKind
     # Preparation options and their defaults; the preprocessing takes them as keyword arguments.
     defaults: ClassVar[Mapping[str, Any]] = {}
     output_dim: int
@@ -54,6 +55,13 @@ class Backbone(nn.Module):
         """What determines this backbone's outputs: name, weights digest, preparation options."""
         return {"encoder": self.name, "weights": self.weights_id, "options": dict(self.options),
                 "dim": self.output_dim}
+
+    def check_weights(self, expected: str | None, label: str) -> None:
+        """Refuse weights other than those a bundle was trained with (``expected``: their digest)."""
+        if expected is not None and expected != self.weights_id:
+            raise BundleError(f"{label} now has other weights than the model was trained with (weights digest "
+                              f"{self.weights_id[:12]}, trained with {expected[:12]}); restore the original model "
+                              "files, or train a new model with these weights")
 
     @torch.no_grad()
     def embed(self, cells: Sequence[Any]) -> np.ndarray:
