@@ -20,7 +20,14 @@ from polymodal.encoders.audio_cnn import AudioCNN
 from polymodal.encoders.base import Encoder
 from polymodal.encoders.image_cnn import ImageCNN
 from polymodal.encoders.image_mlp import ImageMLP
-from polymodal.encoders.pretrained import DESCRIPTIONS, HF_DESCRIPTION, PREFIX, PRETRAINED, encoder_factory, hf_encoder_factory
+from polymodal.encoders.pretrained import (
+    DESCRIPTIONS,
+    HF_DESCRIPTION,
+    PREFIX,
+    PRETRAINED,
+    encoder_factory,
+    hf_encoder_factory,
+)
 from polymodal.encoders.raw import RawEncoder
 from polymodal.encoders.tabular_mlp import TabularMLP
 from polymodal.encoders.text_rnn import GRUTextEncoder, LSTMTextEncoder, RNNTextEncoder

@@ -67,7 +67,8 @@ class LoRASettings:
 def find_targets(model: nn.Module, preferred: tuple[str, ...] = ()) -> list[str]:
     """The module names LoRA adapts in ``model``: those of ``preferred`` it has, else the first attention
     query/value pair it has (see :data:`QUERY_VALUE`)."""
-    leaves = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv1d))}
+    adaptable = (nn.Linear, nn.Conv2d, nn.Conv1d)
+    leaves = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, adaptable)}
     found = [t for t in preferred if t in leaves]
     if found:
         return found
@@ -84,7 +85,9 @@ class LoRAEncoder(Encoder):
     def __init__(self, backbone: Backbone, settings: LoRASettings, preferred: tuple[str, ...] = ()) -> None:
         super().__init__()
         peft = require("train=lora", "peft", "peft")
-        model: nn.Module = backbone.model
+        model = backbone.model
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"LoRA needs a backbone with a transformers model, not {type(backbone).__name__}")
         targets = list(settings.targets) or find_targets(model, preferred)
         have = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
         missing = [t for t in targets if t not in have]
@@ -129,7 +132,9 @@ def _adapters_only(module: nn.Module, state: dict[str, Any], prefix: str, local_
 def _with_base_weights(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
                        missing: list[str], unexpected: list[str], errors: list[str]) -> None:
     """Load pre-hook: the base weights a saved state lacks are the base model's own (already loaded)."""
-    base: Mapping[str, Tensor] = module.backbone.state_dict()  # the hooks are on the encoder, not the backbone
+    backbone = module.backbone
+    assert isinstance(backbone, nn.Module)  # set in LoRAEncoder.__init__
+    base: Mapping[str, Tensor] = backbone.state_dict()  # the hooks are on the encoder, not the backbone
     for key, value in base.items():
         if ADAPTER not in key:
             state.setdefault(f"{prefix}backbone.{key}", value)
