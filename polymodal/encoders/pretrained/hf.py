@@ -63,14 +63,6 @@ def hf_kind(ref: str) -> ModalityKind:
     return family_for(source, load_config(source)).kind
 
 
-def describe(ref: str) -> str:
-    """``"a text model (model_type 'bert')"``: what an ``hf:`` model is, for error messages."""
-    source = resolve_source(ref)
-    config = load_config(source)
-    family = family_for(source, config)
-    return f"a {family.kind.value} model (model_type {config.model_type!r}, family {family.name})"
-
-
 class HFBackbone(Backbone):
     """The model ``hf:REF`` (see the module docstring); ``kind`` and ``output_dim`` come from the model."""
 
@@ -90,8 +82,8 @@ class HFBackbone(Backbone):
         self.model_type = str(config.model_type)
         for option, kind in KIND_OPTIONS.items():
             if options.get(option) is not None and kind is not self.kind:
-                raise ValueError(f"{option} is an option of {kind.value} models; {self.label} is a "
-                                 f"{self.kind.value} model")
+                raise ValueError(f"{option} is an option of {kind.value} models; {self.label} encodes "
+                                 f"{self.kind.value}")
         self.model = load_model(self.source, self.family.tower(self.model_type))
         processor = load_processor(self.source, PROCESSORS[self.family.inputs])
         folder_pooling, self.normalise = sentence_pooling(self.source.folder)
@@ -201,4 +193,4 @@ def hf_name(ref: str) -> str:
     return ref if ref.startswith(PREFIX) else f"{PREFIX}{ref}"
 
 
-__all__ = ["HFBackbone", "ParamGroup", "describe", "family_for", "hf_kind", "hf_name"]
+__all__ = ["HFBackbone", "ParamGroup", "family_for", "hf_kind", "hf_name"]

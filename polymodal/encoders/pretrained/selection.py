@@ -37,7 +37,7 @@ def with_pretrained_preprocessing(
         if encodes is not kind:
             raise ValueError(
                 f"encoder {encoder!r} encodes {encodes.value} but modality {name!r} is {kind.value}; choose a "
-                f"{kind.value} model for it (polymodal encoders lists the hf: families)"
+                f"model that encodes {kind.value} (polymodal encoders lists the hf: families)"
             )
         defaults = pretrained_defaults(str(encoder))
         args = dict(encoder_args.get(name, encoder_args.get(kind.value, {})))
