@@ -9,7 +9,8 @@ files) and the preparation options: the embedding cache keys every entry with it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,18 @@ from torch import Tensor, nn
 
 from polymodal.data.kinds import ModalityKind
 from polymodal.errors import BundleError
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """``module`` in eval mode inside the block; afterwards every submodule is back in its own mode."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 class Backbone(nn.Module):
@@ -66,9 +79,5 @@ class Backbone(nn.Module):
     @torch.no_grad()
     def embed(self, cells: Sequence[Any]) -> np.ndarray:
         """Features ``[len(cells), output_dim]`` of raw cells, in eval mode, as float32 numpy."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return self(self.prepare(cells)).float().numpy()
-        finally:
-            self.train(was_training)

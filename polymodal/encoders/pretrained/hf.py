@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from polymodal.data.kinds import ModalityKind
-from polymodal.encoders.pretrained.backbone import Backbone
+from polymodal.encoders.pretrained.backbone import Backbone, evaluating
 from polymodal.encoders.pretrained.blocks import ParamGroup, split_blocks
 from polymodal.encoders.pretrained.hf_families import POOLINGS, HFFamily, UnknownFamilyError, family_of_type
 from polymodal.encoders.pretrained.hf_inputs import AudioInputs, ModelInputs, Packing, PixelInputs, TokenInputs
@@ -172,20 +172,17 @@ class HFBackbone(Backbone):
         params = dict(self.model.named_parameters())
         before = {n: p.requires_grad for n, p in params.items()}
         grads = {n: p.grad for n, p in params.items()}
-        was_training = self.training
-        self.eval()
         try:
             for p in params.values():
                 p.requires_grad_(True)
                 p.grad = None
-            with torch.enable_grad():
+            with evaluating(self), torch.enable_grad():
                 self(self.prepare([self.inputs.dummy(), self.inputs.dummy()])).float().sum().backward()
             return {n for n, p in params.items() if p.grad is not None}
         finally:
             for n, p in params.items():
                 p.requires_grad_(before[n])
                 p.grad = grads[n]
-            self.train(was_training)
 
 
 def hf_name(ref: str) -> str:

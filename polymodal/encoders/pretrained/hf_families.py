@@ -58,9 +58,12 @@ FAMILIES: tuple[HFFamily, ...] = (
                                                 "siglip2_vision_model", "siglip2"),
              "pixels", "pooler", "hf:openai/clip-vit-base-patch32",
              towers=(("clip", "vision_model"), ("siglip", "vision_model"), ("siglip2", "vision_model"))),
-    HFFamily("wav2vec2", ModalityKind.AUDIO, ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech",
+    HFFamily("wav2vec2", ModalityKind.AUDIO, ("wav2vec2", "hubert", "data2vec-audio", "unispeech",
                                              "unispeech-sat", "wav2vec2-conformer"),
              "waveform", "mean", "hf:facebook/wav2vec2-base"),
+    # WavLM computes attention from its projections' weights (never calling them): LoRA adapts its feed-forward
+    HFFamily("wavlm", ModalityKind.AUDIO, ("wavlm",), "waveform", "mean", "hf:microsoft/wavlm-base-plus",
+             lora_targets=("intermediate_dense", "output_dense")),
     HFFamily("ast", ModalityKind.AUDIO, ("audio-spectrogram-transformer",), "spectrogram", "pooler",
              "hf:MIT/ast-finetuned-audioset-10-10-0.4593"),
     HFFamily("whisper", ModalityKind.AUDIO, ("whisper",), "spectrogram", "mean", "hf:openai/whisper-tiny",

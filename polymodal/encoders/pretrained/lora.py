@@ -20,10 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from polymodal.encoders.base import Encoder
-from polymodal.encoders.pretrained.backbone import Backbone
+from polymodal.encoders.pretrained.backbone import Backbone, evaluating
 from polymodal.encoders.pretrained.requirements import require
 
 ADAPTER = "lora_"  # the parameters peft adds are named ...lora_A..., ...lora_B...
@@ -100,12 +101,14 @@ class LoRAEncoder(Encoder):
         peft.inject_adapter_in_model(config, model)
         for name, param in backbone.named_parameters():
             param.requires_grad_(ADAPTER in name)
+        _check_reached(backbone, targets)
         self.backbone = backbone
         self.settings = settings
         self.targets = tuple(targets)
         self.output_dim = backbone.output_dim
         self.register_state_dict_post_hook(_adapters_only)
         self.register_load_state_dict_pre_hook(_with_base_weights)
+        self.train()  # the base model in eval mode from the start (its batch-norm statistics never move)
 
     def train(self, mode: bool = True) -> LoRAEncoder:
         super().train(mode)
@@ -117,6 +120,26 @@ class LoRAEncoder(Encoder):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.backbone(x)
+
+
+def _check_reached(backbone: Backbone, targets: list[str]) -> None:
+    """One backward pass on dummy inputs: every adapter must get a gradient (a model that reads a module's
+    weights without calling it, as WavLM's attention does, would leave its adapter untrained)."""
+    inputs = getattr(backbone, "inputs", None)
+    if inputs is None:
+        return
+    try:
+        with evaluating(backbone), torch.enable_grad():
+            backbone(backbone.prepare([inputs.dummy(), inputs.dummy()])).float().sum().backward()
+        unreached = sorted({n.split(f".{ADAPTER}")[0].rsplit(".", 1)[-1] for n, p in backbone.named_parameters()
+                            if ADAPTER in n and p.grad is None})
+    finally:
+        for param in backbone.parameters():
+            param.grad = None
+    if unreached:
+        raise ValueError(f"LoRA targets {unreached} of {type(backbone.model).__name__} are never called by its "
+                         f"forward (it reads their weights directly), so their adapters would not train; name "
+                         f"others: train=lora:targets=NAME+NAME (targets were {'+'.join(targets)})")
 
 
 def find_linear_names(model: nn.Module) -> set[str]:

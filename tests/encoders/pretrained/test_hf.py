@@ -54,9 +54,8 @@ def test_every_family_loads_embeds_and_fine_tunes_by_block(hf_models, name):
     encoder(x).sum().backward()
     trainable = [(n, p) for n, p in backbone.named_parameters() if p.requires_grad]
     assert trainable and all(p.grad is not None for _, p in trainable), [n for n, p in trainable if p.grad is None]
-    last = load_backbone(f"hf:{hf_models[name]}", **options(name))
-    FineTunedEncoder(last, TrainMode.parse("last:1"))
-    blocks = last.blocks()
+    FineTunedEncoder(backbone, TrainMode.parse("last:1"))
+    blocks = backbone.blocks()
     assert len(blocks) >= 3  # stem, layers, last layer with the head
     assert all(p.requires_grad for p in blocks[-1].parameters())
     assert not any(p.requires_grad for b in blocks[:-1] for p in b.parameters())
@@ -147,3 +146,15 @@ def test_hf_names_are_registered_encoders_and_listed_with_their_families(capsys)
     for family in FAMILIES:
         assert family.name in shown
     assert "image=hf:facebook/dinov2-small" in shown.replace("│ ", "").replace(" │", "")
+
+
+def test_the_cli_flags_of_the_readme_reach_the_config_as_written():
+    from polymodal.commands import parse_nested, parse_pairs
+
+    assert parse_pairs(["image=hf:./models/vit", "text=hf:bert-base-uncased"], "--encoder") == {
+        "image": "hf:./models/vit", "text": "hf:bert-base-uncased"}
+    args = parse_nested(["text.train=lora:r=8,alpha=16,dropout=0.05", "image.pooling=mean", "image.train=last:2",
+                         "audio.max_seconds=5"], "--encoder-arg")
+    assert args == {"text": {"train": "lora:r=8,alpha=16,dropout=0.05"},
+                    "image": {"pooling": "mean", "train": "last:2"}, "audio": {"max_seconds": 5}}
+    assert str(TrainMode.parse(args["text"]["train"])) == "lora:r=8,alpha=16,dropout=0.05"

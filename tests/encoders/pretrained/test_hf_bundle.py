@@ -56,7 +56,8 @@ def test_lora_and_last_n_bundles_hold_only_what_trained_and_predict_the_same_in_
     lora = predictor.model.encoders["caption"]
     trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)  # only the adapters train
-    assert {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in trainable} == {"query", "value"}  # BERT's attention query and value
+    adapted = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in trainable}
+    assert adapted == {"query", "value"}  # BERT's attention query and value
     weights = load_file(str(tmp_path / "model" / "model.safetensors"))
     text_keys = [k for k in weights if k.startswith("encoders.caption.")]
     assert text_keys and all("lora_" in k for k in text_keys)  # the adapters alone, not the base model

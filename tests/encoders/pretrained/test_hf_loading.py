@@ -15,7 +15,7 @@ def test_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(HFLoadError, match=r"no model folder at .*nothing-here \(hf:.*\); check the path"):
         load_backbone(f"hf:{tmp_path / 'nothing-here'}")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(HFLoadError, match="has no config.json: it is not a transformers model folder"):
+    with pytest.raises(HFLoadError, match=r"has no config\.json: it is not a transformers model folder"):
         load_backbone(f"hf:{tmp_path / 'empty'}")
 
 
@@ -45,11 +45,11 @@ def test_a_processor_that_does_not_fit_the_model_is_a_clear_error(tmp_path):
 
     folder = save_tiny("vit", tmp_path / "vit")
     transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)  # the model takes 16
-    with pytest.raises(HFLoadError, match="gives inputs its model cannot take .*do not belong to this model"):
+    with pytest.raises(HFLoadError, match=r"gives inputs its model cannot take .*do not belong to this model"):
         load_backbone(f"hf:{folder}")
     text = save_tiny("bert", tmp_path / "bert")
     transformers.BertTokenizerFast(vocab={f"w{i}": i for i in range(100)}).save_pretrained(text)  # 100 > 22 tokens
-    with pytest.raises(HFLoadError, match="the tokenizer of .* has 10[0-9] tokens but the model only 22: tokenizer and "
+    with pytest.raises(HFLoadError, match=r"the tokenizer of .* has 10[0-9] tokens but the model only 22: tokenizer and "
                                           "model do not belong together"):
         load_backbone(f"hf:{text}")
 
