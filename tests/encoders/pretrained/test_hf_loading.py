@@ -49,8 +49,8 @@ def test_a_processor_that_does_not_fit_the_model_is_a_clear_error(tmp_path):
         load_backbone(f"hf:{folder}")
     text = save_tiny("bert", tmp_path / "bert")
     transformers.BertTokenizerFast(vocab={f"w{i}": i for i in range(100)}).save_pretrained(text)  # 100 > 22 tokens
-    with pytest.raises(HFLoadError, match=r"the tokenizer of .* has 10[0-9] tokens but the model only 22: tokenizer and "
-                                          "model do not belong together"):
+    with pytest.raises(HFLoadError, match=r"the tokenizer of .* has 10[0-9] tokens but the model only 22: "
+                                          "tokenizer and model do not belong together"):
         load_backbone(f"hf:{text}")
 
 
