@@ -33,6 +33,7 @@ from polymodal.encoders.pretrained.hf_loading import (
     PREFIX,
     HFLoadError,
     HFSource,
+    fingerprint,
     load_config,
     load_model,
     load_processor,
@@ -57,10 +58,16 @@ def family_for(source: HFSource, config: Any) -> HFFamily:
         raise HFLoadError(f"{source.label()}: {exc}") from exc
 
 
+_KINDS: dict[tuple[Any, ...], ModalityKind] = {}
+
+
 def hf_kind(ref: str) -> ModalityKind:
-    """The kind an ``hf:`` model encodes (only its config is read)."""
-    source = resolve_source(ref)
-    return family_for(source, load_config(source)).kind
+    """The kind an ``hf:`` model encodes (only its config is read, once per process and folder state)."""
+    key = (ref, fingerprint(ref))
+    if key not in _KINDS:
+        source = resolve_source(ref)
+        _KINDS[key] = family_for(source, load_config(source)).kind
+    return _KINDS[key]
 
 
 class HFBackbone(Backbone):

@@ -130,7 +130,9 @@ def _check_reached(backbone: Backbone, targets: list[str]) -> None:
         return
     try:
         with evaluating(backbone), torch.enable_grad():
-            backbone(backbone.prepare([inputs.dummy(), inputs.dummy()])).float().sum().backward()
+            out = backbone(backbone.prepare([inputs.dummy(), inputs.dummy()])).float().sum()
+            if out.requires_grad:  # else no adapter is reached at all
+                out.backward()
         unreached = sorted({n.split(f".{ADAPTER}")[0].rsplit(".", 1)[-1] for n, p in backbone.named_parameters()
                             if ADAPTER in n and p.grad is None})
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from polymodal.data.preprocessing import build_preprocessor
@@ -91,3 +92,20 @@ def test_a_sentence_transformers_folder_with_broken_modules_json_is_a_clear_erro
     (folder / "modules.json").write_text("{not json")
     with pytest.raises(HFLoadError, match=r"modules.json is not valid JSON"):
         load_backbone(f"hf:{folder}")
+
+
+def test_a_hub_name_in_the_hugging_face_cache_loads_offline_with_the_digest_of_its_files(tmp_path, monkeypatch):
+    """The hub path a user's hf:ORG/NAME takes, offline: the snapshot the hub client left in its cache."""
+    import huggingface_hub.constants
+
+    repo = tmp_path / "hub" / "models--polymodal-tests--tiny-vit"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    snapshot = save_tiny("vit", repo / "snapshots" / ("0" * 40))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    from_hub = load_backbone("hf:polymodal-tests/tiny-vit")
+    from_folder = load_backbone(f"hf:{snapshot}")
+    assert from_hub.source.folder is None and from_hub.weights_id == from_folder.weights_id
+    image = [np.full((8, 8, 3), 9, np.uint8)]
+    np.testing.assert_array_equal(from_hub.embed(image), from_folder.embed(image))
