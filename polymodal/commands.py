@@ -286,10 +286,14 @@ def _fusion_kind(factory: Any) -> str:
 
 def cmd_encoders(args: argparse.Namespace) -> int:
     from polymodal.encoders import ENCODERS
+    from polymodal.encoders.pretrained import family_rows
 
     rows = [{"method": e.name, "arguments": ", ".join(e.parameters()), "description": e.description}
             for e in ENCODERS]
     out.table("encoders", rows, ["method", "arguments", "description"])
+    out.table("hf: model families (--encoder KIND=hf:NAME_OR_PATH, a hub name or a local folder; "
+              "--encoder-arg KIND.pooling=cls|mean|pooler, KIND.train=lora:r=8)", family_rows(),
+              ["family", "kind", "model types", "pooling", "example"])
     return 0
 
 

@@ -33,7 +33,7 @@ Piece = str | tuple[str, str]
 
 FULL_WIDTH = 1_000_000  # off a terminal: wide enough that no table or line is ever folded
 _LEFT_COLUMNS = ("method", "target", "column", "kind", "modality", "arguments", "description", "namespace",
-                 "encoder")
+                 "encoder", "family", "model types", "pooling", "example")
 PROBLEM_COLUMNS = ("severity", "row", "column", "file", "problem", "what to do")
 
 

@@ -40,6 +40,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._families: dict[str, tuple[Callable[[str], Callable[..., T]], str, str]] = {}
 
     def register(self, name: str, description: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator registering ``factory`` under ``name``."""
@@ -52,9 +53,24 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def register_prefix(self, prefix: str, description: str, factory_for: Callable[[str], Callable[..., T]],
+                        usage: str) -> None:
+        """Serve every name ``prefix + REST``: ``factory_for(REST)`` is its factory (e.g. ``hf:NAME_OR_PATH``).
+
+        ``usage`` is how the names are written (``"hf:NAME_OR_PATH"``), shown where names are listed;
+        ``factory_for`` must not load anything (it is called to list the arguments)."""
+        if prefix in self._families or not prefix:
+            raise ValueError(f"{self.kind} prefix {prefix!r} is already registered or empty")
+        self._families[prefix] = (factory_for, description, usage)
+
     def get(self, name: str) -> Entry[T]:
+        for prefix, (factory_for, description, _) in self._families.items():
+            if name.startswith(prefix):
+                if not name[len(prefix):].strip():
+                    raise ValueError(f"{self.kind} {name!r} names nothing after {prefix!r}")
+                return Entry(name, factory_for(name[len(prefix):]), description)
         if name not in self._entries:
-            known = ", ".join(sorted(self._entries))
+            known = ", ".join([*sorted(self._entries), *(usage for _, _, usage in self._families.values())])
             raise ValueError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
         return self._entries[name]
 
@@ -77,10 +93,14 @@ class Registry(Generic[T]):
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or (isinstance(name, str) and any(name.startswith(p) for p in self._families))
 
     def __iter__(self) -> Iterator[Entry[T]]:
-        return iter(self._entries[n] for n in self.names())
+        """The named entries, then one entry per prefix (named by its usage, e.g. ``hf:NAME_OR_PATH``)."""
+        named = [self._entries[n] for n in self.names()]
+        families = [Entry(usage, factory_for(usage[len(prefix):]), description)
+                    for prefix, (factory_for, description, usage) in self._families.items()]
+        return iter([*named, *families])
 
     def __len__(self) -> int:
         return len(self._entries)

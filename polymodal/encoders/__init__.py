@@ -20,7 +20,14 @@ from polymodal.encoders.audio_cnn import AudioCNN
 from polymodal.encoders.base import Encoder
 from polymodal.encoders.image_cnn import ImageCNN
 from polymodal.encoders.image_mlp import ImageMLP
-from polymodal.encoders.pretrained import DESCRIPTIONS, PRETRAINED, encoder_factory
+from polymodal.encoders.pretrained import (
+    DESCRIPTIONS,
+    HF_DESCRIPTION,
+    PREFIX,
+    PRETRAINED,
+    encoder_factory,
+    hf_encoder_factory,
+)
 from polymodal.encoders.raw import RawEncoder
 from polymodal.encoders.tabular_mlp import TabularMLP
 from polymodal.encoders.text_rnn import GRUTextEncoder, LSTMTextEncoder, RNNTextEncoder
@@ -42,6 +49,7 @@ ENCODERS.register("vector-mlp", "LayerNorm then MLP over precomputed feature vec
 ENCODERS.register("raw", "no parameters: flattened inputs, one-hot categories, bag of words (early fusion)")(RawEncoder)
 for _name in PRETRAINED:  # optional packages: a missing one is an error only when the encoder is built
     ENCODERS.register(_name, DESCRIPTIONS[_name])(encoder_factory(_name))
+ENCODERS.register_prefix(PREFIX, HF_DESCRIPTION, hf_encoder_factory, usage=f"{PREFIX}NAME_OR_PATH")
 
 DEFAULT_ENCODERS: dict[ModalityKind, str] = {
     ModalityKind.IMAGE: "image-cnn",

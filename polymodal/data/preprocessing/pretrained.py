@@ -8,8 +8,9 @@ the split or the seed, and frozen embeddings can be reused across runs.
 - ``train="frozen"`` (default): the batch tensor is the backbone's embedding ``[N, D]``, computed once
   per distinct sample through the on-disk embedding cache (:mod:`polymodal.cache`); the encoder is
   :class:`~polymodal.encoders.pretrained.PrecomputedEmbedding`.
-- ``train="last:N"`` / ``"full"``: the batch tensor is the backbone's prepared input (pixels
-  ``[N, 3, 224, 224]``, token ids ``[N, L]``, 16 kHz waveforms ``[N, T]``); the encoder runs the backbone.
+- ``train="last:N"`` / ``"full"`` / ``"lora:..."``: the batch tensor is the backbone's prepared input (pixels
+  ``[N, 3, 224, 224]``, token ids ``[N, L]``, 16 kHz waveforms ``[N, T]``; an ``hf:`` model's processor
+  outputs side by side); the encoder runs the backbone.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
     column:
         The modality's column.
     pretrained:
-        Name of the pretrained encoder (``minilm``, ``efficientnet-lite0``, ``resemblyzer``).
+        Name of the pretrained encoder (``minilm``, ``efficientnet-lite0``, ``resemblyzer``, ``hf:NAME_OR_PATH``).
     train:
-        ``"frozen"``, ``"last:N"`` or ``"full"`` (as the encoder argument of the same name).
+        ``"frozen"``, ``"last:N"``, ``"full"`` or ``"lora:..."`` (as the encoder argument of the same name).
     weights:
         A local model folder or checkpoint instead of the packaged weights.
     batch_size:
@@ -49,7 +50,10 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
         The cache folder (default: ``$POLYMODAL_CACHE`` or ``~/.cache/polymodal``).
     **backbone_options:
         The backbone's own preparation options (``max_length`` for ``minilm``, ``duration`` for
-        ``resemblyzer``).
+        ``resemblyzer``; ``pooling``, ``max_length``, ``max_seconds`` for ``hf:`` models).
+
+    Once fitted it records the backbone's weights digest (saved with a bundle): a backbone whose files
+    now hold other weights is refused with a :class:`~polymodal.errors.BundleError`.
     """
 
     kind: ClassVar[ModalityKind]
@@ -57,18 +61,18 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
     def __init__(self, column: str, pretrained: str, train: str = "frozen", weights: str | None = None,
                  batch_size: int = 32, cache: bool = True, cache_dir: str | None = None,
                  **backbone_options: Any) -> None:
-        from polymodal.encoders.pretrained.catalog import PRETRAINED
+        from polymodal.encoders.pretrained.catalog import pretrained_defaults, pretrained_kind
         from polymodal.encoders.pretrained.training import TrainMode
 
         super().__init__(column)
-        if pretrained not in PRETRAINED:
-            raise ValueError(f"unknown pretrained encoder {pretrained!r}; known: {', '.join(sorted(PRETRAINED))}")
-        if PRETRAINED[pretrained].kind is not self.kind:
-            raise ValueError(f"encoder {pretrained!r} encodes {PRETRAINED[pretrained].kind.value}, "
+        encodes = pretrained_kind(pretrained)
+        if encodes is not self.kind:
+            raise ValueError(f"encoder {pretrained!r} encodes {encodes.value}, "
                              f"not {self.kind.value} (column {column!r})")
-        unknown = sorted(set(backbone_options) - set(PRETRAINED[pretrained].defaults))
+        defaults = pretrained_defaults(pretrained)
+        unknown = sorted(set(backbone_options) - set(defaults))
         if unknown:
-            valid = ["train", "weights", "batch_size", "cache", "cache_dir", *PRETRAINED[pretrained].defaults]
+            valid = ["train", "weights", "batch_size", "cache", "cache_dir", *defaults]
             raise ValueError(f"unknown option(s) {unknown} for the {pretrained!r} preprocessing; valid: {valid}")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -79,6 +83,7 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
         self.cache = bool(cache)
         self.cache_dir = None if cache_dir is None else str(cache_dir)
         self.backbone_options = dict(backbone_options)
+        self.weights_digest: str | None = None  # of the weights it was fitted with: other weights are refused
         self._stores: dict[Path, Any] = {}
 
     def options(self) -> dict[str, Any]:
@@ -92,10 +97,13 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
 
     @property
     def backbone(self) -> Any:
-        """The shared, eval-mode backbone (loaded on first use)."""
+        """The shared, eval-mode backbone (loaded on first use); once fitted, only with the weights it was
+        fitted with (:class:`~polymodal.errors.BundleError` otherwise)."""
         from polymodal.encoders.pretrained.catalog import shared_backbone
 
-        return shared_backbone(self.pretrained, self.weights, **self.backbone_options)
+        backbone = shared_backbone(self.pretrained, self.weights, **self.backbone_options)
+        backbone.check_weights(self.weights_digest, f"encoder {self.pretrained!r} (column {self.column!r})")
+        return backbone
 
     def store(self) -> Any:
         """The cache namespace of this backbone and preparation, or ``None`` when caching is off.
@@ -109,8 +117,8 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
             return None
         if root not in self._stores or not self._stores[root].path.is_dir():  # new, or cleared since
             identity = self.backbone.identity()
-            self._stores[root] = EmbeddingStore(root, namespace(self.pretrained, identity), self.backbone.output_dim,
-                                                identity)
+            self._stores[root] = EmbeddingStore(root, namespace(str(identity["encoder"]), identity),
+                                                self.backbone.output_dim, identity)
         return self._stores[root]
 
     def file_lookup(self) -> FileLookup | None:
@@ -130,7 +138,9 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
             raise self._no_training_values()
         for position, cell in zip(positions[:1], cells[:1]):
             self._check_cell(frame, position, decoded(cell))
+        self.weights_digest = None
         self.dim_ = int(self.backbone.output_dim)
+        self.weights_digest = str(self.backbone.weights_id)
 
     def _transform(self, frame: pd.DataFrame) -> torch.Tensor:
         from polymodal.cache.embed import embed_with_cache
@@ -153,13 +163,16 @@ class PretrainedPreprocessor(SingleColumnPreprocessor):
 
     def _input_info(self) -> dict[str, Any]:
         return {"pretrained": self.pretrained, "train": str(self.mode), "weights": self.weights,
-                "embedding_dim": self.dim_, "options": dict(self.backbone_options)}
+                "embedding_dim": self.dim_, "options": dict(self.backbone_options),
+                "weights_digest": self.weights_digest}
 
     def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"embedding_dim": self.dim_}, {}
+        return {"embedding_dim": self.dim_, "weights_digest": self.weights_digest}, {}
 
     def _load_fitted_state(self, fitted: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.dim_ = int(fitted["embedding_dim"])
+        digest = fitted.get("weights_digest")  # absent from bundles written before digests were recorded
+        self.weights_digest = None if digest is None else str(digest)
 
     def _check_cell(self, frame: pd.DataFrame, position: int, cell: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -9,7 +9,8 @@ files) and the preparation options: the embedding cache keys every entry with it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,13 +19,26 @@ import torch
 from torch import Tensor, nn
 
 from polymodal.data.kinds import ModalityKind
+from polymodal.errors import BundleError
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """``module`` in eval mode inside the block; afterwards every submodule is back in its own mode."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 class Backbone(nn.Module):
     """Base class of the pretrained backbones (see the module docstring)."""
 
-    name: ClassVar[str]
-    kind: ClassVar[ModalityKind]
+    name: str  # set on the class; an hf: backbone's kind is set per instance (its model's)
+    kind: ModalityKind
     # Preparation options and their defaults; the preprocessing takes them as keyword arguments.
     defaults: ClassVar[Mapping[str, Any]] = {}
     output_dim: int
@@ -55,12 +69,15 @@ class Backbone(nn.Module):
         return {"encoder": self.name, "weights": self.weights_id, "options": dict(self.options),
                 "dim": self.output_dim}
 
+    def check_weights(self, expected: str | None, label: str) -> None:
+        """Refuse weights other than those a bundle was trained with (``expected``: their digest)."""
+        if expected is not None and expected != self.weights_id:
+            raise BundleError(f"{label} now has other weights than the model was trained with (weights digest "
+                              f"{self.weights_id[:12]}, trained with {expected[:12]}); restore the original model "
+                              "files, or train a new model with these weights")
+
     @torch.no_grad()
     def embed(self, cells: Sequence[Any]) -> np.ndarray:
         """Features ``[len(cells), output_dim]`` of raw cells, in eval mode, as float32 numpy."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return self(self.prepare(cells)).float().numpy()
-        finally:
-            self.train(was_training)

@@ -10,7 +10,6 @@ token states over the attention mask, L2-normalised when the folder's ``modules.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,14 +20,8 @@ from torch import Tensor, nn
 from polymodal.cache.keys import weights_digest
 from polymodal.data.kinds import ModalityKind
 from polymodal.encoders.pretrained.backbone import Backbone
+from polymodal.encoders.pretrained.hf_loading import model_files, sentence_pooling
 from polymodal.encoders.pretrained.requirements import require
-
-
-def _normalises(folder: Path) -> bool:
-    modules = folder / "modules.json"
-    if not modules.is_file():
-        return False
-    return any(str(m.get("type", "")).endswith("Normalize") for m in json.loads(modules.read_text()))
 
 
 class MiniLM(Backbone):
@@ -51,12 +44,10 @@ class MiniLM(Backbone):
         if getattr(self.model, "pooler", None) is not None:
             self.model.pooler = None  # unused: sentence embeddings pool the token states
         self.tokenizer.padding_side = "right"  # forward trims trailing padding
-        self.normalise = _normalises(folder)
+        self.normalise = sentence_pooling(folder)[1]
         self.pad_id = int(self.tokenizer.pad_token_id or 0)
         self.output_dim = int(self.model.config.hidden_size)
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin", ".json",
-                                                                                     ".txt", ".model"))
-        self.weights_id = weights_digest(files)
+        self.weights_id = weights_digest(model_files(folder))
 
     def prepare(self, cells: Sequence[Any]) -> Tensor:
         length = int(self.options["max_length"])
