@@ -43,7 +43,7 @@ def _check_streamable(table: Any, config: FitConfig, resume: bool) -> Path:
     return Path(table)
 
 
-def fit_pipeline_on_sample(path: Path, config: FitConfig) -> tuple[DataPipeline, EncodedData, dict[str, np.ndarray]]:
+def fit_pipeline_on_sample(path: Path, config: FitConfig) -> tuple[DataPipeline, EncodedData, dict[str, Any]]:
     """Schema and preprocessing fitted on a seeded sample of ``config.data.fit_sample_rows`` rows (its
     training rows only); returns the pipeline, the sample's encoded training rows, and all the sample's rows
     encoded with their positions in each split (``{"train": ..., "val": ...}``, for the classical baseline)."""

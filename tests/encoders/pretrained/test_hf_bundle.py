@@ -43,7 +43,7 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 
 def fit(table: pd.DataFrame, encoders: dict, encoder_args: dict | None = None, out=None) -> Predictor:
     return polymodal.fit(table, "label", encoders=encoders, encoder_args=encoder_args or {}, epochs=1, batch_size=4,
-                         progress=False, seed=0, out=out)
+                         progress=False, seed=0, out=out, baseline=False)
 
 
 def test_lora_and_last_n_bundles_hold_only_what_trained_and_predict_the_same_in_a_new_process(
