@@ -55,12 +55,17 @@ class Backbone(nn.Module):
         return {"encoder": self.name, "weights": self.weights_id, "options": dict(self.options),
                 "dim": self.output_dim}
 
-    @torch.no_grad()
     def embed(self, cells: Sequence[Any]) -> np.ndarray:
-        """Features ``[len(cells), output_dim]`` of raw cells, in eval mode, as float32 numpy."""
+        """Features ``[len(cells), output_dim]`` of raw cells, in eval mode, as float32 numpy.
+
+        Runs under ``torch.inference_mode()`` (no autograd bookkeeping at all, not even the version
+        counters ``no_grad`` keeps): the result is a numpy array, never part of a graph."""
         was_training = self.training
-        self.eval()
+        if was_training:
+            self.eval()
         try:
-            return self(self.prepare(cells)).float().numpy()
+            with torch.inference_mode():
+                return self(self.prepare(cells)).float().numpy()
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train(True)
