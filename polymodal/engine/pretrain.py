@@ -27,6 +27,7 @@ from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
+from polymodal.encoders.pretrained.joint import with_joint_encoders
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.fit import check_outputs
 from polymodal.engine.pretrain_module import PretrainModule
@@ -125,10 +126,11 @@ def pretrain(
     schema = _schema(tbl.frame, cfg.data)
     if cfg.model.freeze and not cfg.model.init_from:
         raise ValueError("freeze acts on transferred encoders: give init_from=BUNDLE (--init-from BUNDLE)")
+    kinds = {m.name: m.kind for m in schema.modalities}
+    cfg = cfg.model_copy(update={"model": with_joint_encoders(cfg.model, kinds)})  # image+text=hf:... per column
     source = TransferSource.load(cfg.model.init_from) if cfg.model.init_from else None
     if source is not None:
         cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})
-    kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
     pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
     loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,

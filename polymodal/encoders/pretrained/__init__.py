@@ -25,6 +25,7 @@ from polymodal.encoders.pretrained.backbone import Backbone
 from polymodal.encoders.pretrained.catalog import DESCRIPTIONS, PRETRAINED, load_backbone, shared_backbone
 from polymodal.encoders.pretrained.efficientnet_lite import EfficientNetLite0
 from polymodal.encoders.pretrained.encoder import FineTunedEncoder, PrecomputedEmbedding
+from polymodal.encoders.pretrained.joint import JointTower, expand_joint, mark_aligned
 from polymodal.encoders.pretrained.minilm import MiniLM
 from polymodal.encoders.pretrained.requirements import INSTALL_HINT, MissingDependencyError
 from polymodal.encoders.pretrained.resemblyzer import Resemblyzer
@@ -45,11 +46,17 @@ def encoder_factory(name: str) -> Callable[..., Encoder]:
                 f"build the pipeline with preprocess {{MODALITY: {{'pretrained': {name!r}}}}}"
             )
         mode = TrainMode.parse(train)
+        encoder: PrecomputedEmbedding | FineTunedEncoder
         if mode.frozen:
             if embedding_dim is None:
                 raise ValueError(f"frozen encoder {name!r} needs embedding_dim from its preprocessing")
-            return PrecomputedEmbedding(int(embedding_dim))
-        return FineTunedEncoder(load_backbone(name, weights, **dict(options or {})), mode)
+            encoder = PrecomputedEmbedding(int(embedding_dim))
+        else:
+            encoder = FineTunedEncoder(load_backbone(name, weights, **dict(options or {})), mode)
+        if issubclass(PRETRAINED[name], JointTower):  # a tower of a joint model: its output is in the joint space
+            mark_aligned(encoder, shared_backbone(name, weights, **dict(options or {})) if mode.frozen
+                         else encoder.backbone)
+        return encoder
 
     create.__name__ = f"create_{name.replace('-', '_')}"
     create.__doc__ = DESCRIPTIONS[name]
@@ -71,8 +78,10 @@ __all__ = [
     "MissingDependencyError",
     "PrecomputedEmbedding",
     "Resemblyzer",
+    "JointTower",
     "TrainMode",
     "encoder_factory",
+    "expand_joint",
     "kind_of",
     "load_backbone",
     "shared_backbone",

@@ -7,14 +7,17 @@ from typing import Any
 
 from polymodal.encoders.pretrained.backbone import Backbone
 from polymodal.encoders.pretrained.efficientnet_lite import EfficientNetLite0
+from polymodal.encoders.pretrained.joint import DESCRIPTIONS as JOINT_DESCRIPTIONS
+from polymodal.encoders.pretrained.joint import JOINT_TOWERS
 from polymodal.encoders.pretrained.minilm import MiniLM
 from polymodal.encoders.pretrained.resemblyzer import Resemblyzer
 
-PRETRAINED: dict[str, type[Backbone]] = {cls.name: cls for cls in (MiniLM, EfficientNetLite0, Resemblyzer)}
+PRETRAINED: dict[str, type[Backbone]] = {cls.name: cls for cls in (MiniLM, EfficientNetLite0, Resemblyzer, *JOINT_TOWERS)}
 DESCRIPTIONS = {
     "minilm": "pretrained all-MiniLM-L6-v2 sentence embeddings (384-d), or a local transformers model",
     "efficientnet-lite0": "pretrained EfficientNet-Lite0 ImageNet features (1280-d), or a local checkpoint",
     "resemblyzer": "pretrained Resemblyzer GE2E voice embeddings (256-d) of 16 kHz audio",
+    **JOINT_DESCRIPTIONS,
 }
 _LOADED: dict[tuple[str, str | None, tuple[tuple[str, Any], ...]], Backbone] = {}
 
