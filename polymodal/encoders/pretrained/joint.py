@@ -129,11 +129,7 @@ def expand_joint(
         if not str(value).startswith(HF_PREFIX):
             raise JointModelError(f"encoder {key}={value}: a joint key (A+B) takes a joint model, hf:NAME_OR_PATH "
                                   "(a CLIP, SigLIP or CLAP model)")
-        sides = [side.strip() for side in key.split("+")]
-        if len(sides) != 2 or not all(sides):
-            raise JointModelError(f"encoder key {key!r}: a joint model encodes two columns, e.g. image+text or "
-                                  "photo+caption")
-        columns = [_column(side, key, kinds) for side in sides]
+        columns = list(joint_columns(key, kinds))
         pair = {kinds[c] for c in columns}
         if ModalityKind.TEXT not in pair or not pair & {ModalityKind.IMAGE, ModalityKind.AUDIO}:
             described = ", ".join(f"{c!r} is {kinds[c].value}" for c in columns)
@@ -156,6 +152,30 @@ def with_joint_encoders(model: Any, kinds: Mapping[str, ModalityKind]) -> Any:
         return model
     encoders, encoder_args = expand_joint(model.encoders, model.encoder_args, kinds)
     return model.model_copy(update={"encoders": encoders, "encoder_args": encoder_args})
+
+
+def joint_columns(key: str, kinds: Mapping[str, ModalityKind], missing_text: str | None = None) -> tuple[str, str]:
+    """The two columns a joint key ``A+B`` names (each a column or the kind of the only such column).
+
+    With ``missing_text``, a ``text`` side the table has no column for is named ``missing_text``
+    (zero-shot classification needs only the image or audio column)."""
+    sides = [side.strip() for side in key.split("+")]
+    if len(sides) != 2 or not all(sides):
+        raise JointModelError(f"encoder key {key!r}: a joint model encodes two columns, e.g. image+text or "
+                              "photo+caption")
+    columns = []
+    for side in sides:
+        absent = side not in kinds and not any(k.value == side for k in kinds.values())
+        if missing_text is not None and side == ModalityKind.TEXT.value and absent:
+            if missing_text in kinds:
+                raise JointModelError(f"the table has no text column, and its column {missing_text!r} is "
+                                      f"{kinds[missing_text].value}; name the columns, e.g. --columns A+B")
+            columns.append(missing_text)
+            continue
+        columns.append(_column(side, key, kinds))
+    if columns[0] == columns[1]:
+        raise JointModelError(f"encoder key {key!r} names column {columns[0]!r} twice")
+    return columns[0], columns[1]
 
 
 def _column(side: str, key: str, kinds: Mapping[str, ModalityKind]) -> str:
