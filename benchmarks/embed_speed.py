@@ -49,8 +49,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "embed_speed.md"
 DATA = Path(os.environ.get("POLYMODAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 BATCH = 32
 TARGET = 1.10
-WORDS = ("zero one two three four five six seven eight nine red green blue small large quiet loud fast slow "
-         "bright dark handwritten spoken digit clip image sound review good bad great terrible fine").split()
+WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "red", "green", "blue",
+         "small", "large", "quiet", "loud", "fast", "slow", "bright", "dark", "handwritten", "spoken", "digit",
+         "clip", "image", "sound", "review", "good", "bad", "great", "terrible", "fine")
 
 
 def make_inputs(data: Path, work: Path, n: int) -> dict[str, list[Any]]:

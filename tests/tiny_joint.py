@@ -61,6 +61,7 @@ def image_caption_table(folder: Path, n: int = 8, seed: int = 0) -> Path:
     for i in range(n):
         shape = (14, 18, 3) if i % 2 else (16, 16)
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"{i}.png")
-        rows.append({"photo": f"{i}.png", "caption": f"{CAPTIONS[i % len(CAPTIONS)]} {i}", "label": ["cat", "dog"][i % 2]})
+        caption = f"{CAPTIONS[i % len(CAPTIONS)]} {i}"  # unique: inferred as text, not categorical
+        rows.append({"photo": f"{i}.png", "caption": caption, "label": ["cat", "dog"][i % 2]})
     pd.DataFrame(rows).to_csv(folder / "t.csv", index=False)
     return folder / "t.csv"

@@ -43,7 +43,7 @@ class ContrastiveModel(RepresentationModel):
                 raise ValueError(f"modalities {sorted(aligned)} are towers of different joint models; one joint "
                                  "model aligns its own towers only")
             projection_dim = next(iter(aligned.values())).output_dim
-            scale = float(next(iter(aligned.values())).logit_scale)
+            scale = float(getattr(next(iter(aligned.values())), "logit_scale"))  # noqa: B009 - set by mark_aligned
             temperature, max_scale = 1.0 / scale, max(max_scale, scale * (1 + 1e-6))
         self.embedding_dim = projection_dim
         self.heads = nn.ModuleDict({

@@ -17,7 +17,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from polymodal.data.kinds import ModalityKind
 from polymodal.encoders.base import Encoder
@@ -54,8 +54,8 @@ def encoder_factory(name: str) -> Callable[..., Encoder]:
         else:
             encoder = FineTunedEncoder(load_backbone(name, weights, **dict(options or {})), mode)
         if issubclass(PRETRAINED[name], JointTower):  # a tower of a joint model: its output is in the joint space
-            mark_aligned(encoder, shared_backbone(name, weights, **dict(options or {})) if mode.frozen
-                         else encoder.backbone)
+            tower = shared_backbone(name, weights, **dict(options or {})) if mode.frozen else encoder.backbone
+            mark_aligned(encoder, cast(JointTower, tower))
         return encoder
 
     create.__name__ = f"create_{name.replace('-', '_')}"
@@ -74,11 +74,11 @@ __all__ = [
     "Backbone",
     "EfficientNetLite0",
     "FineTunedEncoder",
+    "JointTower",
     "MiniLM",
     "MissingDependencyError",
     "PrecomputedEmbedding",
     "Resemblyzer",
-    "JointTower",
     "TrainMode",
     "encoder_factory",
     "expand_joint",

@@ -12,7 +12,8 @@ from polymodal.encoders.pretrained.joint import JOINT_TOWERS
 from polymodal.encoders.pretrained.minilm import MiniLM
 from polymodal.encoders.pretrained.resemblyzer import Resemblyzer
 
-PRETRAINED: dict[str, type[Backbone]] = {cls.name: cls for cls in (MiniLM, EfficientNetLite0, Resemblyzer, *JOINT_TOWERS)}
+_BACKBONES: tuple[type[Backbone], ...] = (MiniLM, EfficientNetLite0, Resemblyzer, *JOINT_TOWERS)
+PRETRAINED: dict[str, type[Backbone]] = {cls.name: cls for cls in _BACKBONES}
 DESCRIPTIONS = {
     "minilm": "pretrained all-MiniLM-L6-v2 sentence embeddings (384-d), or a local transformers model",
     "efficientnet-lite0": "pretrained EfficientNet-Lite0 ImageNet features (1280-d), or a local checkpoint",

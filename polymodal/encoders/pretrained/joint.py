@@ -47,9 +47,11 @@ from polymodal.encoders.pretrained.requirements import require
 HF_PREFIX = "hf:"
 # model_type of the config -> (the kinds of its two towers, attribute of each tower, of its projection)
 FAMILIES: dict[str, dict[ModalityKind, tuple[str, str | None]]] = {
-    "clip": {ModalityKind.IMAGE: ("vision_model", "visual_projection"), ModalityKind.TEXT: ("text_model", "text_projection")},
+    "clip": {ModalityKind.IMAGE: ("vision_model", "visual_projection"),
+             ModalityKind.TEXT: ("text_model", "text_projection")},
     "siglip": {ModalityKind.IMAGE: ("vision_model", None), ModalityKind.TEXT: ("text_model", None)},
-    "clap": {ModalityKind.AUDIO: ("audio_model", "audio_projection"), ModalityKind.TEXT: ("text_model", "text_projection")},
+    "clap": {ModalityKind.AUDIO: ("audio_model", "audio_projection"),
+             ModalityKind.TEXT: ("text_model", "text_projection")},
 }
 SCALES = {"clip": "logit_scale", "siglip": "logit_scale", "clap": "logit_scale_t"}
 JOINT_NAMES = {ModalityKind.IMAGE: "joint-image", ModalityKind.TEXT: "joint-text", ModalityKind.AUDIO: "joint-audio"}
@@ -84,8 +86,9 @@ def model_folder(name: str | Path) -> Path:
     try:
         return Path(hub.snapshot_download(text, allow_patterns=_HUB_PATTERNS))
     except Exception as exc:  # no network, no such repository, no permission: one clear message
+        detail = (str(exc).splitlines() or [""])[0]
         raise JointModelError(f"cannot load {text!r}: it is not a local folder, and the Hugging Face hub gave no "
-                              f"model of that name ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                              f"model of that name ({type(exc).__name__}: {detail}); "
                               "check the name and the network, or give the folder of a model saved with "
                               "save_pretrained") from exc
 
@@ -195,8 +198,8 @@ def _column(side: str, key: str, kinds: Mapping[str, ModalityKind]) -> str:
 def mark_aligned(encoder: nn.Module, tower: JointTower) -> None:
     """Mark ``encoder`` (built on ``tower``) as giving features in its joint model's space: the contrastive
     model then keeps them as they are (no projection head) and starts from the model's logit scale."""
-    encoder.aligned_space = tower.weights_id
-    encoder.logit_scale = tower.logit_scale
+    setattr(encoder, "aligned_space", tower.weights_id)  # noqa: B010 - plain attributes, not parameters
+    setattr(encoder, "logit_scale", tower.logit_scale)  # noqa: B010
 
 
 class JointTower(Backbone):
