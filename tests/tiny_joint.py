@@ -65,3 +65,42 @@ def image_caption_table(folder: Path, n: int = 8, seed: int = 0) -> Path:
         rows.append({"photo": f"{i}.png", "caption": caption, "label": ["cat", "dog"][i % 2]})
     pd.DataFrame(rows).to_csv(folder / "t.csv", index=False)
     return folder / "t.csv"
+
+
+def save_tiny_clap(folder: Path, seed: int = 0) -> Path:
+    """A CLAP (HTSAT of 2 stages on 16 mel bands of 8 kHz audio, RoBERTa of 2 layers, 8-d joint space)."""
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokens = ["<s>", "<pad>", "</s>", "<unk>", *_bytes_to_unicode().values(), "<mask>"]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    features = ClapFeatureExtractor(feature_size=16, sampling_rate=8000, hop_length=160, max_length_s=1,
+                                    fft_window_size=256, frequency_min=0, frequency_max=4000, truncation="rand_trunc")
+    config = ClapConfig(
+        text_config={"vocab_size": len(tokens), "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+                     "num_attention_heads": 2, "max_position_embeddings": 34, "projection_dim": 8, "pad_token_id": 1,
+                     "bos_token_id": 0, "eos_token_id": 2},
+        audio_config={"spec_size": 32, "num_mel_bins": 16, "patch_size": 4, "patch_stride": (4, 4), "window_size": 4,
+                      "depths": [1, 1], "num_attention_heads": [2, 2], "patch_embeds_hidden_size": 8, "hidden_size": 16,
+                      "projection_dim": 8, "enable_fusion": False},
+        projection_dim=8,
+    )
+    torch.manual_seed(seed)
+    ClapModel(config).save_pretrained(folder)
+    ClapProcessor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def audio_table(folder: Path, n: int = 6, seed: int = 0) -> Path:
+    """``a.csv`` in ``folder``: ``clip`` (8 kHz WAV files of 0.2 to 1.4 s) and ``label`` (bark / meow)."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        sf.write(folder / f"{i}.wav", (0.1 * rng.normal(size=1600 + 1600 * i)).astype(np.float32), 8000)
+    pd.DataFrame({"clip": [f"{i}.wav" for i in range(n)], "label": ["bark", "meow"] * (n // 2)}).to_csv(
+        folder / "a.csv", index=False)
+    return folder / "a.csv"

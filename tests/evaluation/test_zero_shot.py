@@ -16,7 +16,7 @@ from polymodal.engine.joint_model import from_joint
 from polymodal.evaluation.retrieval import cross_modal_retrieval
 from polymodal.evaluation.zero_shot import class_prompts, zero_shot
 from polymodal.pretrained import PretrainedModel
-from tests.tiny_joint import image_caption_table, save_tiny_clip
+from tests.tiny_joint import audio_table, image_caption_table, save_tiny_clap, save_tiny_clip
 
 pytest.importorskip("transformers")
 CLASSES = ["cat", "dog", "bird"]
@@ -170,3 +170,25 @@ def test_zero_shot_errors(clip, table, kwargs, message):
 def test_a_bundle_folder_is_not_a_joint_model_name(table, tmp_path):
     with pytest.raises(ValueError, match=r"is not a joint model name; give hf:NAME \(a hub name\) or hf:PATH"):
         from_joint(str(tmp_path), table)
+
+
+def test_clap_audio_zero_shot_equals_a_hand_computation(table, tmp_path):
+    import soundfile as sf
+    from transformers import AutoProcessor, ClapModel
+
+    clap, clips = save_tiny_clap(tmp_path / "clap"), audio_table(tmp_path / "audio")
+    model, processor = ClapModel.from_pretrained(clap).eval(), AutoProcessor.from_pretrained(clap)
+    waves = [sf.read(clips.parent / f"{i}.wav", dtype="float32")[0] for i in range(6)]
+    prompts = class_prompts(["bark", "meow"], ["the sound of a {}"])
+    with torch.no_grad():
+        np.random.seed(0)  # the extractor's crop of the clips longer than 1 s, as polymodal draws it
+        audio = model.get_audio_features(**processor.feature_extractor(waves, sampling_rate=8000,
+                                                                      return_tensors="pt")).pooler_output
+        text = model.get_text_features(**processor.tokenizer(prompts, padding=True, return_tensors="pt")).pooler_output
+    similarity = (audio / audio.norm(dim=1, keepdim=True) @ (text / text.norm(dim=1, keepdim=True)).T).numpy()
+    result = zero_shot(f"hf:{clap}", clips, ["bark", "meow"], templates=["the sound of a {}"], target="label")
+    assert result.modality == "clip"
+    assert result.predictions["predicted"].tolist() == [["bark", "meow"][i] for i in similarity.argmax(axis=1)]
+    np.testing.assert_allclose(result.predictions["similarity"], similarity.max(axis=1), atol=1e-5)
+    with pytest.raises(ValueError, match=r"is a clap model: its towers encode audio and text, not image"):
+        from_joint(f"hf:{clap}", table.parent / "t.csv", columns="photo+caption")

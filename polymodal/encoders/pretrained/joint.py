@@ -237,8 +237,13 @@ class JointTower(Backbone):
         self.options = {**self.options, "family": self.family}
         self.setup(model)
         self.eval()
-        with torch.inference_mode():
-            self.output_dim = int(self(self.prepare([self.example()])).shape[1])
+        try:
+            with torch.inference_mode():
+                self.output_dim = int(self(self.prepare([self.example()])).shape[1])
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            raise JointModelError(f"the {self.kind.value} processor of {folder} does not fit its model (a sample it "
+                                  f"prepared fails in the {self.kind.value} tower: {type(exc).__name__}: {exc}); save "
+                                  "the processor the model was trained with beside it") from exc
 
     # ------------------------------------------------------------------ per kind
     def setup(self, model: nn.Module) -> None:
@@ -335,8 +340,10 @@ class JointTextTower(JointTower):
 
 
 class JointAudioTower(JointTower):
-    """The audio tower of CLAP: log-mel features of the feature extractor ``[B, 1, T, F] -> [B, D]``;
-    audio is resampled to the extractor's sample rate first."""
+    """The audio tower of CLAP: log-mel features of the feature extractor ``[B, C, T, F] -> [B, D]``;
+    audio is resampled to the extractor's sample rate first. Clips longer than the extractor's
+    ``max_length_s`` are cropped (or fused) by it; its random crops are drawn with a fixed seed, so
+    a clip always gets the same embedding (as the embedding cache assumes)."""
 
     name = "joint-audio"
     kind = ModalityKind.AUDIO
@@ -356,7 +363,12 @@ class JointAudioTower(JointTower):
         for samples, rate in cells:
             wav = np.asarray(samples, dtype=np.float32)
             waves.append(resample(wav.mean(axis=1) if wav.ndim == 2 else wav, int(rate), self.sample_rate))
-        features = self.processor.feature_extractor(waves, sampling_rate=self.sample_rate, return_tensors="pt")
+        state = np.random.get_state()  # CLAP crops clips longer than its window at random: the same crop every run
+        np.random.seed(0)
+        try:
+            features = self.processor.feature_extractor(waves, sampling_rate=self.sample_rate, return_tensors="pt")
+        finally:
+            np.random.set_state(state)
         return features["input_features"].float()
 
     def forward(self, features: Tensor) -> Tensor:
