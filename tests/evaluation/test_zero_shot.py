@@ -181,7 +181,7 @@ def test_clap_audio_zero_shot_equals_a_hand_computation(table, tmp_path):
     waves = [sf.read(clips.parent / f"{i}.wav", dtype="float32")[0] for i in range(6)]
     prompts = class_prompts(["bark", "meow"], ["the sound of a {}"])
     with torch.no_grad():
-        np.random.seed(0)  # the extractor's crop of the clips longer than 1 s, as polymodal draws it
+        np.random.seed(0)  # noqa: NPY002 - the extractor's crop of the clips over 1 s, as polymodal draws it
         audio = model.get_audio_features(**processor.feature_extractor(waves, sampling_rate=8000,
                                                                       return_tensors="pt")).pooler_output
         text = model.get_text_features(**processor.tokenizer(prompts, padding=True, return_tensors="pt")).pooler_output

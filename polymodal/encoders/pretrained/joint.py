@@ -363,12 +363,13 @@ class JointAudioTower(JointTower):
         for samples, rate in cells:
             wav = np.asarray(samples, dtype=np.float32)
             waves.append(resample(wav.mean(axis=1) if wav.ndim == 2 else wav, int(rate), self.sample_rate))
-        state = np.random.get_state()  # CLAP crops clips longer than its window at random: the same crop every run
-        np.random.seed(0)
+        # CLAP crops clips longer than its window with numpy's global generator: seeded, the same crop every run
+        state = np.random.get_state()  # noqa: NPY002
+        np.random.seed(0)  # noqa: NPY002
         try:
             features = self.processor.feature_extractor(waves, sampling_rate=self.sample_rate, return_tensors="pt")
         finally:
-            np.random.set_state(state)
+            np.random.set_state(state)  # noqa: NPY002
         return features["input_features"].float()
 
     def forward(self, features: Tensor) -> Tensor:
