@@ -105,12 +105,15 @@ def polymodal_path(name: str, table: Path) -> np.ndarray:
 
 
 def best_of(repeats: int, runs: dict[str, Callable[[], np.ndarray]]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Each function run ``repeats`` times, alternately; the fastest time of each and its last output."""
+    """Each function run ``repeats`` times, alternately (the first of each round alternating too); the fastest wall
+    and CPU time of each, the median wall time, and each function's last output."""
     times: dict[str, list[float]] = {k: [] for k in runs}
     cpu: dict[str, list[float]] = {k: [] for k in runs}
     outputs: dict[str, np.ndarray] = {}
-    for _ in range(repeats):
-        for key, run in runs.items():
+    for repeat in range(repeats):
+        order = list(runs) if repeat % 2 == 0 else list(runs)[::-1]  # alternate which path goes first
+        for key in order:
+            run = runs[key]
             start, start_cpu = time.perf_counter(), time.process_time()
             outputs[key] = run()
             times[key].append(time.perf_counter() - start)
@@ -170,7 +173,8 @@ def report(r: dict[str, Any]) -> str:
         "# Frozen embedding speed: polymodal against a plain `torch.inference_mode()` loop",
         "",
         f"Written by `benchmarks/embed_speed.py`: {r['torch_threads']} torch thread, batches of {r['batch_size']}, "
-        f"best of {r['repeats']} alternating runs of each path in one process, {r['cpus']} CPUs ({r['platform']}, "
+        f"best of {r['repeats']} alternating runs of each path (which goes first alternating too) in one process, "
+        f"{r['cpus']} CPUs ({r['platform']}, "
         f"torch {r['torch']}).",
         "",
         "- **polymodal**: the path of `polymodal.fit` with the embedding cache off (every item computed): the "

@@ -142,6 +142,7 @@ def pretrain(
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
                                        cfg.model.encoder_args, cfg.model.objective_args, cfg.model.augment)
     transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None
+    _check_something_trains(model, cfg.model.encoders)
     if isinstance(model, DCCAModel):  # correlations need both views of a row
         train_index, val_index = _paired(data, train_index), _paired(data, val_index)
         check_dcca_batches({"training": len(train_index), "validation": len(val_index)}, cfg.train.batch_size,
@@ -163,6 +164,16 @@ def pretrain(
     if out is not None:
         pretrained.save(out, force=force)
     return pretrained
+
+
+def _check_something_trains(model: Any, encoders: dict[str, str]) -> None:
+    """Frozen towers of a joint model have no head to train: say how to fine-tune them, or to use them as they are."""
+    joint = sorted(n for n, e in encoders.items() if e.startswith("joint-"))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("loss.")]
+    if joint and not trainable:
+        raise ValueError(f"nothing to train: the joint model's towers ({', '.join(joint)}) are frozen (the default) "
+                         "and need no head; fine-tune them with --encoder-arg A+B.train=last:N (or full), or use the "
+                         "model as it is: polymodal embed / retrieve / zero-shot hf:NAME")
 
 
 def load_pretrained(path: str | Path) -> PretrainedModel:

@@ -192,3 +192,11 @@ def test_clap_audio_zero_shot_equals_a_hand_computation(table, tmp_path):
     np.testing.assert_allclose(result.predictions["similarity"], similarity.max(axis=1), atol=1e-5)
     with pytest.raises(ValueError, match=r"is a clap model: its towers encode audio and text, not image"):
         from_joint(f"hf:{clap}", table.parent / "t.csv", columns="photo+caption")
+
+
+def test_pretrain_with_frozen_joint_towers_says_how_to_fine_tune(clip, table):
+    with pytest.raises(ValueError, match=r"nothing to train: the joint model's towers \(caption, photo\) are frozen "
+                                         r"\(the default\) and need no head; fine-tune them with --encoder-arg "
+                                         r"A\+B.train=last:N"):
+        polymodal.pretrain(table, "contrastive", encoders={"image+text": f"hf:{clip}"}, ignore=["label"], epochs=1,
+                           progress=False)
