@@ -104,3 +104,19 @@ def audio_table(folder: Path, n: int = 6, seed: int = 0) -> Path:
     pd.DataFrame({"clip": [f"{i}.wav" for i in range(n)], "label": ["bark", "meow"] * (n // 2)}).to_csv(
         folder / "a.csv", index=False)
     return folder / "a.csv"
+
+
+def save_tiny_siglip(folder: Path, clip: Path, seed: int = 0) -> Path:
+    """A SigLIP (towers as the tiny CLIP's, 12 x 12 images) with the tiny CLIP's tokenizer (no sentencepiece here)."""
+    from transformers import AutoTokenizer, SiglipConfig, SiglipImageProcessorPil, SiglipModel, SiglipProcessor
+
+    tokenizer = AutoTokenizer.from_pretrained(clip)
+    tower = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2}
+    config = SiglipConfig(text_config={**tower, "vocab_size": len(tokenizer), "max_position_embeddings": 16,
+                                       "projection_size": 16},
+                          vision_config={**tower, "image_size": 12, "patch_size": 4})
+    torch.manual_seed(seed)
+    SiglipModel(config).save_pretrained(folder)
+    SiglipProcessor(image_processor=SiglipImageProcessorPil(size={"height": 12, "width": 12}),
+                    tokenizer=tokenizer).save_pretrained(folder)
+    return folder

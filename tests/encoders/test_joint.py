@@ -18,7 +18,7 @@ from polymodal.encoders.pretrained.joint import (
     expand_joint,
     model_folder,
 )
-from tests.tiny_joint import save_tiny_clip
+from tests.tiny_joint import save_tiny_clip, save_tiny_siglip
 
 pytest.importorskip("transformers")
 IMAGE, TEXT, AUDIO, TABULAR = ModalityKind.IMAGE, ModalityKind.TEXT, ModalityKind.AUDIO, ModalityKind.TABULAR
@@ -48,6 +48,23 @@ def test_towers_equal_the_models_own_image_and_text_features(clip):
     assert image_tower.output_dim == text_tower.output_dim == 8
     assert image_tower.logit_scale == pytest.approx(float(model.logit_scale.detach().exp()))
     assert image_tower.weights_id == text_tower.weights_id  # one digest of the model's files, processor included
+
+
+def test_siglip_towers_equal_its_features_on_the_full_padded_length(clip, tmp_path):
+    from PIL import Image
+    from transformers import AutoProcessor, SiglipModel
+
+    siglip = save_tiny_siglip(tmp_path / "siglip", clip)
+    model, processor = SiglipModel.from_pretrained(siglip).eval(), AutoProcessor.from_pretrained(siglip)
+    image = np.random.default_rng(1).integers(0, 256, (13, 17, 3), dtype=np.uint8)
+    texts = ["a cat", "a small dog"]
+    with torch.no_grad():  # SigLIP's documented use: pad to max_length, as it was trained
+        tokens = processor.tokenizer(texts, padding="max_length", max_length=16, return_tensors="pt")
+        want_text = model.get_text_features(input_ids=tokens["input_ids"]).pooler_output.numpy()
+        pixels = processor(images=[Image.fromarray(image)], return_tensors="pt")["pixel_values"]
+        want_image = model.get_image_features(pixel_values=pixels).pooler_output.numpy()
+    np.testing.assert_allclose(JointTextTower(siglip).embed(texts), want_text, atol=1e-5)
+    np.testing.assert_allclose(JointImageTower(siglip).embed([image]), want_image, atol=1e-5)
 
 
 def test_text_longer_than_max_length_is_truncated(clip):
@@ -111,3 +128,18 @@ def test_a_hub_name_without_network_is_a_clear_error(monkeypatch):
     with pytest.raises(JointModelError, match=r"cannot load 'nobody/no-such-clip': it is not a local folder, and the "
                                               r"Hugging Face hub gave no model of that name"):
         model_folder("hf:nobody/no-such-clip")
+
+
+def test_fit_a_classifier_on_joint_features_and_reload_it(clip, tmp_path, monkeypatch):
+    import pandas as pd
+
+    import polymodal
+    from tests.tiny_joint import image_caption_table
+
+    monkeypatch.setenv("POLYMODAL_CACHE", str(tmp_path / "cache"))
+    table = image_caption_table(tmp_path / "data")
+    predictor = polymodal.fit(table, "label", encoders={"photo+caption": f"hf:{clip}"}, epochs=1, batch_size=4,
+                              progress=False, baseline=False, preset="none", out=tmp_path / "model")
+    assert predictor.config.model.encoders == {"photo": "joint-image", "caption": "joint-text"}
+    reloaded = polymodal.load(tmp_path / "model")
+    pd.testing.assert_frame_equal(reloaded.predict(table), predictor.predict(table))
