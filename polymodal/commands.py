@@ -445,13 +445,16 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     from polymodal.engine.joint_model import is_joint_name
     from polymodal.evaluation.retrieval import cross_modal_retrieval
 
-    columns = f"{args.from_modality}+{args.to_modality}" if is_joint_name(args.bundle) else None
-    scores = cross_modal_retrieval(_representation(args.bundle, args.table, columns), args.table, args.from_modality,
-                                   args.to_modality, label_column=args.label)
+    source, target = args.from_modality, args.to_modality
+    columns = f"{source}+{target}" if is_joint_name(args.bundle) else None
+    model = _representation(args.bundle, args.table, columns)
+    if columns:  # --from image --to text name the table's columns by kind: the model knows them by name
+        source, target = (spec.name for spec in model.pipeline.schema.modalities)
+    scores = cross_modal_retrieval(model, args.table, source, target, label_column=args.label)
     if args.json:
         print_json(scores)
         return 0
-    out.table(f"retrieval {args.from_modality} -> {args.to_modality}", [{"method": "pretrained", **scores}],
+    out.table(f"retrieval {source} -> {target}", [{"method": "pretrained", **scores}],
                         ["method", *scores])
     return 0
 

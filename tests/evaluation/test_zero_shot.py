@@ -151,8 +151,12 @@ def test_embed_and_retrieve_cli_take_a_joint_model_name(clip, table, tmp_path, c
     assert main(["embed", f"hf:{clip}", str(table), "--out", str(tmp_path / "z.npy"), "--from", "photo"]) == 0
     z = np.load(tmp_path / "z.npy")
     np.testing.assert_allclose(z, hand_features(clip, table)[0], atol=1e-5)
+    capsys.readouterr()
     assert main(["retrieve", f"hf:{clip}", str(table), "--from", "photo", "--to", "caption", "--json"]) == 0
-    assert '"recall@1"' in capsys.readouterr().out
+    by_name = capsys.readouterr().out
+    assert '"recall@1"' in by_name
+    assert main(["retrieve", f"hf:{clip}", str(table), "--from", "image", "--to", "text", "--json"]) == 0
+    assert capsys.readouterr().out == by_name  # kinds name the same columns
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
