@@ -19,12 +19,14 @@ _LAZY = {
     "fit": "polymodal.api",
     "load": "polymodal.api",
     "load_pretrained": "polymodal.api",
+    "from_joint": "polymodal.api",
+    "zero_shot": "polymodal.api",
     "pretrain": "polymodal.engine.pretrain",
     "generate": "polymodal.generation",
 }
 
 if TYPE_CHECKING:
-    from polymodal.api import fit, load, load_pretrained
+    from polymodal.api import fit, from_joint, load, load_pretrained, zero_shot
     from polymodal.engine.pretrain import pretrain
     from polymodal.generation import generate
 
@@ -42,4 +44,4 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["__version__", "fit", "generate", "load", "load_pretrained", "pretrain"]
+__all__ = ["__version__", "fit", "from_joint", "generate", "load", "load_pretrained", "pretrain", "zero_shot"]

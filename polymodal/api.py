@@ -1,15 +1,18 @@
-"""The Python entry points: :func:`fit` and :func:`load`."""
+"""The Python entry points: :func:`fit`, :func:`load`, :func:`zero_shot` and :func:`from_joint`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polymodal.config import FitConfig, with_options
 from polymodal.engine import fit as _fit
 from polymodal.predictor import Predictor, TableLike
 from polymodal.pretrained import PretrainedModel
+
+if TYPE_CHECKING:
+    from polymodal.evaluation.zero_shot import ZeroShotResult
 
 
 def fit(
@@ -69,3 +72,37 @@ def load(path: str | Path) -> Predictor:
 def load_pretrained(path: str | Path) -> PretrainedModel:
     """Load a representation saved by :func:`pretrain` / ``polymodal pretrain --out``."""
     return PretrainedModel.load(path)
+
+
+def from_joint(model: str, table: TableLike | None = None, columns: str | None = None,
+               **options: Any) -> PretrainedModel:
+    """A joint model (``hf:NAME_OR_PATH``: CLIP, SigLIP or CLAP) as a representation, with no training:
+    ``embed``, retrieval, zero-shot, ``save`` (see :func:`polymodal.engine.joint_model.from_joint`).
+
+    Example
+    -------
+    >>> clip = polymodal.from_joint("hf:openai/clip-vit-base-patch32", "photos.csv")  # doctest: +SKIP
+    >>> clip.embed("photos.csv", modalities=["photo"]).shape                          # doctest: +SKIP
+    (120, 512)
+    """
+    from polymodal.engine.joint_model import from_joint as build
+
+    return build(model, table, columns=columns, **options)
+
+
+def zero_shot(model: str | Path | PretrainedModel, table: TableLike, classes: Sequence[str],
+              templates: Sequence[str] = ("{}",), target: str | None = None, **options: Any) -> ZeroShotResult:
+    """Classify the rows of ``table`` among ``classes`` by text prompts (``templates`` with ``{}`` for the
+    class name, averaged as OpenCLIP does), with a joint model ``hf:NAME`` or a contrastive bundle; with
+    ``target`` (a column of class names) the result holds accuracy, macro-F1 and AUROC. ``options``:
+    ``modality``, ``text_modality``, ``columns``, ``on_error`` (see :func:`polymodal.evaluation.zero_shot.zero_shot`).
+
+    Example
+    -------
+    >>> result = polymodal.zero_shot("hf:openai/clip-vit-base-patch32", "photos.csv", ["cat", "dog"],
+    ...                              templates=["a photo of a {}"], target="label")      # doctest: +SKIP
+    >>> result.predictions[["row", "predicted"]].head()                                 # doctest: +SKIP
+    """
+    from polymodal.evaluation.zero_shot import zero_shot as classify
+
+    return classify(model, table, classes, templates=templates, target=target, **options)

@@ -13,6 +13,12 @@ DATA_ROOT_OVERRIDE = ("refuse file paths in the table that resolve outside this 
                       "the model was trained with")
 
 
+JOINT_OR_BUNDLE = ("a bundle of `polymodal pretrain`, or a joint model used as it is: hf:NAME (a CLIP, SigLIP or "
+                   "CLAP hub name) or hf:PATH (a local folder)")
+JOINT_COLUMNS = ("with a joint model hf:NAME: the columns its towers encode, as in --encoder A+B=hf:NAME (names or "
+                 "kinds; default image+text or audio+text)")
+
+
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", action="append", default=[], help="target column (repeat for several)")
     p.add_argument("--modality", action="append", default=[], metavar="COL=KIND",
@@ -136,19 +142,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the training summary as JSON")
     p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
 
-    p = sub.add_parser("embed", help="embeddings of a table's rows by a pretrained representation")
-    p.add_argument("bundle")
+    p = sub.add_parser("embed", help="embeddings of a table's rows by a pretrained representation or a joint model")
+    p.add_argument("bundle", help=JOINT_OR_BUNDLE)
     p.add_argument("table")
     p.add_argument("--out", required=True, help=".npy file, or a CSV/Parquet/JSONL table (row, z0, z1, ...)")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+    p.add_argument("--columns", metavar="A+B", help=JOINT_COLUMNS)
+    p.add_argument("--from", dest="from_modality", help="embed from this modality only (default: the mean of all)")
 
     p = sub.add_parser("retrieve", help="cross-modal retrieval with a pretrained representation: recall@k, median rank")
-    p.add_argument("bundle")
+    p.add_argument("bundle", help=JOINT_OR_BUNDLE)
     p.add_argument("table")
     p.add_argument("--from", dest="from_modality", required=True, help="query modality")
     p.add_argument("--to", dest="to_modality", required=True, help="gallery modality")
     p.add_argument("--label", help="pairs made by label: a hit is any gallery item of the query's label")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("zero-shot", help="classify rows by text prompts with a joint model or a contrastive bundle",
+                       description="Each row's image (or audio) is compared by cosine similarity with the embedded "
+                                   "prompts of every class (several templates are averaged, as OpenCLIP does); the "
+                                   "prediction is the most similar class.")
+    p.add_argument("bundle", help=JOINT_OR_BUNDLE)
+    p.add_argument("table")
+    p.add_argument("--classes", required=True, help="class names, joined by commas (e.g. cat,dog,bird)")
+    p.add_argument("--labels", action="append", default=[], metavar="TEMPLATE",
+                   help='prompt template with {} for the class name (repeat to average several; default "{}")')
+    p.add_argument("--target", help="column of class names: score the predictions as `evaluate` does")
+    p.add_argument("--from", dest="from_modality", help="modality to classify (default: the only image/audio one)")
+    p.add_argument("--text-modality", help="text modality that embeds the prompts (default: the only text one)")
+    p.add_argument("--columns", metavar="A+B", help=JOINT_COLUMNS)
+    p.add_argument("--out", help="CSV, Parquet or JSONL file for the predictions (not the table, not a folder)")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     p = sub.add_parser("generate", help="generate one modality from another with a vae, autoencoder or cgan bundle: "
                                         "PNG images, WAV audio and an index table")

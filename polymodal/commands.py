@@ -430,10 +430,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from polymodal.bench.results import write_table
-    from polymodal.pretrained import PretrainedModel
+    from polymodal.encoders.pretrained.joint import strip_hf
+    from polymodal.engine.joint_model import is_joint_name, with_model_columns
 
-    path = output_file(args.out, table=args.table, bundle=args.bundle, example="embeddings.npy")
-    z = PretrainedModel.load(args.bundle).embed(args.table, on_error=args.on_error)
+    path = output_file(args.out, table=args.table, bundle=strip_hf(args.bundle), example="embeddings.npy")
+    model = _representation(args.bundle, args.table, args.columns)
+    table: Any = args.table
+    if is_joint_name(args.bundle):
+        table = with_model_columns(model, args.table, keep=args.from_modality)
+    modalities = [args.from_modality] if args.from_modality else None
+    z = model.embed(table, on_error=args.on_error, modalities=modalities)
     if path.suffix.lower() == ".npy":
         from polymodal.engine.atomic import atomic_write_with
 
@@ -446,17 +452,60 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_retrieve(args: argparse.Namespace) -> int:
-    from polymodal.evaluation.retrieval import cross_modal_retrieval
+def _representation(bundle: str, table: str, columns: str | None) -> Any:
+    """The representation a command's BUNDLE argument names: a joint model ``hf:NAME`` used as it is, or a bundle."""
+    from polymodal.engine.joint_model import from_joint, is_joint_name
     from polymodal.pretrained import PretrainedModel
 
-    scores = cross_modal_retrieval(PretrainedModel.load(args.bundle), args.table, args.from_modality,
-                                   args.to_modality, label_column=args.label)
+    if is_joint_name(bundle):
+        return from_joint(bundle, table, columns=columns)
+    if columns:
+        raise ValueError(f"--columns chooses the columns of a joint model hf:NAME; the bundle {bundle} has its own")
+    return PretrainedModel.load(bundle)
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from polymodal.engine.joint_model import is_joint_name
+    from polymodal.evaluation.retrieval import cross_modal_retrieval
+
+    source, target = args.from_modality, args.to_modality
+    columns = f"{source}+{target}" if is_joint_name(args.bundle) else None
+    model = _representation(args.bundle, args.table, columns)
+    if columns:  # --from image --to text name the table's columns by kind: the model knows them by name
+        source, target = (spec.name for spec in model.pipeline.schema.modalities)
+    scores = cross_modal_retrieval(model, args.table, source, target, label_column=args.label)
     if args.json:
         print_json(scores)
         return 0
-    out.table(f"retrieval {args.from_modality} -> {args.to_modality}", [{"method": "pretrained", **scores}],
+    out.table(f"retrieval {source} -> {target}", [{"method": "pretrained", **scores}],
                         ["method", *scores])
+    return 0
+
+
+def cmd_zero_shot(args: argparse.Namespace) -> int:
+    from polymodal.bench.results import write_table
+    from polymodal.encoders.pretrained.joint import strip_hf
+    from polymodal.evaluation.zero_shot import zero_shot
+
+    path = output_file(args.out, table=args.table, bundle=strip_hf(args.bundle)) if args.out else None
+    classes = [c.strip() for c in args.classes.split(",")]
+    result = zero_shot(args.bundle, args.table, classes, templates=args.labels or ["{}"], target=args.target,
+                       modality=args.from_modality, text_modality=args.text_modality, columns=args.columns,
+                       on_error=args.on_error)
+    if path is not None:
+        write_table(result.predictions, path)
+    if args.json:
+        print_json(result.metrics)
+    elif result.metrics:
+        rows = [{"target": t, **v} for t, v in result.metrics.items()]
+        out.table(f"zero-shot {result.modality} (prompts: {result.text_modality})", rows,
+                  ["target", *sorted({k for r in rows for k in r if k != "target"})])
+    else:
+        counts = result.predictions["predicted"].value_counts()
+        rows = [{"class": c, "predicted rows": int(counts.get(c, 0))} for c in classes]
+        out.table(f"zero-shot {result.modality} (prompts: {result.text_modality})", rows, ["class", "predicted rows"])
+    if path is not None and not args.json:
+        out.line(f"{len(result.predictions)} prediction(s) written to ", (str(path), "bold"))
     return 0
 
 

@@ -19,6 +19,7 @@ from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
+from polymodal.encoders.pretrained.joint import with_joint_encoders
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.bundle import check_writable_bundle_path
 from polymodal.engine.ensemble import train_ensemble
@@ -160,10 +161,11 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         return fit_stream(table, config, out, run_dir, resume, force)
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
+    kinds = {m.name: m.kind for m in schema.modalities}
+    config = config.model_copy(update={"model": with_joint_encoders(config.model, kinds)})  # image+text=hf:...
     source = TransferSource.load(config.model.init_from) if config.model.init_from else None
     if source is not None:
         config = config.model_copy(update={"model": source.resolve(config.model, schema, config.model.transfer)})
-    kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(config.data.preprocess, config.model.encoders,
                                                config.model.encoder_args, kinds)
     pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)

@@ -27,6 +27,7 @@ from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
+from polymodal.encoders.pretrained.joint import with_joint_encoders
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.fit import check_outputs
 from polymodal.engine.pretrain_module import PretrainModule
@@ -125,10 +126,11 @@ def pretrain(
     schema = _schema(tbl.frame, cfg.data)
     if cfg.model.freeze and not cfg.model.init_from:
         raise ValueError("freeze acts on transferred encoders: give init_from=BUNDLE (--init-from BUNDLE)")
+    kinds = {m.name: m.kind for m in schema.modalities}
+    cfg = cfg.model_copy(update={"model": with_joint_encoders(cfg.model, kinds)})  # image+text=hf:... per column
     source = TransferSource.load(cfg.model.init_from) if cfg.model.init_from else None
     if source is not None:
         cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})
-    kinds = {m.name: m.kind for m in schema.modalities}
     preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
     pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
     loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,
@@ -140,6 +142,7 @@ def pretrain(
     model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
                                        cfg.model.encoder_args, cfg.model.objective_args, cfg.model.augment)
     transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None
+    _check_something_trains(model, cfg.model.encoders)
     if isinstance(model, DCCAModel):  # correlations need both views of a row
         train_index, val_index = _paired(data, train_index), _paired(data, val_index)
         check_dcca_batches({"training": len(train_index), "validation": len(val_index)}, cfg.train.batch_size,
@@ -161,6 +164,16 @@ def pretrain(
     if out is not None:
         pretrained.save(out, force=force)
     return pretrained
+
+
+def _check_something_trains(model: Any, encoders: dict[str, str]) -> None:
+    """Frozen towers of a joint model have no head to train: say how to fine-tune them, or to use them as they are."""
+    joint = sorted(n for n, e in encoders.items() if e.startswith("joint-"))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("loss.")]
+    if joint and not trainable:
+        raise ValueError(f"nothing to train: the joint model's towers ({', '.join(joint)}) are frozen (the default) "
+                         "and need no head; fine-tune them with --encoder-arg A+B.train=last:N (or full), or use the "
+                         "model as it is: polymodal embed / retrieve / zero-shot hf:NAME")
 
 
 def load_pretrained(path: str | Path) -> PretrainedModel:

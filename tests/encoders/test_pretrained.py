@@ -166,3 +166,27 @@ def test_text_preprocessing_round_trip_and_encoder(tmp_path, train):
     state, arrays = pre.get_state()
     again = preprocessor_from_state(state, arrays)
     assert torch.equal(again.transform(frame), x)
+
+
+def test_embed_runs_under_inference_mode_in_eval_and_restores_training():
+    from polymodal.encoders.pretrained.backbone import Backbone
+
+    class Probe(Backbone):
+        name = "probe"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear, self.output_dim, self.seen = torch.nn.Linear(2, 3), 3, []
+
+        def prepare(self, cells):
+            return torch.tensor(cells, dtype=torch.float32)
+
+        def forward(self, x):
+            self.seen.append((torch.is_inference_mode_enabled(), self.training))
+            return self.linear(x)
+
+    probe = Probe().train()
+    out = probe.embed([[1.0, 2.0]])
+    assert out.shape == (1, 3) and out.dtype == np.float32
+    assert probe.seen == [(True, False)]  # no autograd bookkeeping at all, eval mode (frozen embeddings)
+    assert probe.training

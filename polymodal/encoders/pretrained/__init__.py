@@ -20,7 +20,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from polymodal.data.kinds import ModalityKind
 from polymodal.encoders.base import Encoder
@@ -39,6 +39,7 @@ from polymodal.encoders.pretrained.encoder import FineTunedEncoder, PrecomputedE
 from polymodal.encoders.pretrained.hf import HFBackbone
 from polymodal.encoders.pretrained.hf_families import FAMILIES, HFFamily, family_rows
 from polymodal.encoders.pretrained.hf_loading import PREFIX, HFLoadError
+from polymodal.encoders.pretrained.joint import JointTower, expand_joint, mark_aligned
 from polymodal.encoders.pretrained.lora import LoRAEncoder
 from polymodal.encoders.pretrained.minilm import MiniLM
 from polymodal.encoders.pretrained.requirements import INSTALL_HINT, MissingDependencyError
@@ -57,10 +58,14 @@ def _build(name: str, pretrained: str | None, train: str, weights: str | None, e
             f"build the pipeline with preprocess {{MODALITY: {{'pretrained': {name!r}}}}}"
         )
     mode = TrainMode.parse(train)
+    joint = name in PRETRAINED and issubclass(PRETRAINED[name], JointTower)
     if mode.frozen:
         if embedding_dim is None:
             raise ValueError(f"frozen encoder {name!r} needs embedding_dim from its preprocessing")
-        return PrecomputedEmbedding(int(embedding_dim))
+        frozen = PrecomputedEmbedding(int(embedding_dim))
+        if joint:  # a tower of a joint model: its output is in the joint space
+            mark_aligned(frozen, cast(JointTower, shared_backbone(name, weights, **options)))
+        return frozen
     if mode.lora is not None and not name.startswith(PREFIX):
         raise ValueError(f"train={str(mode)!r} needs an hf: backbone; {name!r} is packaged (use train=last:N or "
                          "train=full, or the same model as hf:PATH)")
@@ -68,7 +73,10 @@ def _build(name: str, pretrained: str | None, train: str, weights: str | None, e
     backbone.check_weights(weights_digest, f"encoder {name!r}")
     if mode.lora is not None:
         return LoRAEncoder(backbone, mode.lora, getattr(backbone, "lora_targets", tuple)())
-    return FineTunedEncoder(backbone, mode)
+    encoder = FineTunedEncoder(backbone, mode)
+    if joint:
+        mark_aligned(encoder, cast(JointTower, backbone))
+    return encoder
 
 
 def encoder_factory(name: str) -> Callable[..., Encoder]:
@@ -119,6 +127,7 @@ __all__ = [
     "HFBackbone",
     "HFFamily",
     "HFLoadError",
+    "JointTower",
     "LoRAEncoder",
     "MiniLM",
     "MissingDependencyError",
@@ -126,6 +135,7 @@ __all__ = [
     "Resemblyzer",
     "TrainMode",
     "encoder_factory",
+    "expand_joint",
     "family_rows",
     "hf_encoder_factory",
     "is_pretrained",

@@ -76,8 +76,10 @@ class Backbone(nn.Module):
                               f"{self.weights_id[:12]}, trained with {expected[:12]}); restore the original model "
                               "files, or train a new model with these weights")
 
-    @torch.no_grad()
     def embed(self, cells: Sequence[Any]) -> np.ndarray:
-        """Features ``[len(cells), output_dim]`` of raw cells, in eval mode, as float32 numpy."""
-        with evaluating(self):
+        """Features ``[len(cells), output_dim]`` of raw cells, in eval mode, as float32 numpy.
+
+        Runs under ``torch.inference_mode()`` (no autograd bookkeeping at all, not even the version
+        counters ``no_grad`` keeps): the result is a numpy array, never part of a graph."""
+        with evaluating(self), torch.inference_mode():
             return self(self.prepare(cells)).float().numpy()

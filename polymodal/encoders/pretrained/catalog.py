@@ -15,14 +15,18 @@ from polymodal.encoders.pretrained.backbone import Backbone
 from polymodal.encoders.pretrained.efficientnet_lite import EfficientNetLite0
 from polymodal.encoders.pretrained.hf import HFBackbone, hf_kind
 from polymodal.encoders.pretrained.hf_loading import PREFIX, fingerprint
+from polymodal.encoders.pretrained.joint import DESCRIPTIONS as JOINT_DESCRIPTIONS
+from polymodal.encoders.pretrained.joint import JOINT_TOWERS
 from polymodal.encoders.pretrained.minilm import MiniLM
 from polymodal.encoders.pretrained.resemblyzer import Resemblyzer
 
-PRETRAINED: dict[str, type[Backbone]] = {cls.name: cls for cls in (MiniLM, EfficientNetLite0, Resemblyzer)}
+_BACKBONES: tuple[type[Backbone], ...] = (MiniLM, EfficientNetLite0, Resemblyzer, *JOINT_TOWERS)
+PRETRAINED: dict[str, type[Backbone]] = {cls.name: cls for cls in _BACKBONES}
 DESCRIPTIONS = {
     "minilm": "pretrained all-MiniLM-L6-v2 sentence embeddings (384-d), or a local transformers model",
     "efficientnet-lite0": "pretrained EfficientNet-Lite0 ImageNet features (1280-d), or a local checkpoint",
     "resemblyzer": "pretrained Resemblyzer GE2E voice embeddings (256-d) of 16 kHz audio",
+    **JOINT_DESCRIPTIONS,
 }
 HF_DESCRIPTION = ("any Hugging Face text, image or audio model by hub name or local folder (families: polymodal "
                   "encoders); pooling=cls|mean|pooler, max_length (text), max_seconds (audio), train=lora:r=8")

@@ -96,8 +96,8 @@ def test_fit_with_frozen_pretrained_encoders_saves_and_reloads(tmp_path, monkeyp
                               out=tmp_path / "model")
     info = predictor.pipeline.input_info()
     assert (info["photo"]["embedding_dim"], info["caption"]["embedding_dim"]) == (1280, 384)
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir() if p.is_dir()) == ["efficientnet",
-                                                                                                 "minilm"]
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir() if p.is_dir()) == [
+        "baseline", "efficientnet", "minilm"]  # the classical baseline is cached beside the embeddings
     reloaded = Predictor.load(tmp_path / "model")
     pd.testing.assert_frame_equal(reloaded.predict(tmp_path / "t.csv"), predictor.predict(tmp_path / "t.csv"))
 
