@@ -106,10 +106,10 @@ def test_joint_key_needs_a_joint_model_and_one_encoder_per_column():
 
 
 def test_loading_errors_are_clear(clip, tmp_path):
-    with pytest.raises(JointModelError, match=r"joint model folder .*nope does not exist"):
+    with pytest.raises(JointModelError, match=r"no model folder at .*nope \(hf:.*nope\); check the path"):
         model_folder(f"hf:{tmp_path / 'nope'}")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(JointModelError, match=r"holds no config.json: it is not a transformers model folder"):
+    with pytest.raises(JointModelError, match=r"has no config.json: it is not a transformers model folder"):
         model_folder(tmp_path / "empty")
     bert = tmp_path / "bert"
     bert.mkdir()

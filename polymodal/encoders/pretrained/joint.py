@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from polymodal.cache.keys import weights_digest
 from polymodal.data.kinds import ModalityKind
 from polymodal.encoders.pretrained.backbone import Backbone
+from polymodal.encoders.pretrained.hf_loading import HFLoadError, model_files, resolve_source
 from polymodal.encoders.pretrained.requirements import require
 
 HF_PREFIX = "hf:"
@@ -55,7 +56,6 @@ FAMILIES: dict[str, dict[ModalityKind, tuple[str, str | None]]] = {
 }
 SCALES = {"clip": "logit_scale", "siglip": "logit_scale", "clap": "logit_scale_t"}
 JOINT_NAMES = {ModalityKind.IMAGE: "joint-image", ModalityKind.TEXT: "joint-text", ModalityKind.AUDIO: "joint-audio"}
-_FILES = (".safetensors", ".bin", ".json", ".txt", ".model")
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
 
 
@@ -71,17 +71,13 @@ def strip_hf(name: str) -> str:
 def model_folder(name: str | Path) -> Path:
     """The local folder of a joint model: ``name`` itself when it is a folder, else the hub snapshot of
     ``name`` (downloaded once, or found in the hub cache). Errors say which case failed."""
-    text = strip_hf(str(name)).strip()
-    if not text:
-        raise JointModelError("no joint model named: give hf:NAME (a hub name) or hf:PATH (a local folder)")
-    path = Path(text).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise JointModelError(f"{path} holds no config.json: it is not a transformers model folder (save one "
-                                  "with model.save_pretrained(folder) and processor.save_pretrained(folder))")
-        return path
-    if path.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1:
-        raise JointModelError(f"joint model folder {path} does not exist (or is not a folder)")
+    try:
+        source = resolve_source(str(name))  # the same rules as every hf: name: a folder, or a hub name
+    except HFLoadError as exc:
+        raise JointModelError(str(exc)) from exc
+    if source.folder is not None:
+        return source.folder
+    text = source.ref
     hub = require(f"hf:{text}", "huggingface_hub", "huggingface_hub")
     try:
         return Path(hub.snapshot_download(text, allow_patterns=_HUB_PATTERNS))
@@ -233,7 +229,7 @@ class JointTower(Backbone):
         self.tower = getattr(model, tower)
         self.projection = getattr(model, projection) if projection else nn.Identity()
         self.logit_scale = float(math.exp(float(getattr(model, SCALES[self.family]).detach())))
-        self.weights_id = weights_digest(sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in _FILES))
+        self.weights_id = weights_digest(model_files(folder))
         self.options = {**self.options, "family": self.family}
         self.setup(model)
         self.eval()
