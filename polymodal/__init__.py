@@ -21,10 +21,11 @@ _LAZY = {
     "load_pretrained": "polymodal.api",
     "pretrain": "polymodal.engine.pretrain",
     "generate": "polymodal.generation",
+    "tune": "polymodal.api",
 }
 
 if TYPE_CHECKING:
-    from polymodal.api import fit, load, load_pretrained
+    from polymodal.api import fit, load, load_pretrained, tune
     from polymodal.engine.pretrain import pretrain
     from polymodal.generation import generate
 
@@ -42,4 +43,4 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["__version__", "fit", "generate", "load", "load_pretrained", "pretrain"]
+__all__ = ["__version__", "fit", "generate", "load", "load_pretrained", "pretrain", "tune"]
