@@ -158,8 +158,8 @@ def check_fingerprint(stored: Mapping[str, Any] | None, current: Mapping[str, An
                      if config_a.get(s, {}).get(k) != config_b.get(s, {}).get(k))
     labels = [{"space": "search space"}.get(w, w) for w in what]
     if changed:
-        labels.append(f"base config (differs in {', '.join(changed[:8])})")
-    raise ResumeError(f"the study in {directory} was made for another {'; another '.join(labels)}; rerun with "
+        labels.append(f"base config ({', '.join(changed[:8])} differ{'s' if len(changed) == 1 else ''})")
+    raise ResumeError(f"the study in {directory} was made for a different {' and '.join(labels)}; rerun with "
                       "the table and options it was made with, or give a new --study DIR")
 
 
@@ -244,7 +244,8 @@ class _Study:
 
     def trial_config(self, trial: Any) -> FitConfig:
         params = {} if trial.user_attrs.get("base") else suggest(trial, self.space, self.config.model.fusion)
-        config = apply_params(self.config, params, self.kinds)
+        # no progress bar: tune prints a line per trial
+        config = with_options(apply_params(self.config, params, self.kinds), {"progress": False})
         if self.deadline is not None:
             left = max(self.deadline - time.monotonic(), 1.0)
             limit = min(left, config.train.time_limit or math.inf)
