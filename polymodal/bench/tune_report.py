@@ -108,7 +108,8 @@ def write_tune_report(study: Any, path: str | Path, *, metric: str, title: str =
     except ValueError:
         best = None
     if best is not None:
-        params = ", ".join(f"{k}={v}" for k, v in best.params.items()) or "the base config"
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in best.params.items()) or "the base config"
         sections.append(f"<h2>Best trial</h2><p>trial {best.number}: validation {html.escape(metric)} "
                         f"{best.value:.4f} ({html.escape(params)})</p>")
     sections.append("<h2>Trials</h2>" + _table_html(trials_frame(study), floatfmt="{:.4g}"))
