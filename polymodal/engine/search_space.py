@@ -214,17 +214,17 @@ def resolve_space(config: FitConfig, kinds: Mapping[str, str],
         if _is_fixed(name, config) and value is not None:
             raise ValueError(f"--search {name}: the base config fixes {name.partition('.')[0]} (a flag or a key of "
                              "--config); give either the value or the search range, not both")
-        dim = as_dimension(value, name)
-        if dim is None:
+        given = as_dimension(value, name)
+        if given is None:
             space.pop(name, None)
         else:
-            space[name] = dim
+            space[name] = given
     fusions = space.get("fusion")
-    chosen = set(fusions.values) if isinstance(fusions, Choice) else {config.model.fusion}
+    chosen = {str(f) for f in fusions.values} if isinstance(fusions, Choice) else {config.model.fusion}
     for name in [n for n in space if "." in n and n.partition(".")[0] not in chosen]:
         del space[name]  # arguments of a fusion that is never drawn
-    for fusion in chosen:
-        FUSIONS.get(str(fusion))  # an unknown method fails here, listing the known ones
+    for method in chosen:
+        FUSIONS.get(method)  # an unknown method fails here, listing the known ones
     return space
 
 

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -51,7 +51,7 @@ from polymodal.engine.fit import fit, infer_table_schema
 from polymodal.engine.search_space import Dimension, apply_params, resolve_space, space_record, suggest
 from polymodal.errors import PolymodalError, ResumeError
 from polymodal.evaluation.metrics import higher_is_better
-from polymodal.predictor import Predictor, TableLike
+from polymodal.predictor import TableLike
 
 STUDY_DB = "study.db"
 TRIALS_CSV = "trials.csv"
@@ -211,8 +211,9 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
     for t in study.get_trials(deepcopy=False):
         seconds = t.duration.total_seconds() if t.duration is not None else None
         state = "interrupted" if t.user_attrs.get("interrupted") else t.state.name.lower()
-        row: dict[str, Any] = {"trial": t.number, "state": state, "value": t.value, "epochs": t.user_attrs.get("epochs"),
-                               "seconds": seconds, "base": bool(t.user_attrs.get("base"))}
+        row: dict[str, Any] = {"trial": t.number, "state": state, "value": t.value,
+                               "epochs": t.user_attrs.get("epochs"), "seconds": seconds,
+                               "base": bool(t.user_attrs.get("base"))}
         if t.state.name == "PRUNED" and t.intermediate_values:
             row["pruned_at_epoch"] = max(t.intermediate_values)
         row.update(t.params)
@@ -327,7 +328,7 @@ def tune(table: TableLike, config: FitConfig, *, trials: int, study: str | Path,
     metric = objective_metric(first.task, metric)
     space = resolve_space(config, kinds, search)
     fingerprint = study_fingerprint(tbl.frame, config, space, metric)
-    direction = "maximize" if higher_is_better(metric) else "minimize"
+    direction: Literal["maximize", "minimize"] = "maximize" if higher_is_better(metric) else "minimize"
     start = time.monotonic()
     with _study_lock(directory), _quiet_optuna():
         storage = _open_storage(directory / STUDY_DB)
@@ -343,7 +344,8 @@ def tune(table: TableLike, config: FitConfig, *, trials: int, study: str | Path,
         _mark_interrupted(study_obj, storage)
         done = sum(_finished(t) for t in study_obj.get_trials(deepcopy=False))
         # a resumed study draws new points: the sampler's seed moves on with the trials already run
-        sampler = optuna.samplers.TPESampler(seed=config.train.seed + done, n_startup_trials=min(10, max(3, trials // 4)))
+        sampler = optuna.samplers.TPESampler(seed=config.train.seed + done,
+                                             n_startup_trials=min(10, max(3, trials // 4)))
         study_obj = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=sampler,
                                       pruner=make_pruner(pruner))
         state = _Study(tbl, config, space, kinds, first.column, metric, bundle,
