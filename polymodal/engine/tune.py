@@ -62,8 +62,9 @@ _LOCK = ".study.lock"
 _WRITTEN = frozenset({STUDY_DB, f"{STUDY_DB}-journal", TRIALS_CSV, REPORT, BEST})
 _METRICS = {"classification": ("accuracy", "macro_f1", "auroc"), "regression": ("r2", "mae", "rmse")}
 PRUNERS = ("median", "hyperband", "none")
-# options that change where or how visibly a trial runs, not what it learns
-_PLACEMENT = ("progress", "verbose", "time_limit", "accelerator", "devices", "num_nodes", "strategy", "num_workers")
+# options that change where or how visibly a trial runs, or what is reported beside it, not what it learns
+_NOT_FINGERPRINTED = ("progress", "verbose", "time_limit", "accelerator", "devices", "num_nodes", "strategy",
+                      "num_workers", "baseline")
 
 
 class TrialFailed(Exception):
@@ -139,7 +140,7 @@ def study_fingerprint(frame: pd.DataFrame, config: FitConfig, space: Mapping[str
                       metric: str) -> dict[str, Any]:
     """What a resumed study must share with the stored one (as JSON: it is stored in the study's user attrs)."""
     resolved = config.model_dump(mode="json")
-    for name in _PLACEMENT:
+    for name in _NOT_FINGERPRINTED:
         resolved["train"].pop(name, None)
     fingerprint = {"table": table_digest(frame), "config": resolved, "space": space_record(space), "metric": metric}
     return json.loads(json.dumps(fingerprint))
