@@ -277,8 +277,9 @@ class _Study:
         value = float(predictor.metrics["validation"][self.target][self.metric])
         if not math.isfinite(value):
             raise TrialFailed(f"validation {self.metric} is {value}")
-        predictor.config = predictor.config.model_copy(update={"train": predictor.config.train.model_copy(
-            update={"time_limit": self.config.train.time_limit})})  # the bundle repeats the trial, not its budget
+        # the bundle's config repeats the trial, without the study's budget and display settings
+        base = {"time_limit": self.config.train.time_limit, "progress": self.config.train.progress}
+        predictor.config = predictor.config.model_copy(update={"train": predictor.config.train.model_copy(update=base)})
         trial.set_user_attr("config", predictor.config.model_dump(mode="json"))
         if _improves(trial.study, value):
             predictor.save(self.out)
