@@ -34,10 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from avdigits import add_data_arguments, ensure_avdigits  # noqa: E402  (a sibling script, not a package)
+from avdigits import add_data_arguments, ensure_avdigits
 
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from polymodal.engine.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent
@@ -208,7 +207,8 @@ def write_results(args: argparse.Namespace, table: Path, medium: dict[str, Any],
         "table": str(table), "max_rows": args.max_rows, "trials": args.trials, "epochs_per_trial": args.epochs,
         "time_limit": args.time_limit, "kill_after": args.kill_after, "total_seconds": total,
         "medium": {"validation": m_val, "test": m_test, "wall_seconds": medium["wall_seconds"],
-                   "train": m_metrics["train"], "preset": m_metrics.get("preset"), "baseline": m_metrics.get("baseline")},
+                   "train": m_metrics["train"], "preset": m_metrics.get("preset"),
+                   "baseline": m_metrics.get("baseline")},
         "tune": {"best_trial": best["number"], "best_params": best["params"], "validation": b_val, "test": b_test,
                  "train": b_metrics["train"], "base_trial_validation": best["base_trial_validation"],
                  "at_kill": at_kill, "after_resume": after, "killed": tuned["killed"],
