@@ -226,7 +226,11 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
 
 def write_trials_csv(study: Any, directory: Path) -> Path:
     path = directory / TRIALS_CSV
-    atomic_write_text(path, pd.DataFrame(trial_rows(study)).to_csv(index=False))
+    frame = pd.DataFrame(trial_rows(study))
+    for column in ("epochs", "pruned_at_epoch"):
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")  # whole numbers, blank where there is none
+    atomic_write_text(path, frame.to_csv(index=False))
     return path
 
 
