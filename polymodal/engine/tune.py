@@ -217,6 +217,7 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
                                "base": bool(t.user_attrs.get("base"))}
         if t.state.name == "PRUNED" and t.intermediate_values:
             row["pruned_at_epoch"] = max(t.intermediate_values)
+            row["epochs"] = row["pruned_at_epoch"] + 1  # epochs count from 1, the pruner's steps from 0
         row.update(t.params)
         if t.user_attrs.get("error"):
             row["error"] = t.user_attrs["error"]
