@@ -87,13 +87,16 @@ class TuneResult:
     report: Path | None = None
 
 
-def check_study_dir(directory: str | Path) -> Path:
+def check_study_dir(directory: str | Path, out: str | Path | None = None) -> Path:
     """Raise :class:`~polymodal.errors.PolymodalError` unless ``directory`` is absent, empty or a study folder
-    (nothing but the files ``tune`` writes): tune writes into it, and never beside someone else's files."""
+    (nothing but the files ``tune`` writes, and the best bundle ``out`` when it is inside): tune writes into
+    it, and never beside someone else's files."""
     path = Path(directory).expanduser()
+    inside = out is not None and Path(out).expanduser().parent.resolve() == path.resolve()
+    written = _WRITTEN | ({Path(out).name} if inside and out is not None else set())
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         raise PolymodalError(f"--study {directory} is a file or a link, not a folder; give a new folder")
-    foreign = sorted(p.name for p in path.iterdir() if p.name not in _WRITTEN and not p.name.startswith(".")) \
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in written and not p.name.startswith(".")) \
         if path.exists() else []
     if foreign:
         raise PolymodalError(f"refusing to use {directory} as a study folder: it holds {', '.join(foreign[:5])}, "
@@ -324,7 +327,7 @@ def tune(table: TableLike, config: FitConfig, *, trials: int, study: str | Path,
     if config.data.stream:
         raise ValueError("tune does not work with streamed tables (data.stream) yet; tune on a sample of the table")
     check_single_process(config)
-    directory = check_study_dir(study)
+    directory = check_study_dir(study, out)
     bundle = Path(out) if out is not None else directory / BEST
     tbl = read_table(table)
     check_writable_bundle_path(bundle, "supervised", inputs=[tbl.base_dir] + ([table] if isinstance(table, (str, Path))

@@ -116,3 +116,13 @@ def test_bad_arguments(table: Path, tmp_path: Path) -> None:
         polymodal.tune(table, "label", trials=1, study=tmp_path / "s", metric="r2")
     with pytest.raises(ValueError, match=r"tune trains each trial in this process, on one device: give --devices 1"):
         polymodal.tune(table, "label", trials=1, study=tmp_path / "s", devices=2)
+
+
+def test_the_best_bundle_may_live_in_the_study_folder_under_another_name(tmp_path: Path) -> None:
+    from polymodal.engine.tune import check_study_dir
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / STUDY_DB).write_bytes(b"")
+    assert check_study_dir(tmp_path, out=tmp_path / "model") == tmp_path  # a resumed `tune --out DIR/model`
+    with pytest.raises(PolymodalError, match=r"it holds model, which polymodal tune did not write"):
+        check_study_dir(tmp_path)
