@@ -23,10 +23,11 @@ _LAZY = {
     "zero_shot": "polymodal.api",
     "pretrain": "polymodal.engine.pretrain",
     "generate": "polymodal.generation",
+    "tune": "polymodal.api",
 }
 
 if TYPE_CHECKING:
-    from polymodal.api import fit, from_joint, load, load_pretrained, zero_shot
+    from polymodal.api import fit, from_joint, load, load_pretrained, tune, zero_shot
     from polymodal.engine.pretrain import pretrain
     from polymodal.generation import generate
 
@@ -44,4 +45,5 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["__version__", "fit", "from_joint", "generate", "load", "load_pretrained", "pretrain", "zero_shot"]
+__all__ = ["__version__", "fit", "from_joint", "generate", "load", "load_pretrained", "pretrain", "tune",
+           "zero_shot"]

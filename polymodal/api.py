@@ -1,13 +1,14 @@
-"""The Python entry points: :func:`fit`, :func:`load`, :func:`zero_shot` and :func:`from_joint`."""
+"""The Python entry points: :func:`fit`, :func:`tune`, :func:`load`, :func:`zero_shot` and :func:`from_joint`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polymodal.config import FitConfig, with_options
 from polymodal.engine import fit as _fit
+from polymodal.engine.tune import TuneResult
 from polymodal.predictor import Predictor, TableLike
 from polymodal.pretrained import PretrainedModel
 
@@ -61,6 +62,65 @@ def fit(
         options["modalities"] = dict(modalities)
     merged = with_options(config if config is not None else FitConfig(), options)
     return _fit.fit(table, merged, out=out, run_dir=run_dir, resume=resume, force=force)
+
+
+def tune(
+    table: TableLike,
+    target: str | Sequence[str] | None = None,
+    *,
+    trials: int,
+    study: str | Path,
+    time_limit: float | None = None,
+    out: str | Path | None = None,
+    search: Mapping[str, Any] | None = None,
+    metric: str | None = None,
+    pruner: Any = "median",
+    config: FitConfig | None = None,
+    on_trial: Callable[[dict[str, Any]], None] | None = None,
+    **options: Any,
+) -> TuneResult:
+    """Tune the config of :func:`fit` on ``table`` with Optuna; the study is stored in the folder ``study``.
+
+    ``options`` (and ``config``) make the base config, as for :func:`fit`: what they set is fixed, the rest
+    of the search space is searched (see :mod:`polymodal.engine.search_space`; ``search`` narrows, widens
+    or turns off a dimension: ``search={"fusion": ["concat", "late"], "lr": (1e-4, 3e-3), "dropout": None}``).
+    ``trials`` is the number of finished trials the study should hold, counting those of earlier runs:
+    calling ``tune`` again with the same arguments resumes an interrupted study. ``time_limit`` (seconds)
+    bounds this call: no trial starts after it and a running one stops cleanly. The trials' value is the
+    validation ``metric`` of the first target (accuracy, or R2 for regression); trials falling behind are
+    pruned (``pruner``: median, hyperband, none or an Optuna pruner).
+
+    Writes ``study/study.db``, ``study/trials.csv``, ``study/report.html`` and the best trial's bundle to
+    ``out`` (default ``study/best``), which :func:`load` reads (see :mod:`polymodal.engine.tune`).
+
+    Example
+    -------
+    >>> result = polymodal.tune("table.csv", target="label", trials=20, study="study/")  # doctest: +SKIP
+    >>> polymodal.load(result.best_bundle).predict("new.csv")                            # doctest: +SKIP
+    """
+    from polymodal.bench.tune_report import write_tune_report
+    from polymodal.engine.tune import REPORT
+    from polymodal.engine.tune import tune as _tune
+
+    if target is not None:
+        options["targets"] = [target] if isinstance(target, str) else list(target)
+    merged = with_options(config if config is not None else FitConfig(), options)
+    name = table.name if isinstance(table, Path) else Path(table).name if isinstance(table, str) else "table"
+    title = f"polymodal tune: {name} -> {', '.join(merged.data.targets)}"
+    written: list[Path] = []
+
+    def report(study_obj: Any, folder: Path) -> None:
+        written.append(write_tune_report(study_obj, folder / REPORT, metric=metric_of(study_obj), title=title))
+
+    result = _tune(table, merged, trials=trials, study=study, time_limit=time_limit, out=out, search=search,
+                   metric=metric, pruner=pruner, on_trial=on_trial, on_finish=report)
+    result.report = written[0] if written else None
+    return result
+
+
+def metric_of(study: Any) -> str:
+    """The metric a stored study optimises (from its fingerprint)."""
+    return str(study.user_attrs.get("polymodal", {}).get("metric", "value"))
 
 
 def load(path: str | Path) -> Predictor:

@@ -45,12 +45,8 @@ def _add_transfer_options(p: argparse.ArgumentParser, trunk: bool) -> None:
                             "trunk of a supervised bundle, under new heads for the new targets")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="polymodal", description="Multimodal learning from tables.")
-    parser.add_argument("--version", action="version", version=f"polymodal {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("fit", help="train a model on a table")
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    """The options of `fit` that make a config: data, model, training and devices (`fit` and `tune`)."""
     p.add_argument("table")
     _add_data_options(p)
     p.add_argument("--config", help="YAML/JSON experiment config; flags override it")
@@ -72,19 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss-weighting", choices=["fixed", "uncertainty"],
                    help="multi-task loss: fixed weights, or learned uncertainty weighting (Kendall et al. 2018)")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TARGET=W", help="fixed loss weight")
-    p.add_argument("--stream", action="store_true", default=None,
-                   help="tables larger than memory: read Parquet/CSV in chunks; preprocessing fitted on a sample")
-    p.add_argument("--chunk-rows", type=int, help="rows per chunk when streaming (default 10,000)")
-    p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
     _add_transfer_options(p, trunk=True)
-    p.add_argument("--out", help="folder to save the model bundle in")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing bundle at --out even when it is of another kind or damaged (a folder "
-                        "that is not a polymodal bundle is never replaced)")
-    p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the killed run in --run-dir from its last completed epoch (same config and "
-                        "table); starts afresh, with a warning, when the folder holds no checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)
@@ -98,16 +82,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-schedule", choices=["constant", "cosine"],
                    help="learning rate over training: constant (default) or a cosine decay to zero")
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
-    p.add_argument("--time-limit", type=float, metavar="SECONDS",
-                   help="train for at most this long: stop cleanly at the budget with the best weights so far")
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
     p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "
                                                   "see docs/distributed.md)")
     p.add_argument("--strategy", help="e.g. ddp (passed to Lightning)")
     p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polymodal", description="Multimodal learning from tables.")
+    parser.add_argument("--version", action="version", version=f"polymodal {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fit", help="train a model on a table")
+    _add_training_options(p)
+    p.add_argument("--stream", action="store_true", default=None,
+                   help="tables larger than memory: read Parquet/CSV in chunks; preprocessing fitted on a sample")
+    p.add_argument("--chunk-rows", type=int, help="rows per chunk when streaming (default 10,000)")
+    p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
+    p.add_argument("--out", help="folder to save the model bundle in")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing bundle at --out even when it is of another kind or damaged (a folder "
+                        "that is not a polymodal bundle is never replaced)")
+    p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the killed run in --run-dir from its last completed epoch (same config and "
+                        "table); starts afresh, with a warning, when the folder holds no checkpoint")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="train for at most this long: stop cleanly at the budget with the best weights so far")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    p = sub.add_parser("tune", help="search fit's options with Optuna; the study resumes, the best is a bundle",
+                       description="Tune the options of `fit` that are not given: each trial is a fit with a draw "
+                                   "of the search space, scored by the first target's validation metric; poor trials "
+                                   "are pruned. The study is stored in --study DIR: the same command again resumes it.")
+    _add_training_options(p)
+    p.add_argument("--trials", type=int, required=True,
+                   help="trials the study should hold when done (complete, pruned or failed), those of earlier "
+                        "runs of the same study included: a rerun after an interruption runs the rest")
+    p.add_argument("--study", required=True, metavar="DIR",
+                   help="folder of the study: study.db (Optuna SQLite storage), trials.csv, report.html, best/")
+    p.add_argument("--out", help="folder for the best trial's model bundle (default DIR/best)")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="budget of this run: no trial starts after it, and a running trial stops cleanly with its "
+                        "best weights")
+    p.add_argument("--search", action="append", default=[], metavar="NAME=VALUES",
+                   help="change one dimension of the search space: choices (fusion=concat,late), a range "
+                        "(lr=1e-4:1e-2), or off (dropout=off: the base value); NAME is a model or training option, "
+                        "encoder_width, or FUSION.ARG (low_rank.rank=2,4)")
+    p.add_argument("--metric", help="validation metric of the first target to optimise (default accuracy; r2 for "
+                                    "regression; also macro_f1, auroc, mae, rmse)")
+    p.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median",
+                   help="how poor trials are stopped early (default median: behind the median of the trials at the "
+                        "same epoch)")
 
     p = sub.add_parser("pretrain", help="learn a multimodal representation of a table (no targets needed)")
     p.add_argument("table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,57 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.out:
         out.line("model saved to ", (str(args.out), "bold"))
     return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    import polymodal
+    from polymodal.config import FitConfig
+    from polymodal.engine.search_space import parse_search
+
+    config = FitConfig.from_file(args.config) if args.config else None
+    options = _fit_options(args)
+    options.pop("time_limit", None)  # tune's --time-limit is the study's budget, not each trial's
+    if config is not None and not options["targets"]:
+        options.pop("targets")
+    result = polymodal.tune(args.table, config=config, trials=args.trials, study=args.study,
+                            time_limit=args.time_limit, out=args.out, search=parse_search(args.search),
+                            metric=args.metric, pruner=args.pruner, on_trial=_print_trial, **options)
+    done = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r["state"] for r in result.trials).items()))
+    out.line(f"study {result.study_dir}: {result.finished} trial(s) finished of {args.trials} ({done})")
+    if result.best_trial is None or result.best_bundle is None:
+        out.line(("no trial completed", "yellow"), "; rerun the same command to continue the study")
+        return 1
+    out.line(("best", "bold"), f": trial {result.best_trial}, validation {result.metric} {result.best_value:.4f} "
+             f"({_params_text(result.best_params)})")
+    _print_fit_summary(polymodal.load(result.best_bundle).metrics)
+    out.line("best model saved to ", (str(result.best_bundle), "bold"))
+    if result.report is not None:
+        out.line("report: ", (str(result.report), "bold"))
+    return 0
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    """A trial's parameters on one line (floats to 3 significant digits); no parameters: the base config."""
+    if not params:
+        return "the base config"
+    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in params.items())
+
+
+def _print_trial(row: dict[str, Any]) -> None:
+    state = row["state"]
+    style = {"complete": "green", "pruned": "yellow"}.get(state, "red")
+    params = _params_text({k: v for k, v in row.items() if k not in _TRIAL_COLUMNS})
+    value = row.get("value")
+    if state == "complete" and value is not None:
+        detail = f": {value:.4f} in {row['epochs']} epoch(s)"
+    elif state == "pruned":
+        detail = f" at epoch {row.get('pruned_at_epoch')}"
+    else:
+        detail = f": {row.get('error', '')}" if row.get("error") else ""
+    out.line(f"trial {row['trial']} ", (state, style), detail, f" ({params})")
+
+
+_TRIAL_COLUMNS = ("trial", "state", "value", "epochs", "seconds", "base", "pruned_at_epoch", "error")
 
 
 def _print_transfer(metrics: dict[str, Any]) -> None:

@@ -259,3 +259,34 @@ def test_fit_streams_a_parquet_table(tmp_path: Path, capsys) -> None:
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["validation"]["y"]["accuracy"] > 0.75
     assert json.loads((tmp_path / "m" / "config.json").read_text())["data"]["stream"] is True
+
+
+def test_tune_prints_a_line_per_trial_then_the_best(tmp_path: Path, capsys) -> None:
+    from polymodal.datasets import make_synthetic_table
+
+    table = make_synthetic_table(tmp_path / "data", n_rows=120, kinds=("numeric", "categorical"))
+    study = tmp_path / "study"
+    args = ["tune", str(table), "--target", "label", "--study", str(study), "--epochs", "1", "--no-baseline",
+            "--search", "fusion=concat,late", "--search", "lr=1e-3:1e-2", "--search", "dropout=off"]
+    assert main([*args, "--trials", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "trial 0 complete: " in printed and "(the base config)" in printed
+    assert "trial 1 complete: " in printed and "fusion " in printed and ", dropout " not in printed
+    assert f"study {study}: 2 trial(s) finished of 2 (2 complete)" in printed
+    assert "best: trial " in printed and f"best model saved to {study / 'best'}" in printed
+    assert f"report: {study / 'report.html'}" in printed
+    assert main(["predict", str(study / "best"), str(table), "--out", str(tmp_path / "p.csv")]) == 0
+    assert main([*args, "--trials", "4", "--lr", "0.01"]) == 2
+    assert ("error: --search lr: the base config fixes lr (a flag or a key of --config); give either the value or "
+            "the search range, not both") in capsys.readouterr().err
+    assert main([*args[:-4], "--trials", "4", "--patience", "3"]) == 2
+    assert (f"error: the study in {study} was made for a different search space and base config (train.patience "
+            "differs); rerun with the table and options it was made with, or give a new --study DIR"
+            ) in " ".join(capsys.readouterr().err.split())
+
+
+def test_the_cli_offers_every_preset() -> None:
+    from polymodal.cli import PRESETS
+    from polymodal.engine.presets import PRESETS as RESOLVED
+
+    assert list(RESOLVED) == PRESETS

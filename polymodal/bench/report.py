@@ -357,10 +357,15 @@ def write_report(
     if len(failed):
         sections.append("<h2>Failed runs</h2>" + _table_html(failed[["method", "seed", "error"]]))
     meta = f"written {time.strftime('%Y-%m-%d %H:%M')} by polymodal; {len(ok)} finished runs, {len(failed)} failed"
+    atomic_write_text(path, html_page(title, meta, sections, notes))
+    return path
+
+
+def html_page(title: str, meta: str, sections: Sequence[str], notes: Sequence[str] = ()) -> str:
+    """A self-contained report page: ``title``, ``meta`` and ``notes`` are plain text (escaped here);
+    ``sections`` are HTML made from escaped values (see :func:`_table_html`, :func:`_img`)."""
     notes_html = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
-    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style><script>{_CHECK}</script></head><body>"
             f"<h1>{html.escape(title)}</h1><p class=\"meta\">{html.escape(meta)}</p>{notes_html}"
             f"{''.join(sections)}</body></html>\n")
-    atomic_write_text(path, page)
-    return path

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
+from lightning.pytorch.callbacks import Callback
 
 from polymodal.config import FitConfig, ModelConfig
 from polymodal.data.dataset import EncodedData
@@ -135,7 +137,8 @@ def check_outputs(table: TableLike, kind: str, out: str | Path | None, run_dir: 
 
 
 def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
-        run_dir: str | Path | None = None, resume: bool = False, force: bool = False) -> Predictor:
+        run_dir: str | Path | None = None, resume: bool = False, force: bool = False,
+        callbacks: Sequence[Callback] = ()) -> Predictor:
     """Train a supervised multimodal model as ``config`` says; save it to ``out`` if given.
 
     ``predictor.metrics`` holds validation (and, with a split column, test) metrics, training cost and
@@ -145,7 +148,8 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     Under multi-process training only global rank 0 writes ``out`` and ``config.json``. ``out`` is
     checked before training: an existing folder there is replaced only when it is a supervised bundle
     (``force=True`` also replaces another kind of bundle, or a damaged one; never a folder that is not
-    a bundle, nor the current folder or one holding the table).
+    a bundle, nor the current folder or one holding the table). ``callbacks`` are extra Lightning callbacks
+    for the training loop (e.g. the pruner of :func:`polymodal.engine.tune.tune`; not with streamed tables).
     """
     if not config.data.targets:
         raise ValueError("fit needs at least one target column (--target COL)")
@@ -154,8 +158,9 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     check_transfer_options(config.model)
     check_outputs(table, "supervised", out, run_dir, config.data.data_root, force)
     if config.data.stream:
-        if config.model.init_from:
-            raise ValueError("init_from does not work with streamed tables (data.stream) yet; turn one off")
+        if config.model.init_from or callbacks:
+            raise ValueError("init_from and callbacks do not work with streamed tables (data.stream) yet; "
+                             "turn one off")
         from polymodal.engine.stream_fit import fit_stream  # it imports this module
 
         return fit_stream(table, config, out, run_dir, resume, force)
@@ -184,6 +189,7 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         if resume:
             raise ValueError("resume does not work with an ensemble (model.ensemble, preset best) yet: rerun "
                              "without --resume")
+        # extra callbacks (tune's pruner) watch one model's epochs: an ensemble's members train without them
         targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
         ensemble = train_ensemble(config, lambda cfg: build_module(cfg, pipeline), targets, train_data, val_data,
                                   work)
@@ -192,7 +198,8 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         module = build_module(config, pipeline)
         transferred = source.initialise(module.model, config.model.transfer, config.model.freeze) if source else None
         fingerprint = run_fingerprint(config, splits) if run_dir is not None else None
-        result = train(module, train_data, val_data, config.train, work, fingerprint=fingerprint, resume=resume)
+        result = train(module, train_data, val_data, config.train, work, fingerprint=fingerprint, resume=resume,
+                       callbacks=callbacks)
         refit_stacking(module.model, train_data, seed=config.train.seed)
         model = module.model
     predictor = Predictor(config, pipeline, model)

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
-import torch
 from torch import Tensor, nn
 
 from polymodal.data.dataset import Batch
 from polymodal.data.schema import TaskKind
 from polymodal.engine.finite_loss import check_finite_loss
+from polymodal.engine.optim import adamw
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
 from polymodal.losses import MultiTaskLoss
 from polymodal.models import SupervisedModel
@@ -82,4 +82,4 @@ class SupervisedModule(L.LightningModule):
             metrics.reset()
 
     def configure_optimizers(self) -> Any:
-        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return adamw(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from polymodal.data.dataset import Batch
 from polymodal.engine.finite_loss import check_finite_loss
+from polymodal.engine.optim import adamw
 from polymodal.losses.output import LossOutput
 from polymodal.models.phased import PhasedModel, check_phases
 from polymodal.models.representation import RepresentationModel
@@ -75,6 +76,6 @@ class PretrainModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         if not self.phases:
-            return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        return [torch.optim.AdamW(p.parameters, lr=self.lr * p.lr_scale, betas=p.betas, weight_decay=self.weight_decay)
+            return adamw(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return [adamw(p.parameters, lr=self.lr * p.lr_scale, betas=p.betas, weight_decay=self.weight_decay)
                 for p in self.phases]

@@ -8,7 +8,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -144,9 +144,10 @@ def _quiet_lightning(verbose: bool, single: bool) -> Iterator[None]:
 
 def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedData, config: TrainConfig,
           run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False,
-          select_best: bool = True) -> TrainResult:
+          select_best: bool = True, callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Fit ``module``; the best epoch's weights are restored at the end. With ``config.drop_last`` the last
     training batch of an epoch is left out when it is incomplete (the validation batches never are).
+    ``callbacks`` are extra Lightning callbacks (e.g. a tuning study's pruner), run after polymodal's own.
 
     ``select_best=False`` (for losses that do not measure quality, as a GAN's) trains every epoch without
     early stopping and keeps the last weights; the best validation loss is still reported.
@@ -160,7 +161,7 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     train_loader = make_loader(train_data, config, True, drop_last=config.drop_last)
     val_loader = make_loader(val_data, config, False)
     return train_loaders(module, train_loader, val_loader, config, run_dir, fingerprint, resume,
-                         n_train=len(train_data), select_best=select_best)
+                         n_train=len(train_data), select_best=select_best, callbacks=callbacks)
 
 
 class SampleCounter(Callback):
@@ -176,7 +177,8 @@ class SampleCounter(Callback):
 
 def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
                   run_dir: Path, fingerprint: dict[str, Any] | None = None, resume: bool = False,
-                  n_train: int | None = None, select_best: bool = True) -> TrainResult:
+                  n_train: int | None = None, select_best: bool = True,
+                  callbacks: Sequence[Callback] = ()) -> TrainResult:
     """:func:`train` on ready data loaders (e.g. over a :class:`~polymodal.data.streaming.StreamingDataset`);
     ``n_train`` (training samples per epoch) is counted during training when not given. Resuming needs
     loaders with a seeded ``generator``."""
@@ -187,25 +189,26 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
     best = BestWeights(path=run_dir / "best.safetensors", restore=select_best)
     stopping = EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
     counter = SampleCounter()
-    callbacks: list[Callback] = [best, *([stopping] if select_best else []), *([counter] if n_train is None else [])]
+    hooks: list[Callback] = [best, *([stopping] if select_best else []), *([counter] if n_train is None else [])]
     if config.lr_schedule != "constant" or config.warmup_epochs > 0:
-        callbacks.append(LearningRateSchedule(config.lr_schedule, config.warmup_epochs))
+        hooks.append(LearningRateSchedule(config.lr_schedule, config.warmup_epochs))
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
     checkpoint = None
     if fingerprint is not None:
         generators = {"train": train_loader.generator, "val": val_loader.generator}
         checkpoint = ResumeCheckpoint.for_run(run_dir / RESUME_DIR, Path(logger.log_dir), fingerprint, generators,
                                               [best, stopping], resume)
-        callbacks.append(checkpoint)
+        hooks.append(checkpoint)
     if config.progress:
-        callbacks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
+        hooks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
+    hooks.extend(callbacks)
     single = str(config.devices) == "1" and config.num_nodes == 1  # keep the distributed set-up lines
     with warnings.catch_warnings(), _quiet_lightning(config.verbose, single):
         trainer = L.Trainer(
             max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
             num_nodes=config.num_nodes, strategy=config.strategy,
             precision=config.precision,  # type: ignore[arg-type]
-            callbacks=callbacks, logger=logger, enable_checkpointing=checkpoint is not None,
+            callbacks=hooks, logger=logger, enable_checkpointing=checkpoint is not None,
             enable_progress_bar=config.progress, enable_model_summary=False, deterministic=True,
             num_sanity_val_steps=0, log_every_n_steps=1,
             max_time=None if config.time_limit is None else timedelta(seconds=config.time_limit),
