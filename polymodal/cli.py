@@ -82,6 +82,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-schedule", choices=["constant", "cosine"],
                    help="learning rate over training: constant (default) or a cosine decay to zero")
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
+    p.add_argument("--label-smoothing", type=float,
+                   help="label smoothing of the multiclass training loss (0: none; validation scores without)")
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
     p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "

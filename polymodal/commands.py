@@ -92,7 +92,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
-                 "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction", "time_limit",
+                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit",
                  "accelerator", "strategy", "precision", "num_nodes", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

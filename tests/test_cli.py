@@ -290,3 +290,11 @@ def test_the_cli_offers_every_preset() -> None:
     from polymodal.engine.presets import PRESETS as RESOLVED
 
     assert list(RESOLVED) == PRESETS
+
+
+def test_label_smoothing_reaches_the_training_config() -> None:
+    from polymodal.cli import build_parser
+    from polymodal.commands import _fit_options
+
+    args = build_parser().parse_args(["fit", "t.csv", "--target", "y", "--label-smoothing", "0.1"])
+    assert _fit_options(args)["label_smoothing"] == 0.1
