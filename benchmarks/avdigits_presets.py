@@ -58,9 +58,22 @@ def run_preset(table: Path, preset: str, work: Path, threads: int, extra: list[s
         raise SystemExit(f"preset {preset} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     metrics = json.loads((out / "metrics.json").read_text())
     result = {"preset": preset, "command": " ".join(command[2:]), "wall_seconds": wall, "metrics": metrics,
-              "printed": done.stdout}
+              "printed": done.stdout, "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M")}
     atomic_write_json(record, result)
     return result
+
+
+def _commit() -> str:
+    """The polymodal commit the run used (``+`` when the checkout had uncommitted changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+" if dirty else "")
 
 
 def summary_row(run: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +94,8 @@ def summary_row(run: dict[str, Any]) -> dict[str, Any]:
         "train s": m["train"]["train_seconds"],
         "command s": run["wall_seconds"],
         "parameters": m["parameters"],
+        "commit": run.get("commit", "unknown"),
+        "run on": run.get("date", "-"),
     }
 
 
