@@ -51,6 +51,7 @@ def run_preset(table: Path, preset: str, work: Path, threads: int, extra: list[s
     command = [sys.executable, "-m", "polymodal", "fit", str(table), "--target", "digit", "--split-column", "split",
                "--ignore", "speaker", "--preset", preset, "--out", str(out), "--force", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    commit, started = _commit(), time.strftime("%Y-%m-%d %H:%M")  # the code the run starts with
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -58,7 +59,7 @@ def run_preset(table: Path, preset: str, work: Path, threads: int, extra: list[s
         raise SystemExit(f"preset {preset} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     metrics = json.loads((out / "metrics.json").read_text())
     result = {"preset": preset, "command": " ".join(command[2:]), "wall_seconds": wall, "metrics": metrics,
-              "printed": done.stdout, "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M")}
+              "printed": done.stdout, "commit": commit, "date": started}
     atomic_write_json(record, result)
     return result
 

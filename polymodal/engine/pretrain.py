@@ -27,7 +27,7 @@ from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
-from polymodal.encoders.pretrained.joint import with_joint_encoders
+from polymodal.encoders.pretrained.joint import joint_init, with_joint_encoders
 from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.fit import check_outputs
 from polymodal.engine.pretrain_module import PretrainModule
@@ -127,7 +127,8 @@ def pretrain(
     if cfg.model.freeze and not cfg.model.init_from:
         raise ValueError("freeze acts on transferred encoders: give init_from=BUNDLE (--init-from BUNDLE)")
     kinds = {m.name: m.kind for m in schema.modalities}
-    cfg = cfg.model_copy(update={"model": with_joint_encoders(cfg.model, kinds)})  # image+text=hf:... per column
+    # init_from=hf:JOINT starts from a joint model's towers; image+text=hf:... becomes one encoder per column
+    cfg = cfg.model_copy(update={"model": with_joint_encoders(joint_init(cfg.model), kinds)})
     source = TransferSource.load(cfg.model.init_from) if cfg.model.init_from else None
     if source is not None:
         cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})

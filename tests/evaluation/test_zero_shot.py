@@ -118,6 +118,14 @@ def test_pretrain_fine_tunes_from_the_joint_space_and_the_bundle_reloads(clip, t
     assert zero_shot(tmp_path / "bundle", table, CLASSES).modality == "photo"
 
 
+def test_pretrain_init_from_a_joint_model_fine_tunes_its_towers(clip, table, tmp_path):
+    pretrained = polymodal.pretrain(table, "contrastive", init_from=f"hf:{clip}", ignore=["label"], epochs=1,
+                                    batch_size=3, lr=1e-2, progress=False)
+    assert pretrained.config.model.encoder_args["photo"]["train"] == "full"
+    assert pretrained.config.model.init_from is None  # a joint model, not a bundle: its towers are the encoders
+    assert not torch.equal(pretrained.model.encoders["photo"].backbone.projection.weight, start_weights(clip))
+
+
 def start_weights(clip: Path) -> torch.Tensor:
     from transformers import CLIPModel
 

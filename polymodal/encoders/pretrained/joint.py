@@ -144,6 +144,24 @@ def expand_joint(
     return out_encoders, out_args
 
 
+def joint_init(model: Any) -> Any:
+    """A model config whose ``init_from`` is a joint model (``hf:CLIP_OR_CLAP``) rather than a bundle: its two
+    towers as the encoders of their kinds (``image+text=hf:...``), fine-tuned in full (``train=full``), or kept
+    frozen with ``freeze``; the encoder arguments given for that key win. Any other config is returned as is."""
+    name = model.init_from
+    if not isinstance(name, str) or not name.startswith(HF_PREFIX):
+        return model
+    first, second = joint_kinds(name)
+    key = f"{first.value}+{second.value}"
+    if key in model.encoders and model.encoders[key] != name:
+        raise JointModelError(f"init_from={name!r} and encoder {key}={model.encoders[key]!r} name two joint models; "
+                              "give one")
+    args = {"train": "frozen" if model.freeze else "full", **model.encoder_args.get(key, {})}
+    return model.model_copy(update={"encoders": {**model.encoders, key: name},
+                                    "encoder_args": {**model.encoder_args, key: args},
+                                    "init_from": None, "freeze": False})
+
+
 def with_joint_encoders(model: Any, kinds: Mapping[str, ModalityKind]) -> Any:
     """A model config (``ModelConfig`` / ``PretrainModelConfig``) with its joint keys expanded (see
     :func:`expand_joint`); the config itself when it has none."""
