@@ -156,6 +156,9 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     if resume and run_dir is None:
         raise ValueError("resume needs the run folder of the run to continue (run_dir=..., --run-dir DIR)")
     check_transfer_options(config.model)
+    if resume and (config.model.ensemble or config.train.preset == "best"):
+        raise ValueError("resume does not work with an ensemble (model.ensemble, preset best) yet: rerun "
+                         "without --resume")
     check_outputs(table, "supervised", out, run_dir, config.data.data_root, force)
     if config.data.stream:
         if config.model.init_from or callbacks:
@@ -186,9 +189,6 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     train_data, val_data = data.subset(splits["train"]), data.subset(splits["val"])
     transferred, ensemble = None, None
     if config.model.ensemble:
-        if resume:
-            raise ValueError("resume does not work with an ensemble (model.ensemble, preset best) yet: rerun "
-                             "without --resume")
         # extra callbacks (tune's pruner) watch one model's epochs: an ensemble's members train without them
         targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
         ensemble = train_ensemble(config, lambda cfg: build_module(cfg, pipeline), targets, train_data, val_data,
