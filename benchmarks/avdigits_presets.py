@@ -138,6 +138,18 @@ def main() -> None:
             f"({'reached' if medium['test accuracy'] >= ZOO_BEST else 'NOT reached'}) and {medium['vs baseline']:+.4f} "
             f"against the better classical baseline ({'beaten' if medium['vs baseline'] > 0 else 'NOT beaten'}).")
     chosen = {r["preset"]: r["metrics"].get("preset", {}).get("chosen", {}) for r in runs}
+    ensembles = [
+        f"`{r['preset']}`'s members: " + "; ".join(
+            f"{m['fusion']} seed {m['seed']}: {m['epochs_run']} epochs in {m['train_seconds']:.0f} s"
+            + (" (stopped at its share of the time limit)" if m["time_limit_reached"] else "")
+            for m in r["metrics"]["ensemble"]["members"])
+        + (f"; dropped for lack of time: {r['metrics']['ensemble']['dropped_for_time']}"
+           if r["metrics"]["ensemble"]["dropped_for_time"] else "") + "."
+        for r in runs if "ensemble" in r["metrics"]]
+    commits = sorted({r.get("commit", "unknown") for r in runs})
+    if len(commits) > 1:
+        ensembles.append(f"The runs used different commits ({', '.join(commits)}, column *commit*): a run is "
+                         "reused until its record in `--work` is deleted.")
     text = [
         "# AV-digits with the presets",
         "",
@@ -159,6 +171,7 @@ def main() -> None:
         "",
         *verdict,
         "",
+        *[line + "\n" for line in ensembles],
         "What each preset chose (saved in the bundle's `config.json`):",
         "",
         *[f"- `{p}`: `{json.dumps(c, sort_keys=True)}`" for p, c in chosen.items()],
