@@ -26,6 +26,8 @@ SECTIONS: list[tuple[str, str, str]] = [
      "benchmarks/avdigits_generation.py"),
     ("avdigits_presets", "AV-digits with the presets: fast, medium (the default) and best",
      "benchmarks/avdigits_presets.py"),
+    ("avdigits_tune", "AV-digits: polymodal tune against the medium preset", "benchmarks/avdigits_tune.py"),
+    ("embed_speed", "Frozen embedding: polymodal against a plain inference_mode loop", "benchmarks/embed_speed.py"),
 ]
 
 HEADER = """# Benchmarks
