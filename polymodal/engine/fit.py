@@ -9,42 +9,30 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
 from polymodal.config import FitConfig, ModelConfig
-from polymodal.data.dataset import EncodedData
 from polymodal.data.pipeline import DataPipeline
-from polymodal.data.schema import Schema, TaskKind, infer_schema
+from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, load_table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.encoders.pretrained.joint import with_joint_encoders
-from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.bundle import check_writable_bundle_path
 from polymodal.engine.ensemble import train_ensemble
-from polymodal.engine.module import SupervisedModule
+from polymodal.engine.fit_steps import build_module, finish, fit_baseline, infer_table_schema
 from polymodal.engine.presets import resolve_preset
 from polymodal.engine.resume import RESUME_DIR
 from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.state_files import check_state_path
-from polymodal.engine.trainer import TrainResult, train
+from polymodal.engine.stream_fit import fit_stream
+from polymodal.engine.trainer import train
 from polymodal.engine.transfer import TransferSource
 from polymodal.errors import DataError
-from polymodal.evaluation.baseline import classical_baseline
 from polymodal.fusion import FUSIONS
-from polymodal.models.builder import build_model
-from polymodal.models.ensemble import EnsembleModel
 from polymodal.predictor import Predictor, TableLike
-
-
-def infer_table_schema(frame: Any, config: FitConfig) -> Schema:
-    data = config.data
-    ignore = [*data.ignore, *([data.split_column] if data.split_column else [])]
-    return infer_schema(frame, data.targets, data.modalities, data.tasks, ignore=ignore,
-                        group_tabular=data.group_tabular)
 
 
 def _splits(loaded: LoadedTable, frame: Any, schema: Schema, config: FitConfig) -> dict[str, np.ndarray]:
@@ -88,23 +76,6 @@ def run_fingerprint(config: FitConfig, splits: dict[str, np.ndarray]) -> dict[st
             for name, idx in splits.items()}
     return {"config": resolved, "rows": rows}
 
-
-def build_module(config: FitConfig, pipeline: DataPipeline) -> SupervisedModule:
-    """The model ``config`` describes for the fitted ``pipeline``, seeded, wrapped for training."""
-    targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
-    kinds = {m.name: m.kind for m in pipeline.schema.modalities}
-    L.seed_everything(config.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
-    model = build_model(config.model, pipeline.input_info(), kinds, targets)
-    if isinstance(model, EnsembleModel):
-        raise TypeError("an ensemble trains member by member (polymodal.engine.ensemble), not as one module")
-    return SupervisedModule(
-        model, {n: e.task for n, e in pipeline.targets.items()},
-        {n: max(len(e.classes_), 1) for n, e in pipeline.targets.items()},
-        {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION},
-        lr=config.train.lr, weight_decay=config.train.weight_decay,
-        loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
-        label_smoothing=config.train.label_smoothing,
-    )
 
 
 def check_transfer_options(model: ModelConfig) -> None:
@@ -164,8 +135,6 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
         if config.model.init_from or callbacks:
             raise ValueError("init_from and callbacks do not work with streamed tables (data.stream) yet; "
                              "turn one off")
-        from polymodal.engine.stream_fit import fit_stream  # it imports this module
-
         return fit_stream(table, config, out, run_dir, resume, force)
     tbl = read_table(table)
     schema = infer_table_schema(tbl.frame, config)
@@ -227,21 +196,3 @@ def fit(table: TableLike, config: FitConfig, out: str | Path | None = None,
     return finish(predictor, result, config, work, out, force)
 
 
-def fit_baseline(pipeline: DataPipeline, data: EncodedData, splits: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
-    """The classical baseline (:mod:`polymodal.evaluation.baseline`) on the fit's own rows and splits."""
-    targets = {n: (e.task, max(len(e.classes_), 1)) for n, e in pipeline.targets.items()}
-    scale = {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION}
-    return classical_baseline(data, pipeline.input_info(), targets, splits, seed=seed, regression_scale=scale)
-
-
-def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: Path,
-           out: str | Path | None, force: bool = False) -> Predictor:
-    """The end of every fit: the training history and rank on the predictor; rank 0 writes the config
-    beside the run and saves the bundle to ``out`` (the other processes of a multi-process run write nothing)."""
-    predictor.history = result.history
-    predictor.global_rank = result.global_rank
-    if result.global_rank == 0:
-        atomic_write_json(work / "config.json", config.model_dump(mode="json"))
-        if out is not None:
-            predictor.save(out, force=force)
-    return predictor

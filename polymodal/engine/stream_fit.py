@@ -22,7 +22,7 @@ from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import TaskKind
 from polymodal.data.streaming import StreamingDataset, hash_split, load_chunk, sample_rows, stream_format
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
-from polymodal.engine.fit import build_module, finish, fit_baseline, infer_table_schema
+from polymodal.engine.fit_steps import build_module, finish, fit_baseline, infer_table_schema
 from polymodal.engine.presets import resolve_preset
 from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.trainer import train_loaders
