@@ -93,6 +93,13 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
 
 
+def _add_bundle_output(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--out", help=f"folder to save the {what} bundle in")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing bundle at --out even when it is of another kind or damaged (a folder "
+                        "that is not a polymodal bundle is never replaced)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polymodal", description="Multimodal learning from tables.")
     parser.add_argument("--version", action="version", version=f"polymodal {_version()}")
@@ -104,10 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tables larger than memory: read Parquet/CSV in chunks; preprocessing fitted on a sample")
     p.add_argument("--chunk-rows", type=int, help="rows per chunk when streaming (default 10,000)")
     p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
-    p.add_argument("--out", help="folder to save the model bundle in")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing bundle at --out even when it is of another kind or damaged (a folder "
-                        "that is not a polymodal bundle is never replaced)")
+    _add_bundle_output(p, "model")
     p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
     p.add_argument("--resume", action="store_true",
                    help="continue the killed run in --run-dir from its last completed epoch (same config and "
@@ -156,10 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", action="append", default=[], metavar="MODALITY=NAMES",
                    help="training augmentations of a modality or kind: default, none, or names joined by commas "
                         "(crop, flip, blur, noise, time_shift, time_mask, freq_mask, word_dropout)")
-    p.add_argument("--out", help="folder to save the representation bundle in")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing bundle at --out even when it is of another kind or damaged (a folder "
-                        "that is not a polymodal bundle is never replaced)")
+    _add_bundle_output(p, "representation")
     p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
