@@ -23,6 +23,8 @@ import torch
 from torch import Tensor, nn
 
 ACTIVATIONS = ("softmax", "sigmoid", "identity")
+# the output activation of each task's predictions (late fusions and ensembles turn logits into probabilities)
+TASK_ACTIVATION = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": "identity"}
 
 
 class Fusion(nn.Module):

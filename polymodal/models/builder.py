@@ -14,12 +14,10 @@ from polymodal.data.kinds import ModalityKind
 from polymodal.encoders import DEFAULT_ENCODERS, ENCODERS, build_encoder
 from polymodal.encoders.base import Encoder
 from polymodal.fusion import FUSIONS
-from polymodal.fusion.base import Fusion
+from polymodal.fusion.base import TASK_ACTIVATION, Fusion
 from polymodal.models.ensemble import EnsembleModel
 from polymodal.models.multitower import MultiTowerModel
 from polymodal.models.supervised import FusionModel, mlp_head
-
-ACTIVATION = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": "identity"}
 
 
 def _lookup(table: Mapping[str, Any], name: str, kind: ModalityKind, default: Any) -> Any:
@@ -114,7 +112,8 @@ def build_tower(
     if getattr(fusion_cls, "produces_predictions", False):
         for target, (task, n_out) in targets.items():
             fusions[target] = FUSIONS.create(
-                config.fusion, input_dims=dims, num_outputs=n_out, activation=ACTIVATION[task], **config.fusion_args
+                config.fusion, input_dims=dims, num_outputs=n_out, activation=TASK_ACTIVATION[task],
+                **config.fusion_args,
             )
             heads[target] = nn.Identity()
     else:

@@ -25,13 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from polymodal.fusion.base import TASK_ACTIVATION
 from polymodal.fusion.late_mean import to_logits, to_probabilities
 from polymodal.fusion.linear_fit import fit_linear
-
-ACTIVATION = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": "identity"}
 
 
 class EnsembleModel(nn.Module):
@@ -53,13 +53,14 @@ class EnsembleModel(nn.Module):
     def _member_predictions(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """``{target: [B, members, outputs]}``: each member's probabilities (regression: predictions)."""
         outs = [member(inputs, masks) for member in self.members.values()]
-        return {name: torch.stack([to_probabilities(o[name], ACTIVATION[task]) for o in outs], dim=1)
+        return {name: torch.stack([to_probabilities(o[name], TASK_ACTIVATION[task]) for o in outs], dim=1)
                 for name, task in self.tasks.items()}
 
     def combine(self, predictions: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """The ensemble's logits from the members' stacked predictions (see :meth:`_member_predictions`)."""
         if not bool(self.fitted):
-            return {name: to_logits(p.mean(dim=1), ACTIVATION[self.tasks[name]]) for name, p in predictions.items()}
+            return {name: to_logits(p.mean(dim=1), TASK_ACTIVATION[self.tasks[name]])
+                    for name, p in predictions.items()}
         return {name: self.combiners[name](p.flatten(1)) for name, p in predictions.items()}
 
     def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -76,7 +77,7 @@ class EnsembleModel(nn.Module):
         self.eval()
         parts: dict[str, list[Tensor]] = {name: [] for name in self.tasks}
         for start in range(0, len(data), batch_size):
-            batch = data.subset(torch.arange(start, min(start + batch_size, len(data))).numpy())
+            batch = data.subset(np.arange(start, min(start + batch_size, len(data))))
             for name, value in self._member_predictions(batch.inputs, batch.masks).items():
                 parts[name].append(value.float().cpu())
         return {name: torch.cat(v) for name, v in parts.items()}
@@ -90,7 +91,8 @@ class EnsembleModel(nn.Module):
             layer = self.combiners[name]
             if not isinstance(layer, nn.Linear):  # pragma: no cover - built as Linear
                 raise TypeError(f"ensemble combiner of {name!r} must be linear")
-            w, b = fit_linear(predictions[name].flatten(1), targets[name], ACTIVATION[task], layer.out_features, l2)
+            w, b = fit_linear(predictions[name].flatten(1), targets[name], TASK_ACTIVATION[task],
+                              layer.out_features, l2)
             layer.weight.copy_(w.to(layer.weight))
             layer.bias.copy_(b.to(layer.bias))
         self.fitted.fill_(True)
