@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +12,18 @@ import torch
 from torch import Tensor
 
 from polymodal._version import __version__
-from polymodal.config import FitConfig, resolve_data_root
+from polymodal.config import FitConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
+from polymodal.data.module import TableDataModule, TableLike
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import ROW_COLUMN, TaskKind
-from polymodal.data.table import Table, read_table
-from polymodal.data.validation import LoadedTable, ValidationReport, load_table
+from polymodal.data.validation import LoadedTable, ValidationReport
 from polymodal.engine.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 from polymodal.errors import BundleError
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
 from polymodal.models import PredictiveModel
 from polymodal.models.builder import build_model
-
-TableLike = str | Path | pd.DataFrame | Table
 
 
 class Predictor:
@@ -46,6 +44,7 @@ class Predictor:
         self.last_report: ValidationReport | None = None
         self.history: list[dict[str, Any]] = []
         self.global_rank = 0  # the process's rank in multi-process training; only rank 0 saves and reports
+        self.data = TableDataModule.from_pipeline(pipeline, config.data)  # encodes new tables as in training
 
     @property
     def targets(self) -> list[str]:
@@ -59,14 +58,7 @@ class Predictor:
 
         ``data_root`` replaces the data root the model was trained with (file paths outside it are refused).
         """
-        tbl = read_table(table)
-        mode = on_error or self.config.data.on_error
-        root = resolve_data_root(data_root) if data_root is not None else self.config.data.data_root
-        loaded = load_table(tbl, self.pipeline.schema, on_error=mode, data_root=root, require_targets=with_targets,
-                            file_lookups=self.pipeline.file_lookups(),
-                            max_image_pixels=self.pipeline.image_pixel_limits())
-        if with_targets and mode == "skip":  # skip drops the rows whose target is unusable, unseen labels too
-            loaded = self.pipeline.drop_unseen_labels(loaded)
+        loaded = self.data.load(table, with_targets, on_error, data_root)
         self.last_report = loaded.report
         return loaded
 
@@ -131,17 +123,28 @@ class Predictor:
     def evaluate_encoded(self, data: EncodedData) -> dict[str, dict[str, float]]:
         return self.score(self.logits(data), data.targets)
 
+    def evaluate_chunks(self, chunks: Iterable[EncodedData]) -> dict[str, dict[str, float]]:
+        """Metrics per target accumulated over encoded chunks (the same values as one pass over all their
+        rows); ``{}`` when there is no row."""
+        metrics = {n: build_metrics(e.task, max(len(e.classes_), 1)) for n, e in self.pipeline.targets.items()}
+        seen = False
+        for data in chunks:
+            self._update(metrics, self.logits(data), data.targets)
+            seen = True
+        return {n: {k: float(v) for k, v in m.compute().items()} for n, m in metrics.items()} if seen else {}
+
     def score(self, logits: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> dict[str, dict[str, float]]:
         """Metrics per target of model outputs ``logits`` against encoded ``targets`` (original units)."""
-        results: dict[str, dict[str, float]] = {}
+        metrics = {n: build_metrics(e.task, max(len(e.classes_), 1)) for n, e in self.pipeline.targets.items()}
+        self._update(metrics, logits, targets)
+        return {n: {k: float(v) for k, v in m.compute().items()} for n, m in metrics.items()}
+
+    def _update(self, metrics: Mapping[str, Any], logits: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> None:
         for name, encoder in self.pipeline.targets.items():
-            metrics = build_metrics(encoder.task, max(len(encoder.classes_), 1))
             preds, target = metric_inputs(encoder.task, logits[name], targets[name])
             if encoder.task is TaskKind.REGRESSION:
                 preds, target = preds * encoder.std_ + encoder.mean_, target * encoder.std_ + encoder.mean_
-            metrics.update(preds, target)
-            results[name] = {k: float(v) for k, v in metrics.compute().items()}
-        return results
+            metrics[name].update(preds, target)
 
     @torch.no_grad()
     def embed(self, table: TableLike) -> np.ndarray:

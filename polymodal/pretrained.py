@@ -7,22 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from polymodal._version import __version__
 from polymodal.config import PretrainConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
+from polymodal.data.module import TableDataModule, TableLike
 from polymodal.data.pipeline import DataPipeline
-from polymodal.data.table import Table, read_table
-from polymodal.data.validation import load_table
 from polymodal.engine.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 from polymodal.errors import BundleError
 from polymodal.models.objectives import build_representation_model
 from polymodal.models.representation import RepresentationModel
 
-TableLike = str | Path | pd.DataFrame | Table
 BUNDLE_KIND = "pretrained"
 
 
@@ -43,6 +40,7 @@ class PretrainedModel:
         self.model = model.eval()
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.history: list[dict[str, Any]] = []
+        self.data = TableDataModule.from_pipeline(pipeline, config.data)  # encodes new tables as in training
 
     @property
     def embedding_dim(self) -> int:
@@ -50,11 +48,7 @@ class PretrainedModel:
 
     def encode_table(self, table: TableLike, on_error: str | None = None) -> EncodedData:
         """The table's rows loaded and preprocessed as the model was trained (no targets needed)."""
-        loaded = load_table(read_table(table), self.pipeline.schema, on_error=on_error or self.config.data.on_error,
-                            data_root=self.config.data.data_root, require_targets=False,
-                            file_lookups=self.pipeline.file_lookups(),
-                            max_image_pixels=self.pipeline.image_pixel_limits())
-        return self.pipeline.transform(loaded, with_targets=False)
+        return self.data.encode(table, with_targets=False, on_error=on_error)
 
     @torch.no_grad()
     def embed(self, table: TableLike | EncodedData, batch_size: int = 256, on_error: str | None = None,

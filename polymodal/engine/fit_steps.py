@@ -1,35 +1,105 @@
-"""The steps every supervised fit shares, in memory or streamed: the schema, the module, the baseline, the end.
+"""The steps every run shares, supervised or not, in memory or streamed: the checks before training, the
+data module, the inputs' preprocessing, the module, the run folder, the baseline and the end.
 
-:func:`polymodal.engine.fit.fit` and :func:`polymodal.engine.stream_fit.fit_stream` both call them, so
-neither needs the other's module (the data flows one way: fit chooses the streamed path and calls it).
+:func:`polymodal.engine.fit.fit` and :func:`polymodal.engine.pretrain.pretrain` both call them; the table
+path itself is :mod:`polymodal.data.module`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lightning as L
 import numpy as np
 
-from polymodal.config import FitConfig
+from polymodal.config import FitConfig, ModelConfig, PretrainConfig
 from polymodal.data.dataset import EncodedData
+from polymodal.data.module import DataModule, Preparation, StreamingDataModule, TableDataModule, TableLike
 from polymodal.data.pipeline import DataPipeline
-from polymodal.data.schema import Schema, TaskKind, infer_schema
+from polymodal.data.schema import Schema, TaskKind
+from polymodal.data.table import Table
+from polymodal.encoders.pretrained import with_pretrained_preprocessing
+from polymodal.encoders.pretrained.joint import with_joint_encoders
 from polymodal.engine.atomic import atomic_write_json
+from polymodal.engine.bundle import check_writable_bundle_path
 from polymodal.engine.module import SupervisedModule
+from polymodal.engine.resume import RESUME_DIR
+from polymodal.engine.state_files import check_state_path
 from polymodal.engine.trainer import TrainResult
+from polymodal.engine.transfer import TransferSource
 from polymodal.evaluation.baseline import classical_baseline
+from polymodal.fusion import FUSIONS
 from polymodal.models.builder import build_model
 from polymodal.models.ensemble import EnsembleModel
 from polymodal.predictor import Predictor
 
+RunConfig = TypeVar("RunConfig", FitConfig, PretrainConfig)
 
-def infer_table_schema(frame: Any, config: FitConfig) -> Schema:
-    data = config.data
-    ignore = [*data.ignore, *([data.split_column] if data.split_column else [])]
-    return infer_schema(frame, data.targets, data.modalities, data.tasks, ignore=ignore,
-                        group_tabular=data.group_tabular)
+
+def check_transfer_options(model: ModelConfig) -> None:
+    """``freeze`` and ``transfer="trunk"`` need ``init_from``; an early (raw-input) fusion has no encoders."""
+    if model.init_from is None:
+        if model.freeze or model.transfer != "encoders":
+            raise ValueError("freeze and transfer='trunk' act on transferred weights: give init_from=BUNDLE "
+                             "(--init-from BUNDLE)")
+        return
+    if model.transfer == "encoders" and getattr(FUSIONS.get(model.fusion).factory, "raw_inputs", False):
+        raise ValueError(f"the fusion {model.fusion!r} feeds raw inputs to the model, with no encoders to "
+                         f"initialise from {model.init_from}; choose another fusion")
+
+
+def check_outputs(table: TableLike | DataModule, kind: str, out: str | Path | None, run_dir: str | Path | None,
+                  data_root: str | None, force: bool = False) -> None:
+    """Refuse, before any training, an ``out`` that saving a bundle of ``kind`` may not replace (a folder
+    that is not a bundle; the current folder; one holding the table or the data root; see
+    :func:`~polymodal.engine.bundle.check_writable_bundle_path`) and a ``run_dir`` whose resume folder
+    holds other files."""
+    if out is not None:
+        inputs: list[str | Path] = [data_root] if data_root else []
+        if isinstance(table, TableDataModule) and table.table is not None:
+            table = table.table
+        elif isinstance(table, StreamingDataModule):
+            table = table.path
+        if isinstance(table, (str, Path)):
+            inputs.append(table)
+        elif isinstance(table, Table):
+            inputs.append(table.base_dir)
+        check_writable_bundle_path(out, kind, force=force, inputs=inputs)
+    if run_dir is not None:
+        check_state_path(Path(run_dir) / RESUME_DIR)
+
+
+def data_module(table: TableLike | DataModule, config: FitConfig | PretrainConfig, supervised: bool) -> DataModule:
+    """The data module of a run: ``table`` itself when it is one (set up or not), else one over ``table``,
+    streamed when ``config.data.stream``."""
+    if isinstance(table, DataModule):
+        if table.supervised != supervised:
+            raise ValueError(f"this data module was made {'with' if table.supervised else 'without'} targets; "
+                             f"a {'supervised fit' if supervised else 'pretraining run'} needs one made "
+                             f"{'with' if supervised else 'without'} them")
+        return table
+    kind = StreamingDataModule if config.data.stream else TableDataModule
+    return kind(table, config.data, supervised=supervised, val_fraction=config.train.val_fraction,
+                seed=config.train.seed)
+
+
+def prepare_inputs(config: RunConfig, schema: Schema, transfer: str = "encoders",
+                   ) -> tuple[RunConfig, TransferSource | None, Preparation]:
+    """``config`` with its encoders resolved for ``schema`` (a joint model's columns, a transferred
+    bundle's encoders), the bundle to transfer from, and the preprocessing those encoders need."""
+    kinds = {m.name: m.kind for m in schema.modalities}
+    config = config.model_copy(update={"model": with_joint_encoders(config.model, kinds)})  # image+text=hf:...
+    source = TransferSource.load(config.model.init_from) if config.model.init_from else None
+    if source is not None:
+        config = config.model_copy(update={"model": source.resolve(config.model, schema, transfer)})
+    model = config.model
+    preprocess = with_pretrained_preprocessing(config.data.preprocess, model.encoders, model.encoder_args, kinds)
+    return config, source, Preparation(preprocess, source.preprocessors if source else None)
 
 
 def build_module(config: FitConfig, pipeline: DataPipeline) -> SupervisedModule:
@@ -48,6 +118,36 @@ def build_module(config: FitConfig, pipeline: DataPipeline) -> SupervisedModule:
         loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
         label_smoothing=config.train.label_smoothing,
     )
+
+
+def run_fingerprint(config: FitConfig | PretrainConfig, data: DataModule) -> dict[str, Any]:
+    """What a resumed run must share with the checkpoint: the config (less display options) and the rows
+    the data module trains and validates on (see :meth:`DataModule.fingerprint`)."""
+    resolved = config.model_dump(mode="json")
+    resolved["train"].pop("progress", None)
+    resolved["train"].pop("verbose", None)
+    resolved["train"].pop("time_limit", None)  # a resumed run may be given another budget
+    return {"config": resolved, "rows": data.fingerprint()}
+
+
+@contextlib.contextmanager
+def run_folder(run_dir: str | Path | None, prefix: str) -> Iterator[Path]:
+    """``run_dir``, or a temporary folder removed when the run ends (its log is kept in the metrics)."""
+    if run_dir is not None:
+        yield Path(run_dir)
+        return
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def train_metrics(result: TrainResult, kept_folder: bool) -> dict[str, Any]:
+    """What the metrics keep of a training result: everything but the history (kept apart) and the rank;
+    the log's path only when the run folder is kept."""
+    skip = {"history", "global_rank", *(() if kept_folder else ("log_path",))}
+    return {k: v for k, v in vars(result).items() if k not in skip}
 
 
 def fit_baseline(pipeline: DataPipeline, data: EncodedData, splits: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
@@ -70,4 +170,5 @@ def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: P
     return predictor
 
 
-__all__ = ["build_module", "finish", "fit_baseline", "infer_table_schema"]
+__all__ = ["build_module", "check_outputs", "check_transfer_options", "data_module", "finish", "fit_baseline",
+           "prepare_inputs", "run_fingerprint", "run_folder", "train_metrics"]

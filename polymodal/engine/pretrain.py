@@ -10,30 +10,20 @@ Example
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Collection
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 
-from polymodal.config import DataConfig, PretrainConfig, with_options
-from polymodal.data.dataset import EncodedData
-from polymodal.data.pipeline import DataPipeline
-from polymodal.data.schema import Schema, infer_schema
-from polymodal.data.splits import split_by_column, stratified_split
-from polymodal.data.table import read_table
-from polymodal.data.validation import LoadedTable, load_table
-from polymodal.encoders.pretrained import with_pretrained_preprocessing
-from polymodal.encoders.pretrained.joint import joint_init, with_joint_encoders
+from polymodal.config import PretrainConfig, with_options
+from polymodal.data.module import DataModule, TableDataModule
+from polymodal.encoders.pretrained.joint import joint_init
 from polymodal.engine.atomic import atomic_write_json
-from polymodal.engine.fit import check_outputs
+from polymodal.engine.fit_steps import check_outputs, data_module, prepare_inputs, run_folder, train_metrics
 from polymodal.engine.pretrain_module import PretrainModule
-from polymodal.engine.trainer import train
-from polymodal.engine.transfer import TransferSource
-from polymodal.errors import DataError
+from polymodal.engine.trainer import train_on
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.objectives import OBJECTIVES, build_representation_model
 from polymodal.pretrained import BUNDLE_KIND, PretrainedModel, TableLike
@@ -46,23 +36,6 @@ def pretrain_config(objective: str | None = None, config: PretrainConfig | None 
     if objective is not None:
         options["objective"] = objective
     return with_options(config if config is not None else PretrainConfig(), options)
-
-
-def _schema(frame: Any, data: DataConfig) -> Schema:
-    # targets are labels: kept out of the inputs of an unsupervised objective
-    ignore = [*data.ignore, *data.targets, *([data.split_column] if data.split_column else [])]
-    return infer_schema(frame, [], data.modalities, {}, ignore=ignore, group_tabular=data.group_tabular)
-
-
-def _splits(loaded: LoadedTable, frame: Any, config: PretrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    positions = np.arange(len(loaded.rows))
-    if config.data.split_column:  # the test rows stay unseen, as in fit
-        _, test_rows = split_by_column(frame, config.data.split_column)
-        positions = positions[~np.isin(loaded.rows, test_rows)]
-        if len(positions) == 0:
-            raise DataError(f"split column {config.data.split_column!r} marks every row as test")
-    tr, va = stratified_split(len(positions), None, config.train.val_fraction, config.train.seed)
-    return positions[tr], positions[va]
 
 
 def check_dcca_batches(sizes: dict[str, int], batch_size: int, latent_dim: int,
@@ -99,13 +72,8 @@ def check_dcca_batches(sizes: dict[str, int], batch_size: int, latent_dim: int,
                      f"use batch_size={good}{hint} (or a smaller latent_dim)")
 
 
-def _paired(data: EncodedData, index: np.ndarray) -> np.ndarray:
-    both = np.logical_and.reduce([data.masks[n].numpy() for n in sorted(data.masks)])
-    return index[both[index]]
-
-
 def pretrain(
-    table: TableLike, objective: str | None = None, *, config: PretrainConfig | None = None,
+    table: TableLike | DataModule, objective: str | None = None, *, config: PretrainConfig | None = None,
     out: str | Path | None = None, run_dir: str | Path | None = None, force: bool = False, **options: Any,
 ) -> PretrainedModel:
     """Learn a representation of ``table``'s modalities with ``objective`` (see ``OBJECTIVES``).
@@ -121,47 +89,40 @@ def pretrain(
     if cfg.data.stream:
         raise ValueError("pretrain does not stream tables yet (data.stream); turn it off, or fit a supervised "
                          "model with polymodal.fit(..., stream=True)")
-    check_outputs(table, BUNDLE_KIND, out, run_dir, cfg.data.data_root, force)
-    tbl = read_table(table)
-    schema = _schema(tbl.frame, cfg.data)
     if cfg.model.freeze and not cfg.model.init_from:
         raise ValueError("freeze acts on transferred encoders: give init_from=BUNDLE (--init-from BUNDLE)")
-    kinds = {m.name: m.kind for m in schema.modalities}
+    check_outputs(table, BUNDLE_KIND, out, run_dir, cfg.data.data_root, force)
+    data = data_module(table, cfg, supervised=False)
     # init_from=hf:JOINT starts from a joint model's towers; image+text=hf:... becomes one encoder per column
-    cfg = cfg.model_copy(update={"model": with_joint_encoders(joint_init(cfg.model), kinds)})
-    source = TransferSource.load(cfg.model.init_from) if cfg.model.init_from else None
-    if source is not None:
-        cfg = cfg.model_copy(update={"model": source.resolve(cfg.model, schema)})
-    preprocess = with_pretrained_preprocessing(cfg.data.preprocess, cfg.model.encoders, cfg.model.encoder_args, kinds)
-    pipeline = DataPipeline(schema, preprocess, fitted=source.preprocessors if source else None)
-    loaded = load_table(tbl, schema, on_error=cfg.data.on_error, data_root=cfg.data.data_root, require_targets=False,
-                        file_lookups=pipeline.file_lookups(), max_image_pixels=pipeline.image_pixel_limits())
-    train_index, val_index = _splits(loaded, tbl.frame, cfg)
-    pipeline.fit(loaded, train_index)
-    data = pipeline.transform(loaded, with_targets=False)
+    cfg = cfg.model_copy(update={"model": joint_init(cfg.model)})
+    cfg, source, preparation = prepare_inputs(cfg, data.schema)
+    data.setup(preparation)
+    pipeline = data.fitted
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed
-    model = build_representation_model(cfg.model.objective, pipeline.input_info(), kinds, cfg.model.encoders,
+    model = build_representation_model(cfg.model.objective, pipeline.input_info(), data.kinds, cfg.model.encoders,
                                        cfg.model.encoder_args, cfg.model.objective_args, cfg.model.augment)
     transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None
     _check_something_trains(model, cfg.model.encoders)
-    if isinstance(model, DCCAModel):  # correlations need both views of a row
-        train_index, val_index = _paired(data, train_index), _paired(data, val_index)
-        check_dcca_batches({"training": len(train_index), "validation": len(val_index)}, cfg.train.batch_size,
-                           model.embedding_dim, drop_last=("training",) if cfg.train.drop_last else ())
+    if isinstance(model, DCCAModel) and isinstance(data, TableDataModule):  # correlations need both views of a row
+        data.keep_complete_rows(("train", "val"))
+        sizes = {"training": len(data.splits["train"]), "validation": len(data.splits["val"])}
+        check_dcca_batches(sizes, cfg.train.batch_size, model.embedding_dim,
+                           drop_last=("training",) if cfg.train.drop_last else ())
     module = PretrainModule(model, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    work = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="polymodal-pretrain-"))
-    result = train(module, data.subset(train_index), data.subset(val_index), cfg.train, work,
-                   select_best=model.select_best_epoch)
-    metrics = {
-        "train": {k: v for k, v in asdict(result).items() if k != "history"},
-        "sizes": {"train": len(train_index), "val": len(val_index)},
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "skipped": {"cells": dict(loaded.report.skipped_cells), "rows": loaded.report.dropped_rows},
-        **({"transfer": transferred} if transferred is not None else {}),
-    }
-    pretrained = PretrainedModel(cfg, pipeline, module.model, metrics)
-    pretrained.history = result.history
-    atomic_write_json(work / "config.json", cfg.model_dump(mode="json"))
+    with run_folder(run_dir, "polymodal-pretrain-") as work:
+        result = train_on(module, data, cfg.train, work, select_best=model.select_best_epoch)
+        summary = data.summary()
+        metrics = {
+            "train": train_metrics(result, kept_folder=run_dir is not None),
+            "sizes": {k: v for k, v in summary["sizes"].items() if k != "test"},
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "skipped": summary["skipped"],
+            **({"transfer": transferred} if transferred is not None else {}),
+            "history": result.history,
+        }
+        pretrained = PretrainedModel(cfg, pipeline, module.model, metrics)
+        pretrained.history = result.history
+        atomic_write_json(work / "config.json", cfg.model_dump(mode="json"))
     if out is not None:
         pretrained.save(out, force=force)
     return pretrained

@@ -22,7 +22,8 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
 from polymodal.config import TrainConfig
-from polymodal.data.dataset import EncodedData, EncodedDataset, collate_batch
+from polymodal.data.dataset import EncodedData
+from polymodal.data.module import DataModule, make_loader
 from polymodal.engine.atomic import atomic_write_with
 from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 from polymodal.engine.schedule import LearningRateSchedule
@@ -74,20 +75,6 @@ class TrainResult:
     resumed_after_epochs: int | None = None
     global_rank: int = 0
     time_limit_reached: bool = False
-
-
-def make_loader(data: EncodedData, config: TrainConfig, shuffle: bool, drop_last: bool = False) -> DataLoader:
-    """Batches of ``config.batch_size`` samples; ``drop_last`` leaves out an incomplete last batch (it is an
-    error when that would leave no batch at all)."""
-    if drop_last and len(data) < config.batch_size:
-        raise ValueError(f"drop_last with batch_size {config.batch_size} leaves no batch of the {len(data)} "
-                         f"sample(s): use a batch_size of at most {len(data)}")
-    generator = torch.Generator().manual_seed(config.seed)
-    return DataLoader(
-        EncodedDataset(data), batch_size=config.batch_size, shuffle=shuffle, generator=generator,
-        num_workers=config.num_workers, persistent_workers=config.num_workers > 0, drop_last=drop_last,
-        collate_fn=collate_batch,
-    )
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
@@ -162,6 +149,17 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     val_loader = make_loader(val_data, config, False)
     return train_loaders(module, train_loader, val_loader, config, run_dir, fingerprint, resume,
                          n_train=len(train_data), select_best=select_best, callbacks=callbacks)
+
+
+def train_on(module: L.LightningModule, data: DataModule, config: TrainConfig, run_dir: Path,
+             fingerprint: dict[str, Any] | None = None, resume: bool = False, select_best: bool = True,
+             callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """:func:`train` on the batches of a set-up :class:`~polymodal.data.module.DataModule` (in memory or
+    streamed: the training code only asks it for its loaders)."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    return train_loaders(module, data.train_dataloader(config), data.val_dataloader(config), config, run_dir,
+                         fingerprint, resume, n_train=data.rows_per_epoch, select_best=select_best,
+                         callbacks=callbacks)
 
 
 class SampleCounter(Callback):

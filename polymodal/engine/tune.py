@@ -43,11 +43,11 @@ from typing import Any, Literal
 import pandas as pd
 
 from polymodal.config import FitConfig, with_options
+from polymodal.data.module import TableDataModule
 from polymodal.data.schema import TaskKind
-from polymodal.data.table import read_table
 from polymodal.engine.atomic import atomic_write_text
 from polymodal.engine.bundle import check_writable_bundle_path
-from polymodal.engine.fit import fit, infer_table_schema
+from polymodal.engine.fit import fit
 from polymodal.engine.search_space import Dimension, apply_params, resolve_space, space_record, suggest
 from polymodal.errors import PolymodalError, ResumeError
 from polymodal.evaluation.metrics import higher_is_better
@@ -329,10 +329,14 @@ def tune(table: TableLike, config: FitConfig, *, trials: int, study: str | Path,
     check_single_process(config)
     directory = check_study_dir(study, out)
     bundle = Path(out) if out is not None else directory / BEST
-    tbl = read_table(table)
+    # one data module for every trial: the table is read, loaded and encoded once (the space holds nothing
+    # that changes the preprocessing)
+    data = TableDataModule(table, config.data, supervised=True, val_fraction=config.train.val_fraction,
+                           seed=config.train.seed)
+    tbl = data.table
     check_writable_bundle_path(bundle, "supervised", inputs=[tbl.base_dir] + ([table] if isinstance(table, (str, Path))
                                                                              else []))
-    schema = infer_table_schema(tbl.frame, config)
+    schema = data.schema
     kinds = {m.name: m.kind.value for m in schema.modalities}
     first = schema.targets[0]
     metric = objective_metric(first.task, metric)
@@ -358,7 +362,7 @@ def tune(table: TableLike, config: FitConfig, *, trials: int, study: str | Path,
                                              n_startup_trials=min(10, max(3, trials // 4)))
         study_obj = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=sampler,
                                       pruner=make_pruner(pruner))
-        state = _Study(tbl, config, space, kinds, first.column, metric, bundle,
+        state = _Study(data, config, space, kinds, first.column, metric, bundle,
                        None if time_limit is None else start + time_limit,
                        lambda trial: [PyTorchLightningPruningCallback(trial, monitor=f"val_{first.column}_{metric}")])
 

@@ -86,11 +86,11 @@ def test_sample_is_seeded_uniform_and_independent_of_chunk_size(parquet: Path) -
 
 
 def _pipeline(parquet: Path):
-    from polymodal.config import FitConfig
-    from polymodal.engine.stream_fit import fit_pipeline_on_sample
+    from polymodal.config import DataConfig
+    from polymodal.data.module import StreamingDataModule
 
-    config = FitConfig.model_validate({"data": {"targets": ["y"], "fit_sample_rows": 300, "chunk_rows": 100}})
-    return fit_pipeline_on_sample(parquet, config)[0]
+    data = DataConfig(targets=["y"], fit_sample_rows=300, chunk_rows=100)
+    return StreamingDataModule(parquet, data).setup().fitted
 
 
 def test_streaming_dataset_yields_each_row_of_its_split_once(parquet: Path) -> None:
@@ -123,12 +123,12 @@ def test_bad_cells_in_a_late_chunk_are_reported_by_global_row(tmp_path: Path) ->
 
 
 def _pipeline_csv(path: Path):
-    from polymodal.config import FitConfig
-    from polymodal.engine.stream_fit import fit_pipeline_on_sample
+    from polymodal.config import DataConfig
+    from polymodal.data.module import StreamingDataModule
 
-    config = FitConfig.model_validate({"data": {"targets": ["y"], "fit_sample_rows": 100, "chunk_rows": 100,
-                                                "modalities": {"x": "numeric"}, "on_error": "skip"}})
-    return fit_pipeline_on_sample(path, config)[0]
+    data = DataConfig.model_validate({"targets": ["y"], "fit_sample_rows": 100, "chunk_rows": 100,
+                                      "modalities": {"x": "numeric"}, "on_error": "skip"})
+    return StreamingDataModule(path, data).setup().fitted
 
 
 def test_load_chunk_drops_a_chunk_without_targets_under_skip(parquet: Path) -> None:

@@ -34,8 +34,8 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
         pytest.fail("training started before the output folder was checked")
 
-    monkeypatch.setattr("polymodal.engine.fit.train", refuse)
-    monkeypatch.setattr("polymodal.engine.pretrain.train", refuse)
+    monkeypatch.setattr("polymodal.engine.fit.train_on", refuse)
+    monkeypatch.setattr("polymodal.engine.pretrain.train_on", refuse)
 
 
 def _unchanged(folder: Path) -> bool:

@@ -9,7 +9,6 @@ import pytest
 import polymodal
 from polymodal.data.streaming import StreamingDataset, concat_encoded
 from polymodal.engine.pretrain import pretrain
-from polymodal.engine.stream_fit import evaluate_stream
 from tests.data.test_streaming import _table
 
 
@@ -23,7 +22,7 @@ def test_streamed_fit_learns_and_predicts(tmp_path: Path) -> None:
     assert 300 < predictor.metrics["sizes"]["val"] < 500  # 20% of 2000 by the hash split
     chunks = list(StreamingDataset(path, predictor.pipeline, "val", val_fraction=0.2, chunk_rows=100).encoded_chunks())
     whole = predictor.evaluate_encoded(concat_encoded(chunks))  # metrics over all validation rows at once
-    assert evaluate_stream(predictor, chunks)["y"] == pytest.approx(whole["y"])
+    assert predictor.evaluate_chunks(chunks)["y"] == pytest.approx(whole["y"])
     assert predictor.metrics["validation"]["y"] == pytest.approx(whole["y"])
     test = _table(300, seed=9)
     predicted = polymodal.load(tmp_path / "model").predict(test.drop(columns="y"))

@@ -14,11 +14,11 @@ import torch
 
 import polymodal
 from polymodal.config import FitConfig
+from polymodal.data.module import table_schema
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.table import read_table
 from polymodal.data.validation import load_table
 from polymodal.datasets import make_synthetic_table
-from polymodal.engine.fit import infer_table_schema
 from polymodal.engine.pretrain import pretrain
 from polymodal.engine.transfer import TransferSource
 from polymodal.models.builder import build_model
@@ -65,7 +65,7 @@ def test_initialised_encoders_equal_the_source_and_reuse_its_preprocessing(contr
     source = TransferSource.load(contrastive)
     config = FitConfig.model_validate({"data": {"targets": ["label"], "ignore": ["parity"]}})
     tbl = read_table(two_targets)
-    schema = infer_table_schema(tbl.frame, config)
+    schema = table_schema(tbl.frame, config.data, supervised=True)
     model_config = source.resolve(config.model, schema)
     assert model_config.encoders == {"embedding": "vector-mlp", "tabular": "tabular-mlp"}
     assert model_config.encoder_args["embedding"] == {"output_dim": 12}  # the source's kind-level argument

@@ -1,0 +1,442 @@
+"""One data path: a table in; its schema, fitted preprocessing, encoded splits and batches out.
+
+A :class:`DataModule` owns every step between a user's table and the training loop, as Lightning's
+``LightningDataModule`` does: read -> schema -> preprocessing (chosen by the caller once the schema is
+known, e.g. a pretrained encoder's processor or a transferred bundle's preprocessors) -> load -> split ->
+fit -> encode -> loaders; and, once fitted, :meth:`DataModule.encode` for new tables. Two variants share
+the interface: :class:`TableDataModule` holds the encoded table in memory; :class:`StreamingDataModule`
+fits on a sample and reads the table chunk by chunk at every pass
+(:class:`~polymodal.data.streaming.StreamingDataset`).
+
+Example
+-------
+>>> dm = TableDataModule("digits.csv", DataConfig(targets=["digit"]), supervised=True)  # doctest: +SKIP
+>>> dm.schema.modalities                                         # doctest: +SKIP
+>>> dm.setup(Preparation()).train_dataloader(TrainConfig())      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from polymodal.config import DataConfig, TrainConfig, resolve_data_root
+from polymodal.data.dataset import EncodedData, EncodedDataset, collate_batch
+from polymodal.data.pipeline import DataPipeline
+from polymodal.data.preprocessing import Preprocessor
+from polymodal.data.schema import Schema, TaskKind, infer_schema
+from polymodal.data.splits import split_by_column, stratified_split
+from polymodal.data.streaming import (
+    StreamingDataset,
+    StreamReport,
+    hash_split,
+    load_chunk,
+    sample_rows,
+    stream_format,
+)
+from polymodal.data.table import Table, read_table
+from polymodal.data.validation import LoadedTable, ValidationReport, load_table
+from polymodal.errors import DataError
+
+TableLike = str | Path | pd.DataFrame | Table
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """How the modalities are preprocessed, chosen by the caller from the schema: options per modality
+    name or kind (``{"image": {"image_size": 32}}``), and preprocessors fitted elsewhere (a transferred
+    bundle's), used as they are."""
+
+    preprocess: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    fitted: Mapping[str, Preprocessor] | None = None
+
+
+def _same_preparation(a: Preparation, b: Preparation | None) -> bool:
+    # preprocessors transferred from one bundle are loaded anew by each run: the same names, the same bundle
+    return b is not None and dict(a.preprocess) == dict(b.preprocess) and set(a.fitted or {}) == set(b.fitted or {})
+
+
+def table_schema(frame: pd.DataFrame, data: DataConfig, supervised: bool) -> Schema:
+    """The schema of ``frame`` under ``data``: the split column and ignored columns are never inputs;
+    without supervision (pretraining) the target columns are labels, kept out of the inputs too."""
+    ignore = [*data.ignore, *([data.split_column] if data.split_column else [])]
+    if not supervised:
+        return infer_schema(frame, [], data.modalities, {}, ignore=[*ignore, *data.targets],
+                            group_tabular=data.group_tabular)
+    return infer_schema(frame, data.targets, data.modalities, data.tasks, ignore=ignore,
+                        group_tabular=data.group_tabular)
+
+
+def split_rows(loaded: LoadedTable, frame: pd.DataFrame, split_column: str | None, val_fraction: float,
+               seed: int, stratify: str | None = None) -> dict[str, np.ndarray]:
+    """Positions in ``loaded`` of the training, validation and test rows. The test rows are those the
+    split column marks (none without one); the others are split, stratified by the loaded target
+    ``stratify`` when given."""
+    positions = np.arange(len(loaded.rows))
+    test = np.empty(0, dtype=np.int64)
+    if split_column:
+        _, test_rows = split_by_column(frame, split_column)
+        in_test = np.isin(loaded.rows, test_rows)
+        positions, test = np.flatnonzero(~in_test), np.flatnonzero(in_test)
+        if len(positions) == 0:
+            raise DataError(f"split column {split_column!r} marks every row as test")
+    labels = loaded.targets[stratify].iloc[positions].to_numpy() if stratify is not None else None
+    tr, va = stratified_split(len(positions), labels, val_fraction, seed)
+    return {"train": positions[tr], "val": positions[va], "test": test}
+
+
+def make_loader(data: EncodedData, config: TrainConfig, shuffle: bool, drop_last: bool = False) -> DataLoader:
+    """Batches of ``config.batch_size`` samples of ``data``, seeded; ``drop_last`` leaves out an incomplete
+    last batch (an error when that would leave no batch at all)."""
+    if drop_last and len(data) < config.batch_size:
+        raise ValueError(f"drop_last with batch_size {config.batch_size} leaves no batch of the {len(data)} "
+                         f"sample(s): use a batch_size of at most {len(data)}")
+    generator = torch.Generator().manual_seed(config.seed)
+    return DataLoader(
+        EncodedDataset(data), batch_size=config.batch_size, shuffle=shuffle, generator=generator,
+        num_workers=config.num_workers, persistent_workers=config.num_workers > 0, drop_last=drop_last,
+        collate_fn=collate_batch,
+    )
+
+
+class DataModule(ABC):
+    """The data of one run. ``schema`` is known before :meth:`setup`; :meth:`setup` fits the
+    preprocessing on the training rows; then the loaders give batches and :meth:`encode` encodes new
+    tables as the training rows were."""
+
+    def __init__(self, data: DataConfig, *, supervised: bool = True, val_fraction: float = 0.2,
+                 seed: int = 0) -> None:
+        self.data, self.supervised = data, supervised
+        self.val_fraction, self.seed = val_fraction, seed
+        self.pipeline: DataPipeline | None = None
+        self._preparation: Preparation | None = None
+
+    @property
+    @abstractmethod
+    def schema(self) -> Schema:
+        """The table's modalities and targets (read from the table, or from its sample when streamed)."""
+
+    @property
+    def kinds(self) -> dict[str, Any]:
+        return {m.name: m.kind for m in self.schema.modalities}
+
+    @property
+    def fitted(self) -> DataPipeline:
+        """The fitted pipeline; an error before :meth:`setup`."""
+        if self.pipeline is None:
+            raise RuntimeError("the data module is not set up; call setup(preparation) first")
+        return self.pipeline
+
+    def setup(self, preparation: Preparation | None = None) -> DataModule:
+        """Load, split, fit the preprocessing on the training rows and encode. Calling it again with the
+        same preparation does nothing (a tuning study sets one module up for all its trials)."""
+        preparation = preparation or Preparation()
+        if self.pipeline is not None:
+            if not _same_preparation(preparation, self._preparation):
+                raise ValueError("this data module is already set up with other preprocessing; make a new one")
+            return self
+        self._setup(DataPipeline(self.schema, preparation.preprocess, fitted=preparation.fitted))
+        self._preparation = preparation
+        return self
+
+    @abstractmethod
+    def _setup(self, pipeline: DataPipeline) -> None: ...
+
+    @property
+    def last_report(self) -> ValidationReport | None:
+        """The validation report of the whole table (None when streamed: see the run's ``skipped``)."""
+        return None
+
+    @property
+    @abstractmethod
+    def n_train(self) -> int:
+        """Training rows (of the fit sample when streamed): what presets scale by."""
+
+    @property
+    def rows_per_epoch(self) -> int | None:
+        """Training rows per epoch when known before a pass (None when streamed: counted while training)."""
+        return None
+
+    @abstractmethod
+    def train_dataloader(self, config: TrainConfig) -> DataLoader: ...
+
+    @abstractmethod
+    def val_dataloader(self, config: TrainConfig) -> DataLoader: ...
+
+    @abstractmethod
+    def chunks(self, split: str) -> Iterator[EncodedData]:
+        """The encoded rows of ``split`` (``train``, ``val`` or ``test``), in one piece or chunk by chunk."""
+
+    @abstractmethod
+    def summary(self) -> dict[str, Any]:
+        """The rows of each split and what was skipped, for a run's metrics."""
+
+    @abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the rows trained and validated on, for resuming a run."""
+
+    @abstractmethod
+    def fit_rows(self) -> EncodedData:
+        """Encoded training rows held in memory (all of them, or the fit sample's when streamed)."""
+
+    @abstractmethod
+    def baseline_rows(self) -> tuple[EncodedData, dict[str, np.ndarray]] | None:
+        """Encoded rows and their splits for the classical baseline (None when there is no validation row)."""
+
+    # -- prediction: new tables encoded as the training rows were ------------------------------------
+    def load(self, table: TableLike, with_targets: bool = True, on_error: str | None = None,
+             data_root: str | Path | None = None) -> LoadedTable:
+        """The raw cells of ``table`` under the fitted schema, before preprocessing; with targets and
+        ``on_error="skip"`` the rows holding labels never seen in training are dropped (reported)."""
+        return load_for(self.fitted, self.data, table, with_targets, on_error, data_root)
+
+    def encode(self, table: TableLike, with_targets: bool = False, on_error: str | None = None,
+               data_root: str | Path | None = None) -> EncodedData:
+        """``table`` loaded and preprocessed by the fitted pipeline."""
+        loaded = self.load(table, with_targets, on_error, data_root)
+        return self.fitted.transform(loaded, with_targets=with_targets)
+
+
+def load_for(pipeline: DataPipeline, data: DataConfig, table: TableLike, with_targets: bool = True,
+             on_error: str | None = None, data_root: str | Path | None = None) -> LoadedTable:
+    """``table``'s cells under ``pipeline``'s schema (the prediction path of every model): the media
+    files loaded as its preprocessors ask, within ``data``'s data root (or ``data_root``)."""
+    mode = on_error or data.on_error
+    root = resolve_data_root(data_root) if data_root is not None else data.data_root
+    loaded = load_table(read_table(table), pipeline.schema, on_error=mode, data_root=root,
+                        require_targets=with_targets, file_lookups=pipeline.file_lookups(),
+                        max_image_pixels=pipeline.image_pixel_limits())
+    if with_targets and mode == "skip" and pipeline.targets:
+        loaded = pipeline.drop_unseen_labels(loaded)
+    return loaded
+
+
+class TableDataModule(DataModule):
+    """The whole table in memory: read once, loaded, split (the split column's test rows held out, the
+    rest stratified by the first classification target), fitted on the training rows, encoded."""
+
+    def __init__(self, table: TableLike, data: DataConfig, *, supervised: bool = True, val_fraction: float = 0.2,
+                 seed: int = 0) -> None:
+        super().__init__(data, supervised=supervised, val_fraction=val_fraction, seed=seed)
+        self.table = read_table(table)
+        self._schema: Schema | None = None
+        self.loaded: LoadedTable | None = None
+        self.splits: dict[str, np.ndarray] = {}
+        self.encoded: EncodedData | None = None
+
+    @classmethod
+    def from_pipeline(cls, pipeline: DataPipeline, data: DataConfig) -> TableDataModule:
+        """A module for encoding new tables with an already fitted pipeline (a loaded bundle's)."""
+        module = cls.__new__(cls)
+        DataModule.__init__(module, data, supervised=bool(pipeline.targets))
+        module.table, module._schema, module.pipeline = None, pipeline.schema, pipeline  # type: ignore[assignment]
+        module.loaded, module.splits, module.encoded = None, {}, None
+        return module
+
+    @property
+    def schema(self) -> Schema:
+        if self._schema is None:
+            self._schema = table_schema(self.table.frame, self.data, self.supervised)
+        return self._schema
+
+    def _setup(self, pipeline: DataPipeline) -> None:
+        data = self.data
+        loaded = load_table(self.table, self.schema, on_error=data.on_error, data_root=data.data_root,
+                            require_targets=self.supervised, file_lookups=pipeline.file_lookups(),
+                            max_image_pixels=pipeline.image_pixel_limits())
+        first = self.schema.targets[0] if self.schema.targets else None
+        stratify = first.column if first is not None and first.task in (TaskKind.BINARY, TaskKind.MULTICLASS) else None
+        splits = split_rows(loaded, self.table.frame, data.split_column, self.val_fraction, self.seed, stratify)
+        pipeline.fit(loaded, splits["train"])
+        if self.supervised and data.on_error == "skip":  # skip drops the rows whose target is unusable, unseen too
+            loaded, splits = _without_unseen_labels(pipeline, loaded, splits)
+        self.loaded, self.splits, self.pipeline = loaded, splits, pipeline
+        self.encoded = pipeline.transform(loaded, with_targets=self.supervised)
+
+    @property
+    def report(self) -> ValidationReport:
+        if self.loaded is None:
+            raise RuntimeError("the data module is not set up; call setup(preparation) first")
+        return self.loaded.report
+
+    @property
+    def last_report(self) -> ValidationReport | None:
+        return self.loaded.report if self.loaded is not None else None
+
+    def split(self, name: str) -> EncodedData:
+        """The encoded rows of split ``name`` (``train``, ``val`` or ``test``)."""
+        if self.encoded is None:
+            raise RuntimeError("the data module is not set up; call setup(preparation) first")
+        return self.encoded.subset(self.splits[name])
+
+    def keep_complete_rows(self, splits: Sequence[str]) -> None:
+        """Keep in each of ``splits`` only the rows that hold every modality (deep CCA correlates the views
+        of a row: it needs them all)."""
+        if self.encoded is None:
+            raise RuntimeError("the data module is not set up; call setup(preparation) first")
+        masks = self.encoded.masks
+        complete = np.logical_and.reduce([masks[n].numpy() for n in sorted(masks)])
+        for name in splits:
+            index = self.splits[name]
+            self.splits[name] = index[complete[index]]
+
+    @property
+    def n_train(self) -> int:
+        return len(self.splits["train"])
+
+    @property
+    def rows_per_epoch(self) -> int | None:
+        return self.n_train
+
+    def train_dataloader(self, config: TrainConfig) -> DataLoader:
+        # only training batches are dropped: validation scores every sample
+        return make_loader(self.split("train"), config, True, drop_last=config.drop_last)
+
+    def val_dataloader(self, config: TrainConfig) -> DataLoader:
+        return make_loader(self.split("val"), config, False)
+
+    def chunks(self, split: str) -> Iterator[EncodedData]:
+        if len(self.splits[split]):
+            yield self.split(split)
+
+    def summary(self) -> dict[str, Any]:
+        return {"sizes": {k: len(v) for k, v in self.splits.items()},
+                "skipped": {"cells": dict(self.report.skipped_cells), "rows": self.report.dropped_rows}}
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {name: rows_digest(index) for name, index in self.splits.items()}
+
+    def fit_rows(self) -> EncodedData:
+        return self.split("train")
+
+    def baseline_rows(self) -> tuple[EncodedData, dict[str, np.ndarray]] | None:
+        if self.encoded is None or not len(self.splits["val"]):
+            return None
+        return self.encoded, self.splits
+
+
+def rows_digest(index: np.ndarray) -> dict[str, Any]:
+    """The count and a hash of row positions (what a resumed run compares)."""
+    return {"count": len(index), "sha256": hashlib.sha256(np.asarray(index, dtype=np.int64).tobytes()).hexdigest()}
+
+
+def _without_unseen_labels(pipeline: DataPipeline, loaded: LoadedTable,
+                           splits: dict[str, np.ndarray]) -> tuple[LoadedTable, dict[str, np.ndarray]]:
+    """``loaded`` without the validation and test rows whose labels the training rows never held (reported
+    as dropped), and ``splits`` moved to the positions of the rows that are left."""
+    kept = pipeline.drop_unseen_labels(loaded)
+    if kept is loaded:
+        return loaded, splits
+    position = np.full(len(loaded.rows), -1, dtype=np.int64)
+    keep = np.isin(loaded.rows, kept.rows)
+    position[keep] = np.arange(int(keep.sum()))
+    return kept, {name: position[idx][position[idx] >= 0] for name, idx in splits.items()}
+
+
+class StreamingDataModule(DataModule):
+    """A table larger than memory: the schema and preprocessing fitted on a seeded sample of
+    ``data.fit_sample_rows`` rows (its training rows), then every pass reads the table in chunks of
+    ``data.chunk_rows`` rows. Rows go to training or validation by a seeded hash of their position
+    (:func:`~polymodal.data.streaming.hash_split`)."""
+
+    def __init__(self, table: Any, data: DataConfig, *, supervised: bool = True, val_fraction: float = 0.2,
+                 seed: int = 0) -> None:
+        super().__init__(data, supervised=supervised, val_fraction=val_fraction, seed=seed)
+        self.path = _streamable(table)
+        self._sample = sample_rows(self.path, data.fit_sample_rows, seed=seed, chunk_rows=data.chunk_rows)
+        self._schema = table_schema(self._sample.reset_index(drop=True), data, supervised)
+        self._sample_encoded: EncodedData | None = None
+        self._sample_train = np.empty(0, dtype=np.int64)
+        self.sets: dict[str, StreamingDataset] = {}
+
+    @property
+    def schema(self) -> Schema:
+        return self._schema
+
+    def _setup(self, pipeline: DataPipeline) -> None:
+        data = self.data
+        loaded = load_chunk(self._sample, self.schema, self.path.parent.resolve(), str(self.path), data.on_error,
+                            data.data_root)
+        train_rows = np.flatnonzero(~hash_split(loaded.rows, self.val_fraction, self.seed))
+        if len(train_rows) == 0:
+            raise ValueError(f"the fit sample of {self.path} has no training row; raise fit_sample_rows")
+        pipeline.fit(loaded, train_rows)
+        self.pipeline, self._sample_train = pipeline, train_rows
+        self._sample_encoded = pipeline.transform(loaded, with_targets=self.supervised)
+
+    @property
+    def n_train(self) -> int:
+        return len(self._sample_train)
+
+    def _dataset(self, split: str, config: TrainConfig) -> StreamingDataset:
+        data = self.data
+        self.sets[split] = StreamingDataset(
+            self.path, self.fitted, split, val_fraction=self.val_fraction, seed=self.seed,
+            batch_size=config.batch_size, chunk_rows=data.chunk_rows, shuffle=split == "train",
+            on_error=data.on_error, data_root=data.data_root)
+        return self.sets[split]
+
+    def train_dataloader(self, config: TrainConfig) -> DataLoader:
+        workers = config.num_workers
+        return DataLoader(self._dataset("train", config), batch_size=None, num_workers=workers,
+                          persistent_workers=workers > 0)
+
+    def val_dataloader(self, config: TrainConfig) -> DataLoader:
+        workers = config.num_workers
+        return DataLoader(self._dataset("val", config), batch_size=None, num_workers=workers,
+                          persistent_workers=workers > 0)
+
+    def pass_report(self, split: str) -> StreamReport:
+        """What ``skip`` did in the last pass over ``split`` (in the main process only)."""
+        return self.sets[split].report if split in self.sets else StreamReport()
+
+    def chunks(self, split: str) -> Iterator[EncodedData]:
+        if split == "test":
+            return iter(())
+        return self._dataset(split, TrainConfig()).encoded_chunks()
+
+    def summary(self) -> dict[str, Any]:
+        train, val = self.pass_report("train"), self.pass_report("val")  # the last pass over each
+        return {"sizes": {"train": train.rows_used, "val": val.rows_used, "fit_sample_train": self.n_train},
+                "skipped": {"cells": dict(train.skipped_cells + val.skipped_cells),
+                            "rows": sorted(train.dropped_rows + val.dropped_rows)},
+                "stream": {"chunk_rows": self.data.chunk_rows, "fit_sample_rows": self.data.fit_sample_rows}}
+
+    def fingerprint(self) -> dict[str, Any]:
+        stat = self.path.stat()
+        return {"source": str(self.path.resolve()), "bytes": stat.st_size, "val_fraction": self.val_fraction,
+                "seed": self.seed, "chunk_rows": self.data.chunk_rows}
+
+    def fit_rows(self) -> EncodedData:
+        if self._sample_encoded is None:
+            raise RuntimeError("the data module is not set up; call setup(preparation) first")
+        return self._sample_encoded.subset(self._sample_train)
+
+    def baseline_rows(self) -> tuple[EncodedData, dict[str, np.ndarray]] | None:
+        if self._sample_encoded is None:
+            return None
+        val = np.setdiff1d(np.arange(len(self._sample_encoded)), self._sample_train)
+        if not len(val):
+            return None
+        return self._sample_encoded, {"train": self._sample_train, "val": val}
+
+
+def _streamable(table: Any) -> Path:
+    if not isinstance(table, (str, Path)):
+        raise TypeError(f"streaming reads a table file (CSV or Parquet path), got {type(table).__name__}; "
+                        "pass the file's path, or turn streaming off for a table already in memory")
+    stream_format(table)
+    return Path(table)
+
+
+__all__ = ["DataModule", "Preparation", "StreamingDataModule", "TableDataModule", "load_for", "make_loader",
+           "rows_digest", "split_rows", "table_schema"]
