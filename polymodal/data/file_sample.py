@@ -1,5 +1,8 @@
 """A media cell keyed by its file's bytes, decoded only when something needs its pixels or samples.
 
+The bytes are those of a file on disk, or the encoded file held in the table itself (a Hugging Face
+``{bytes, path}`` struct, a binary column): the same bytes give the same key either way.
+
 Frozen pretrained encoders look their embeddings up in the on-disk cache by a sample's content key.
 Keying a file by its bytes (not by its decoded content) lets a table load without decoding the
 files whose embeddings are already cached: :func:`~polymodal.data.validation.load_table` gives such
@@ -28,7 +31,7 @@ from typing import Any
 
 from polymodal.data.loading import load_audio, load_image
 
-LOADERS: dict[str, Callable[[Path], Any]] = {"image": load_image, "audio": load_audio}
+LOADERS: dict[str, Callable[[Path | bytes], Any]] = {"image": load_image, "audio": load_audio}
 KEY_BYTES = 16
 _CHUNK = 1 << 20
 _DIGESTS: dict[tuple[str, int, int], bytes] = {}
@@ -49,21 +52,31 @@ def file_digest(path: str | Path) -> bytes:
     return digest
 
 
+def _key(kind: str, digest: bytes) -> bytes:
+    if kind not in LOADERS:
+        raise ValueError(f"a file sample is an image or audio file, not {kind!r}")
+    return hashlib.blake2b(f"file\0{kind}\0".encode() + digest, digest_size=KEY_BYTES).digest()
+
+
 @dataclass(frozen=True, eq=False)
 class FileSample:
-    """An image or audio file with its content key; ``value`` is the decoded cell when already decoded."""
+    """An image or audio file with its content key; ``value`` is the decoded cell when already decoded;
+    ``data`` the file's bytes when the table holds them (``path`` is then ``None``)."""
 
-    path: Path
+    path: Path | None
     kind: str
     key: bytes
     value: Any = None
+    data: bytes | None = None
 
     @classmethod
     def of(cls, path: str | Path, kind: str, value: Any = None) -> FileSample:
-        if kind not in LOADERS:
-            raise ValueError(f"a file sample is an image or audio file, not {kind!r}")
-        key = hashlib.blake2b(f"file\0{kind}\0".encode() + file_digest(path), digest_size=KEY_BYTES).digest()
-        return cls(Path(path), kind, key, value)
+        return cls(Path(path), kind, _key(kind, file_digest(path)), value)
+
+    @classmethod
+    def of_bytes(cls, data: bytes, kind: str, value: Any = None) -> FileSample:
+        """A file held as bytes (its key is that of a file with these bytes)."""
+        return cls(None, kind, _key(kind, hashlib.sha256(data).digest()), value, bytes(data))
 
     def decoded(self) -> Any:
         """The decoded cell (a uint8 image array, or ``(samples, rate)``); read from disk if not held.
@@ -73,13 +86,15 @@ class FileSample:
         """
         if self.value is not None:
             return self.value
+        if self.path is None:
+            return LOADERS[self.kind](self.data if self.data is not None else b"")
         if self.key != FileSample.of(self.path, self.kind).key:
             raise ValueError(f"{self.path} changed after the table was loaded; load the table again")
         return LOADERS[self.kind](self.path)
 
     def with_value(self) -> FileSample:
         """This sample holding its decoded cell."""
-        return self if self.value is not None else FileSample(self.path, self.kind, self.key, self.decoded())
+        return self if self.value is not None else FileSample(self.path, self.kind, self.key, self.decoded(), self.data)
 
 
 def decoded(cell: Any) -> Any:

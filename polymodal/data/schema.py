@@ -19,6 +19,7 @@ from polymodal.data.cells import (
     AUDIO_EXTENSIONS,
     IMAGE_EXTENSIONS,
     is_missing,
+    media_kind,
     parse_label_list,
     parse_vector,
     path_extension,
@@ -97,7 +98,9 @@ def _present(series: pd.Series) -> list[Any]:
 
 def infer_column_kind(series: pd.Series) -> ColumnKind:
     """Guess what a column holds from its non-missing values (a majority decides, so that a few bad
-    cells are reported as problems instead of changing the kind)."""
+    cells are reported as problems instead of changing the kind). Media held in the cells (encoded bytes,
+    Hugging Face ``{bytes, path}`` structs, image arrays, PIL images, ``(samples, rate)`` tuples; see
+    :func:`~polymodal.data.cells.media_kind`) are image or audio columns, as are paths to such files."""
     values = _present(series)
     if not values:
         return ColumnKind.IGNORE
@@ -108,6 +111,10 @@ def infer_column_kind(series: pd.Series) -> ColumnKind:
     if pd.api.types.is_numeric_dtype(series):
         return ColumnKind.NUMERIC
     n = len(values)
+    held = [media_kind(v) for v in values]
+    for kind in (ColumnKind.IMAGE, ColumnKind.AUDIO):
+        if sum(k == kind.value for k in held) >= 0.8 * n:
+            return kind
     if sum(parse_vector(v) is not None for v in values) >= 0.8 * n:
         return ColumnKind.VECTOR
     extensions = [path_extension(v) for v in values]

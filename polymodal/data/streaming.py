@@ -11,7 +11,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -21,29 +21,37 @@ from torch.utils.data import IterableDataset, get_worker_info
 from polymodal.data.dataset import Batch, EncodedData
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema
-from polymodal.data.table import READERS, Table, _string_columns, check_header
+from polymodal.data.sources import GLOB_CHARACTERS, TableSource, is_url, open_source
+from polymodal.data.table import Table, _string_columns
 from polymodal.data.validation import ON_ERROR, LoadedTable, load_table
 from polymodal.errors import DataError, Problem
 
 STREAM_FORMATS = ("csv", "tsv", "parquet")
 
 
+def stream_source(location: str | Path) -> TableSource:
+    """The :class:`~polymodal.data.sources.TableSource` of ``location`` if it can be streamed (a CSV, TSV or
+    Parquet file, a folder or glob of Parquet shards, local or remote); a precise error otherwise."""
+    text = str(location)
+    if not is_url(text) and not GLOB_CHARACTERS & set(text) and not Path(text).exists():
+        raise DataError(f"table {Path(text)} does not exist or is not a file; streaming needs a CSV or Parquet file",
+                        [Problem("file not found", file=str(Path(text)))])
+    source = open_source(location)
+    if source.format not in STREAM_FORMATS:
+        raise DataError(f"cannot stream {source.location}: format {PurePosixPath(source.files[0]).suffix!r} is not "
+                        "streamable; use a .csv, .tsv or .parquet file (or turn streaming off)")
+    return source
+
+
 def stream_format(path: str | Path) -> str:
     """The table format of ``path`` if it can be streamed (CSV, TSV, Parquet); a precise error otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"table {path} does not exist or is not a file; streaming needs a CSV or Parquet file",
-                        [Problem("file not found", file=str(path))])
-    fmt = READERS.get(path.suffix.lower())
-    if fmt not in STREAM_FORMATS:
-        raise DataError(f"cannot stream {path}: format {path.suffix!r} is not streamable; "
-                        "use a .csv, .tsv or .parquet file (or turn streaming off)")
-    return fmt
+    return stream_source(path).format
 
 
 def iter_table_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield ``(start, frame)``: consecutive chunks of at most ``chunk_rows`` rows, where ``start`` is the
-    global position of the chunk's first row; the frame's index is ``start..start+len-1``.
+    global position of the chunk's first row; the frame's index is ``start..start+len-1``. ``path`` is
+    any location :func:`stream_source` accepts (shards are read in path order).
 
     Example
     -------
@@ -52,38 +60,14 @@ def iter_table_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[int, 
     """
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows}")
-    fmt = stream_format(path)
-    check_header(Path(path), fmt)
-    start = 0
-    for frame in _raw_chunks(Path(path), fmt, int(chunk_rows)):
-        frame = _string_columns(frame, str(path))
-        frame.index = pd.RangeIndex(start, start + len(frame))
-        yield start, frame
-        start += len(frame)
-
-
-def _raw_chunks(path: Path, fmt: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            # pre-buffering (pyarrow's default) keeps every row group read so far: memory would grow with the file
-            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_rows):
-                yield batch.to_pandas()
-        else:
-            with pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", chunksize=chunk_rows) as reader:
-                yield from reader
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read table {path} as {fmt}: {exc}") from exc
+    source = stream_source(path)
+    for start, frame in source.iter_chunks(int(chunk_rows)):
+        yield start, _string_columns(frame, source.location)
 
 
 def count_rows(path: str | Path, chunk_rows: int = 65536) -> int:
-    """Rows in the table (Parquet: from the footer; CSV: one streamed pass)."""
-    if stream_format(path) == "parquet":
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    return sum(len(frame) for _, frame in iter_table_chunks(path, chunk_rows))
+    """Rows in the table (Parquet: from the footers; CSV: one streamed pass)."""
+    return stream_source(path).count_rows(chunk_rows)
 
 
 def _hash_unit(positions: np.ndarray, seed: int, salt: int) -> np.ndarray:
@@ -129,7 +113,7 @@ def sample_rows(path: str | Path, n: int, seed: int = 0, chunk_rows: int = 65536
     return kept
 
 
-def load_chunk(frame: pd.DataFrame, schema: Schema, base_dir: Path, source: str, on_error: str,
+def load_chunk(frame: pd.DataFrame, schema: Schema, base_dir: Path | str, source: str, on_error: str,
                data_root: str | Path | None = None,
                max_image_pixels: int | dict[str, int] | None = None) -> LoadedTable:
     """:func:`~polymodal.data.validation.load_table` on a chunk whose index holds global row positions;
@@ -221,11 +205,11 @@ class StreamingDataset(IterableDataset[Batch]):
                  base_dir: str | Path | None = None) -> None:
         if split not in ("train", "val", "all"):
             raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
-        stream_format(path)
-        self.path, self.pipeline, self.split = Path(path), pipeline, split
+        source = stream_source(path)
+        self.path, self.pipeline, self.split = path if is_url(str(path)) else Path(path), pipeline, split
         self.val_fraction, self.seed, self.batch_size = val_fraction, seed, int(batch_size)
         self.chunk_rows, self.shuffle, self.on_error, self.data_root = int(chunk_rows), shuffle, on_error, data_root
-        self.base_dir = Path(base_dir) if base_dir is not None else self.path.parent.resolve()
+        self.base_dir: Path | str = Path(base_dir) if base_dir is not None else source.base
         self.epoch = 0
         self.report = StreamReport()
 

@@ -20,19 +20,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from polymodal.data.cells import is_missing, parse_label_list, parse_vector, to_float
+from polymodal.data.cells import is_missing, media_kind, media_struct, parse_label_list, parse_vector, to_float
 from polymodal.data.file_sample import FileSample
 from polymodal.data.kinds import FILE_KINDS, ColumnKind
 from polymodal.data.loading import (
     MAX_IMAGE_PIXELS,
+    MediaData,
     UnreadableFile,
+    audio_from_value,
     check_pixel_limit,
+    image_from_value,
     load_audio,
     load_image,
     resolve_path,
 )
 from polymodal.data.preprocessing.base import FileLookup
 from polymodal.data.schema import Schema, TaskKind
+from polymodal.data.sources import read_bytes
 from polymodal.data.table import Table
 from polymodal.errors import DataError, Problem
 
@@ -79,28 +83,79 @@ class LoadedTable:
     report: ValidationReport
 
 
-def _file_cell(loader: Callable[[Path], Any], kind: str) -> Callable[[Any, Path, Path | None], Any]:
-    def load(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+def _media_cell(kind: ColumnKind, max_pixels: int = MAX_IMAGE_PIXELS) -> Callable[[Any, Path | str, Path | None], Any]:
+    """The loader of an image or audio cell: a path or URL to read, encoded bytes or a ``{bytes, path}`` struct
+    (Hugging Face ``datasets``), or a decoded value (image array or PIL image; ``(samples, rate)``)."""
+    name = kind.value
+    decode: Callable[[MediaData], Any] = (functools.partial(load_image, max_pixels=max_pixels)
+                                          if kind is ColumnKind.IMAGE else load_audio)
+
+    def load(value: Any, base_dir: Path | str, data_root: Path | None) -> Any:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return _decode(decode, bytes(value), name, hint=f"replace the {name} bytes of the cell")
+        struct = media_struct(value)
+        if struct is not None:
+            data, path = struct
+            if data is not None:
+                return _decode(decode, data, name, hint=f"replace the {name} bytes of the cell")
+            if path is None:
+                raise CellProblem(f"the {name} struct holds neither bytes nor a path", hint="fix the cell")
+            value = path
         if not isinstance(value, str):
-            raise CellProblem(f"expected a path to an {kind} file, got {type(value).__name__} {value!r}")
+            return _decoded_media(kind, value, max_pixels)
         if not value.strip():
-            raise CellProblem(f"empty {kind} path", hint="leave the cell blank to mark the modality missing")
-        path = _existing_file(value, base_dir, data_root, kind)
-        try:
-            return loader(path)
-        except UnreadableFile as exc:
-            raise CellProblem(str(exc), hint=f"replace or remove the {kind} file", file=str(path)) from exc
-        except OSError as exc:  # the file went away or cannot be opened (permissions)
-            raise CellProblem(f"cannot open the {kind} file ({exc.strerror or exc})",
-                              hint="check the file and its permissions", file=str(path)) from exc
+            raise CellProblem(f"empty {name} path", hint="leave the cell blank to mark the modality missing")
+        return _decode(decode, _existing_file(value, base_dir, data_root, name), name,
+                       hint=f"replace or remove the {name} file")
 
     return load
 
 
-def _existing_file(value: str, base_dir: Path, data_root: Path | None, kind: str) -> Path:
-    """The file a path cell names; a :class:`CellProblem` saying why when there is no such readable file."""
+def _decode(decode: Callable[[MediaData], Any], source: Path | str | bytes, kind: str, hint: str) -> Any:
+    """Decode a file, the bytes behind a URL, or bytes held in the cell; a :class:`CellProblem` when they
+    cannot be read or decoded."""
+    file = None if isinstance(source, bytes) else str(source)
+    try:
+        return decode(read_bytes(source) if isinstance(source, str) else source)
+    except UnreadableFile as exc:
+        raise CellProblem(str(exc), hint=hint, file=file) from exc
+    except FileNotFoundError as exc:
+        if not isinstance(source, str):
+            raise CellProblem(f"cannot open the {kind} file ({exc.strerror or exc})",
+                              hint="check the file and its permissions", file=file) from exc
+        raise CellProblem(f"{kind} file not found", hint="fix the path (relative paths start at the table's "
+                          "folder)", file=file) from exc
+    except OSError as exc:  # the file went away or cannot be opened (permissions)
+        raise CellProblem(f"cannot open the {kind} file ({exc.strerror or exc})",
+                          hint="check the file and its permissions", file=file) from exc
+
+
+def _decoded_media(kind: ColumnKind, value: Any, max_pixels: int) -> Any:
+    """An image or audio cell given decoded, in memory, in the form :func:`load_image` / :func:`load_audio`
+    return."""
+    try:
+        if kind is ColumnKind.IMAGE and media_kind(value) == "image":
+            return image_from_value(value, max_pixels)
+        if kind is ColumnKind.AUDIO and isinstance(value, tuple) and len(value) == 2:
+            return audio_from_value(*value)
+        if kind is ColumnKind.AUDIO and isinstance(value, Mapping) and {"array", "sampling_rate"} <= set(value):
+            return audio_from_value(value["array"], value["sampling_rate"])
+    except UnreadableFile as exc:
+        raise CellProblem(str(exc), hint="fix the cell") from exc
+    forms = ("a path, bytes, an image array (H, W[, C]) or a PIL image" if kind is ColumnKind.IMAGE
+             else "a path, bytes or a (samples, sample_rate) tuple")
+    shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else f" {repr(value)[:40]}"
+    raise CellProblem(f"expected an {kind.value} ({forms}), got {type(value).__name__}{shape}",
+                      hint="give the file's path, or the media itself")
+
+
+def _existing_file(value: str, base_dir: Path | str, data_root: Path | None, kind: str) -> Path | str:
+    """The file a path cell names (a URL is returned as it is: it is checked when read); a
+    :class:`CellProblem` saying why when there is no such readable local file."""
     try:
         path = resolve_path(value, base_dir, data_root)
+        if isinstance(path, str):
+            return path
         is_dir, is_file = path.is_dir(), path.is_file()
     except PermissionError as exc:
         raise CellProblem(str(exc), hint="move the file under --data-root", file=value) from exc
@@ -120,14 +175,14 @@ def _existing_file(value: str, base_dir: Path, data_root: Path | None, kind: str
     return path
 
 
-def _text_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+def _text_cell(value: Any, base_dir: Path | str, data_root: Path | None) -> Any:
     text = value if isinstance(value, str) else str(value)
     if not text.strip():
         raise CellProblem("empty text", hint="leave the cell blank (null) to mark the text missing")
     return text
 
 
-def _numeric_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+def _numeric_cell(value: Any, base_dir: Path | str, data_root: Path | None) -> Any:
     number = to_float(value)
     if number is None:
         raise CellProblem(f"expected a number, got {type(value).__name__} {value!r}", hint="fix the value")
@@ -136,11 +191,11 @@ def _numeric_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
     return number
 
 
-def _categorical_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+def _categorical_cell(value: Any, base_dir: Path | str, data_root: Path | None) -> Any:
     return str(value)
 
 
-def _vector_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
+def _vector_cell(value: Any, base_dir: Path | str, data_root: Path | None) -> Any:
     vector = parse_vector(value)
     if vector is None:
         raise CellProblem(f"expected a list of numbers, got {str(value)[:40]!r}", hint="write it as [1.0, 2.0]")
@@ -149,9 +204,9 @@ def _vector_cell(value: Any, base_dir: Path, data_root: Path | None) -> Any:
     return vector.astype(np.float32)
 
 
-CELL_LOADERS: dict[ColumnKind, Callable[[Any, Path, Path | None], Any]] = {
-    ColumnKind.IMAGE: _file_cell(load_image, "image"),
-    ColumnKind.AUDIO: _file_cell(load_audio, "audio"),
+CELL_LOADERS: dict[ColumnKind, Callable[[Any, Path | str, Path | None], Any]] = {
+    ColumnKind.IMAGE: _media_cell(ColumnKind.IMAGE),
+    ColumnKind.AUDIO: _media_cell(ColumnKind.AUDIO),
     ColumnKind.TEXT: _text_cell,
     ColumnKind.NUMERIC: _numeric_cell,
     ColumnKind.CATEGORICAL: _categorical_cell,
@@ -161,15 +216,22 @@ CELL_LOADERS: dict[ColumnKind, Callable[[Any, Path, Path | None], Any]] = {
 
 def _file_samples(kind: ColumnKind, values: list[Any], table: Table, data_root: Path | None,
                   lookup: FileLookup) -> tuple[dict[int, FileSample], set[int]]:
-    """The cells of readable paths as :class:`FileSample` (keyed by their bytes, by position), and the
-    positions whose key ``lookup`` knows (those files are not decoded). Bad paths are left to the
-    regular loader, which reports them."""
+    """The cells of readable local paths and of encoded bytes (a binary cell, a ``{bytes, path}`` struct) as
+    :class:`FileSample` (keyed by their bytes, by position), and the positions whose key ``lookup`` knows
+    (those are not decoded). Bad paths are left to the regular loader, which reports them; URLs are read
+    (and decoded) by it."""
     samples: dict[int, FileSample] = {}
     for position, value in enumerate(values):
+        struct = media_struct(value)
+        data = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else struct[0] if struct else None
+        if data is not None:
+            samples[position] = FileSample.of_bytes(data, kind.value)
+            continue
+        value = struct[1] if struct else value
         if isinstance(value, str) and value.strip():
             try:
                 path = resolve_path(value, table.base_dir, data_root)
-                if path.is_file():
+                if isinstance(path, Path) and path.is_file():
                     samples[position] = FileSample.of(path, kind.value)
             except (OSError, RuntimeError):  # PermissionError included: reported by the regular loader
                 continue
@@ -183,7 +245,7 @@ def _load_column(
 ) -> list[Any]:
     loader = CELL_LOADERS[kind]
     if kind is ColumnKind.IMAGE and max_image_pixels != MAX_IMAGE_PIXELS:
-        loader = _file_cell(functools.partial(load_image, max_pixels=max_image_pixels), "image")
+        loader = _media_cell(kind, max_image_pixels)
     missing_value: Any = math.nan if kind is ColumnKind.NUMERIC else None
     values = series.tolist()
     samples: dict[int, FileSample] = {}
