@@ -100,6 +100,21 @@ def _add_bundle_output(p: argparse.ArgumentParser, what: str) -> None:
                         "that is not a polymodal bundle is never replaced)")
 
 
+def _add_stream_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stream", action="store_true", default=None,
+                   help="tables larger than memory (a file, or a folder or glob of Parquet shards): read in chunks; "
+                        "preprocessing fitted on a sample")
+    p.add_argument("--chunk-rows", type=int, help="rows per chunk when streaming (default 10,000)")
+    p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
+
+
+def _add_run_folder_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the killed run in --run-dir from its last completed epoch (same config and "
+                        "table); starts afresh, with a warning, when the folder holds no checkpoint")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polymodal", description="Multimodal learning from tables.")
     parser.add_argument("--version", action="version", version=f"polymodal {_version()}")
@@ -107,15 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="train a model on a table")
     _add_training_options(p)
-    p.add_argument("--stream", action="store_true", default=None,
-                   help="tables larger than memory: read Parquet/CSV in chunks; preprocessing fitted on a sample")
-    p.add_argument("--chunk-rows", type=int, help="rows per chunk when streaming (default 10,000)")
-    p.add_argument("--fit-sample-rows", type=int, help="rows sampled to fit the preprocessing when streaming")
+    _add_stream_options(p)
     _add_bundle_output(p, "model")
-    p.add_argument("--run-dir", help="folder for the per-epoch log, the best checkpoint and a resume checkpoint")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the killed run in --run-dir from its last completed epoch (same config and "
-                        "table); starts afresh, with a warning, when the folder holds no checkpoint")
+    _add_run_folder_options(p)
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="train for at most this long: stop cleanly at the budget with the best weights so far")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -160,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", action="append", default=[], metavar="MODALITY=NAMES",
                    help="training augmentations of a modality or kind: default, none, or names joined by commas "
                         "(crop, flip, blur, noise, time_shift, time_mask, freq_mask, word_dropout)")
+    _add_stream_options(p)
     _add_bundle_output(p, "representation")
-    p.add_argument("--run-dir", help="folder for the per-epoch log and best checkpoint")
+    _add_run_folder_options(p)
     for flag, typ in (("--epochs", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
                       ("--patience", int), ("--val-fraction", float)):
         p.add_argument(flag, type=typ)

@@ -75,6 +75,12 @@ def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
         options["augment"] = augment
 
 
+def _stream_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
+    for name in ("stream", "chunk_rows", "fit_sample_rows"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
+
+
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     options = _data_options(args)
     options = {k: v for k, v in options.items() if v or k == "targets"}
@@ -85,9 +91,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     _encoder_options(args, options)
     if args.loss_weight:
         options["loss_weights"] = {k: float(v) for k, v in parse_pairs(args.loss_weight, "--loss-weight").items()}
-    for name in ("stream", "chunk_rows", "fit_sample_rows"):
-        if getattr(args, name, None) is not None:
-            options[name] = getattr(args, name)
+    _stream_options(args, options)
     for name in ("preset", "baseline"):
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
@@ -449,6 +453,7 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.objective_arg:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
+    _stream_options(args, options)
     for name in ("epochs", "seed", "batch_size", "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
                  "time_limit",
                  "accelerator", "verbose"):
@@ -463,7 +468,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     config = PretrainConfig.from_file(args.config) if args.config else None
     pretrained = pretrain(args.table, args.objective, config=config, out=args.out, run_dir=args.run_dir,
-                          force=args.force, **_pretrain_options(args))
+                          resume=args.resume, force=args.force, **_pretrain_options(args))
     if args.json:
         print_json(pretrained.metrics)
         return 0

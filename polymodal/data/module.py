@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +35,15 @@ from polymodal.data.dataset import EncodedData, EncodedDataset, collate_batch
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.preprocessing import Preprocessor
 from polymodal.data.schema import Schema, TaskKind, infer_schema
+from polymodal.data.sources import TableSource, is_url
 from polymodal.data.splits import split_by_column, stratified_split
 from polymodal.data.streaming import (
     StreamingDataset,
     StreamReport,
-    hash_split,
     load_chunk,
     sample_rows,
-    stream_format,
+    split_masks,
+    stream_source,
 )
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, ValidationReport, load_table
@@ -343,19 +345,25 @@ def _without_unseen_labels(pipeline: DataPipeline, loaded: LoadedTable,
 
 
 class StreamingDataModule(DataModule):
-    """A table larger than memory: the schema and preprocessing fitted on a seeded sample of
-    ``data.fit_sample_rows`` rows (its training rows), then every pass reads the table in chunks of
-    ``data.chunk_rows`` rows. Rows go to training or validation by a seeded hash of their position
-    (:func:`~polymodal.data.streaming.hash_split`)."""
+    """A table larger than memory (a file, a folder or glob of Parquet shards, local or remote): the schema
+    and preprocessing fitted on a seeded sample of ``data.fit_sample_rows`` rows (its training rows), then
+    every pass reads the table in chunks of ``data.chunk_rows`` rows. The split column's test rows are held
+    out; the other rows go to training or validation by a seeded hash of their position
+    (:func:`~polymodal.data.streaming.split_masks`). Under several processes each row is read by one of them
+    (:class:`~polymodal.data.streaming.StreamingDataset`)."""
 
     def __init__(self, table: Any, data: DataConfig, *, supervised: bool = True, val_fraction: float = 0.2,
                  seed: int = 0) -> None:
         super().__init__(data, supervised=supervised, val_fraction=val_fraction, seed=seed)
-        self.path = _streamable(table)
+        self.source = _streamable(table)
+        self.path: str | Path = table if isinstance(table, str) and is_url(table) else Path(table)
         self._sample = sample_rows(self.path, data.fit_sample_rows, seed=seed, chunk_rows=data.chunk_rows)
+        if data.split_column and data.split_column not in self._sample.columns:
+            split_by_column(self._sample, data.split_column)  # the error naming the table's columns
         self._schema = table_schema(self._sample.reset_index(drop=True), data, supervised)
         self._sample_encoded: EncodedData | None = None
         self._sample_train = np.empty(0, dtype=np.int64)
+        self._sample_val = np.empty(0, dtype=np.int64)
         self.sets: dict[str, StreamingDataset] = {}
 
     @property
@@ -364,57 +372,61 @@ class StreamingDataModule(DataModule):
 
     def _setup(self, pipeline: DataPipeline) -> None:
         data = self.data
-        loaded = load_chunk(self._sample, self.schema, self.path.parent.resolve(), str(self.path), data.on_error,
+        loaded = load_chunk(self._sample, self.schema, self.source.base, str(self.path), data.on_error,
                             data.data_root)
-        train_rows = np.flatnonzero(~hash_split(loaded.rows, self.val_fraction, self.seed))
+        frame = self._sample.loc[loaded.rows]
+        masks = split_masks(frame, self.val_fraction, self.seed, data.split_column)
+        train_rows, val_rows = np.flatnonzero(masks["train"]), np.flatnonzero(masks["val"])
         if len(train_rows) == 0:
             raise ValueError(f"the fit sample of {self.path} has no training row; raise fit_sample_rows")
         pipeline.fit(loaded, train_rows)
-        self.pipeline, self._sample_train = pipeline, train_rows
+        self.pipeline, self._sample_train, self._sample_val = pipeline, train_rows, val_rows
         self._sample_encoded = pipeline.transform(loaded, with_targets=self.supervised)
 
     @property
     def n_train(self) -> int:
         return len(self._sample_train)
 
-    def _dataset(self, split: str, config: TrainConfig) -> StreamingDataset:
+    def dataset(self, split: str, batch_size: int = 64) -> StreamingDataset:
+        """A stream of ``split``'s batches (kept: its ``report`` tells what the last pass skipped)."""
         data = self.data
         self.sets[split] = StreamingDataset(
             self.path, self.fitted, split, val_fraction=self.val_fraction, seed=self.seed,
-            batch_size=config.batch_size, chunk_rows=data.chunk_rows, shuffle=split == "train",
-            on_error=data.on_error, data_root=data.data_root)
+            batch_size=batch_size, chunk_rows=data.chunk_rows, shuffle=split == "train",
+            on_error=data.on_error, data_root=data.data_root, split_column=data.split_column)
         return self.sets[split]
 
+    def _loader(self, split: str, config: TrainConfig) -> DataLoader:
+        # workers are started afresh every epoch, so that each sees the epoch the training loop sets
+        return DataLoader(self.dataset(split, config.batch_size), batch_size=None, num_workers=config.num_workers)
+
     def train_dataloader(self, config: TrainConfig) -> DataLoader:
-        workers = config.num_workers
-        return DataLoader(self._dataset("train", config), batch_size=None, num_workers=workers,
-                          persistent_workers=workers > 0)
+        return self._loader("train", config)
 
     def val_dataloader(self, config: TrainConfig) -> DataLoader:
-        workers = config.num_workers
-        return DataLoader(self._dataset("val", config), batch_size=None, num_workers=workers,
-                          persistent_workers=workers > 0)
+        return self._loader("val", config)
 
     def pass_report(self, split: str) -> StreamReport:
         """What ``skip`` did in the last pass over ``split`` (in the main process only)."""
         return self.sets[split].report if split in self.sets else StreamReport()
 
     def chunks(self, split: str) -> Iterator[EncodedData]:
-        if split == "test":
+        if split == "test" and not self.data.split_column:
             return iter(())
-        return self._dataset(split, TrainConfig()).encoded_chunks()
+        return self.dataset(split).encoded_chunks()
 
     def summary(self) -> dict[str, Any]:
-        train, val = self.pass_report("train"), self.pass_report("val")  # the last pass over each
-        return {"sizes": {"train": train.rows_used, "val": val.rows_used, "fit_sample_train": self.n_train},
-                "skipped": {"cells": dict(train.skipped_cells + val.skipped_cells),
-                            "rows": sorted(train.dropped_rows + val.dropped_rows)},
+        reports = {split: self.pass_report(split) for split in ("train", "val", "test")}  # the last pass of each
+        sizes = {split: r.rows_used for split, r in reports.items() if split != "test" or self.data.split_column}
+        return {"sizes": {**sizes, "fit_sample_train": self.n_train},
+                "skipped": {"cells": dict(sum((r.skipped_cells for r in reports.values()), Counter())),
+                            "rows": sorted(row for r in reports.values() for row in r.dropped_rows)},
                 "stream": {"chunk_rows": self.data.chunk_rows, "fit_sample_rows": self.data.fit_sample_rows}}
 
     def fingerprint(self) -> dict[str, Any]:
-        stat = self.path.stat()
-        return {"source": str(self.path.resolve()), "bytes": stat.st_size, "val_fraction": self.val_fraction,
-                "seed": self.seed, "chunk_rows": self.data.chunk_rows}
+        return {"source": self.source.location, "files": source_identity(self.source),
+                "val_fraction": self.val_fraction, "seed": self.seed, "chunk_rows": self.data.chunk_rows,
+                "split_column": self.data.split_column}
 
     def fit_rows(self) -> EncodedData:
         if self._sample_encoded is None:
@@ -422,20 +434,30 @@ class StreamingDataModule(DataModule):
         return self._sample_encoded.subset(self._sample_train)
 
     def baseline_rows(self) -> tuple[EncodedData, dict[str, np.ndarray]] | None:
-        if self._sample_encoded is None:
+        if self._sample_encoded is None or not len(self._sample_val):
             return None
-        val = np.setdiff1d(np.arange(len(self._sample_encoded)), self._sample_train)
-        if not len(val):
-            return None
-        return self._sample_encoded, {"train": self._sample_train, "val": val}
+        return self._sample_encoded, {"train": self._sample_train, "val": self._sample_val}
 
 
-def _streamable(table: Any) -> Path:
+def _streamable(table: Any) -> TableSource:
     if not isinstance(table, (str, Path)):
         raise TypeError(f"streaming reads a table file (CSV or Parquet path), got {type(table).__name__}; "
                         "pass the file's path, or turn streaming off for a table already in memory")
-    stream_format(table)
-    return Path(table)
+    return stream_source(table)
+
+
+def source_identity(source: TableSource) -> list[dict[str, Any]]:
+    """Each file of ``source`` with its size (and modification time when local): a resumed run must read
+    the same files."""
+    out = []
+    for name in source.files:
+        if source.is_remote:
+            info = source.filesystem.info(name)
+            out.append({"file": name, "bytes": int(info.get("size") or 0)})
+        else:
+            stat = Path(name).stat()
+            out.append({"file": str(Path(name).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    return out
 
 
 __all__ = ["DataModule", "Preparation", "StreamingDataModule", "TableDataModule", "load_for", "make_loader",

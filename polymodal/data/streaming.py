@@ -22,6 +22,7 @@ from polymodal.data.dataset import Batch, EncodedData
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema
 from polymodal.data.sources import GLOB_CHARACTERS, TableSource, is_url, open_source
+from polymodal.data.splits import split_by_column
 from polymodal.data.table import Table, _string_columns
 from polymodal.data.validation import ON_ERROR, LoadedTable, load_table
 from polymodal.errors import DataError, Problem
@@ -188,46 +189,94 @@ def concat_encoded(parts: list[EncodedData]) -> EncodedData:
     )
 
 
+SPLITS = ("train", "val", "test", "all")
+
+
+def split_masks(frame: pd.DataFrame, val_fraction: float, seed: int,
+                split_column: str | None = None) -> dict[str, np.ndarray]:
+    """Which rows of a chunk (indexed by global position) belong to each split: the rows the split column
+    marks as test (none without one) are ``test``; of the others, :func:`hash_split` picks ``val``."""
+    test = np.zeros(len(frame), dtype=bool)
+    if split_column:
+        test[split_by_column(frame, split_column)[1]] = True
+    val = hash_split(frame.index.to_numpy(), val_fraction, seed) & ~test
+    return {"train": ~val & ~test, "val": val, "test": test, "all": np.ones(len(frame), dtype=bool)}
+
+
+def process_shard() -> tuple[int, int]:
+    """This process's rank and the number of processes of a ``torch.distributed`` run ((0, 1) otherwise);
+    read in DataLoader workers too (they inherit the process group's state when forked)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 class StreamingDataset(IterableDataset[Batch]):
-    """Batches of one split (``"train"`` or ``"val"`` by :func:`hash_split`) of a table file, read chunk
-    by chunk, validated, and transformed by a fitted :class:`~polymodal.data.pipeline.DataPipeline`.
+    """Batches of one split of a table (``train``, ``val``, ``test`` or ``all``; see :func:`split_masks`), read
+    chunk by chunk, validated, and transformed by a fitted :class:`~polymodal.data.pipeline.DataPipeline`.
 
     Use it with ``DataLoader(dataset, batch_size=None)``: it yields whole batches. Training batches
-    are shuffled within a chunk (seeded, different each epoch); chunks stay in file order, so a file
-    sorted by its target should be shuffled once beforehand. With DataLoader workers, worker ``i``
-    reads chunks ``i, i + workers, ...``. ``report`` counts what ``skip`` did in the last pass (in the
-    main process only, i.e. without workers).
+    are shuffled within a chunk (seeded by the epoch: :meth:`set_epoch`, which the training loop calls, so
+    a resumed run sees the batches an uninterrupted one would); chunks stay in file order, so a file sorted
+    by its target should be shuffled once beforehand. With DataLoader workers in one process, worker ``i``
+    reads chunks ``i, i + workers, ...``. Under ``torch.distributed`` with ``R`` processes (and ``W``
+    workers each) the split's rows are dealt by their order in the split to the ``R * W`` readers, so that
+    each row is seen once per epoch over all processes, and every process yields the same number of
+    batches (a reader's one extra row joins its last batch): DDP needs that to stay in step. ``report``
+    counts what ``skip`` did in the last pass (in the main process only, i.e. without workers).
     """
 
     def __init__(self, path: str | Path, pipeline: DataPipeline, split: str, *, val_fraction: float,
                  seed: int = 0, batch_size: int = 64, chunk_rows: int = 10000, shuffle: bool = False,
                  on_error: str = "raise", data_root: str | Path | None = None,
-                 base_dir: str | Path | None = None) -> None:
-        if split not in ("train", "val", "all"):
-            raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
+                 base_dir: str | Path | None = None, split_column: str | None = None) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
         source = stream_source(path)
         self.path, self.pipeline, self.split = path if is_url(str(path)) else Path(path), pipeline, split
         self.val_fraction, self.seed, self.batch_size = val_fraction, seed, int(batch_size)
         self.chunk_rows, self.shuffle, self.on_error, self.data_root = int(chunk_rows), shuffle, on_error, data_root
+        self.split_column = split_column
         self.base_dir: Path | str = Path(base_dir) if base_dir is not None else source.base
         self.epoch = 0
         self.report = StreamReport()
+        self._split_rows: int | None = None
 
-    def _rows(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if self.split == "all":
-            return frame
-        is_val = hash_split(frame.index.to_numpy(), self.val_fraction, self.seed)
-        return frame[is_val if self.split == "val" else ~is_val]
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle the next pass as epoch ``epoch`` (0-based)."""
+        self.epoch = int(epoch)
 
-    def encoded_chunks(self) -> Iterator[EncodedData]:
-        """This split's rows, chunk by chunk, encoded (this worker's share of the chunks)."""
+    def split_rows(self) -> int:
+        """Rows of this split in the table (one pass, counted once)."""
+        if self._split_rows is None:
+            self._split_rows = sum(int(self._mask(frame).sum()) for _, frame in iter_table_chunks(self.path,
+                                                                                                   self.chunk_rows))
+        return self._split_rows
+
+    def _mask(self, frame: pd.DataFrame) -> np.ndarray:
+        return split_masks(frame, self.val_fraction, self.seed, self.split_column)[self.split]
+
+    def _readers(self) -> tuple[int, int, bool]:
+        """This reader's index, the number of readers, and whether rows (not chunks) are dealt: across
+        processes, so that every process gets as many rows as the others (give or take one)."""
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        rank, world = process_shard()
+        return rank * workers + worker, world * workers, world > 1
+
+    def encoded_chunks(self) -> Iterator[EncodedData]:
+        """This split's rows, chunk by chunk, encoded (this reader's share)."""
+        reader, readers, by_row = self._readers()
         self.report = StreamReport()
+        before = 0  # rows of the split in the chunks before this one
         for i, (_, frame) in enumerate(iter_table_chunks(self.path, self.chunk_rows)):
-            if i % workers != worker:
+            if not by_row and i % readers != reader:
                 continue
-            part = self._rows(frame)
+            part = frame[self._mask(frame)]
+            if by_row:
+                mine = (before + np.arange(len(part))) % readers == reader
+                before += len(part)
+                part = part[mine]
             if part.empty:
                 continue
             loaded = load_chunk(part, self.pipeline.schema, self.base_dir, str(self.path), self.on_error,
@@ -236,20 +285,41 @@ class StreamingDataset(IterableDataset[Batch]):
             if len(loaded.rows):
                 yield self.pipeline.transform(loaded)
 
+    def _batch_limit(self) -> int | None:
+        """Under several processes, the batches every reader yields (its extra row, if any, joins the last)."""
+        _, readers, by_row = self._readers()
+        if not by_row:
+            return None
+        least = self.split_rows() // readers
+        if least == 0:
+            raise DataError(f"the {self.split} split of {self.path} has {self.split_rows()} row(s), fewer than the "
+                            f"{readers} readers (processes x loader workers) it is dealt to; use fewer processes or "
+                            "workers, or more rows")
+        return -(-least // self.batch_size)
+
     def __iter__(self) -> Iterator[Batch]:
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
+        limit = self._batch_limit()
         pending: EncodedData | None = None
+        held: EncodedData | None = None  # the last full batch, held back while rows may still join it
+        yielded = 0
         for data in self.encoded_chunks():
             if self.shuffle:
                 data = data.subset(rng.permutation(len(data)))
             data = data if pending is None else concat_encoded([pending, data])
             full = len(data) - len(data) % self.batch_size
             for start in range(0, full, self.batch_size):
-                yield _batch(data.subset(np.arange(start, start + self.batch_size)))
+                if held is not None:
+                    yield _batch(held)
+                    yielded += 1
+                held = data.subset(np.arange(start, start + self.batch_size))
             pending = data.subset(np.arange(full, len(data))) if full < len(data) else None
-        if pending is not None:
-            yield _batch(pending)
+        if held is not None and pending is not None and limit is not None and yielded + 1 >= limit:
+            held, pending = concat_encoded([held, pending]), None  # one batch more than the others: join it
+        for last in (held, pending):
+            if last is not None:
+                yield _batch(last)
 
 
 def _batch(data: EncodedData) -> Batch:

@@ -86,6 +86,7 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
         cross = ensemble.cross_fitted_logits if ensemble is not None else None
         validation = (predictor.score(cross, next(data.chunks("val")).targets) if cross is not None
                       else predictor.evaluate_chunks(data.chunks("val")))
+        test = predictor.evaluate_chunks(data.chunks("test"))  # before the summary: a stream counts as it reads
         metrics: dict[str, Any] = {
             "validation": validation,
             "train": train_metrics(result, kept_folder=run_dir is not None),
@@ -99,7 +100,6 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
         if ensemble is not None:
             metrics["ensemble"] = {"members": ensemble.members, "dropped_for_time": ensemble.dropped,
                                    "validation": "cross-fitted" if cross is not None else "fitted on these rows"}
-        test = predictor.evaluate_chunks(data.chunks("test"))
         if test:
             metrics["test"] = test
         baseline = data.baseline_rows() if config.train.baseline else None

@@ -21,7 +21,14 @@ from polymodal.config import PretrainConfig, with_options
 from polymodal.data.module import DataModule, TableDataModule
 from polymodal.encoders.pretrained.joint import joint_init
 from polymodal.engine.atomic import atomic_write_json
-from polymodal.engine.fit_steps import check_outputs, data_module, prepare_inputs, run_folder, train_metrics
+from polymodal.engine.fit_steps import (
+    check_outputs,
+    data_module,
+    prepare_inputs,
+    run_fingerprint,
+    run_folder,
+    train_metrics,
+)
 from polymodal.engine.pretrain_module import PretrainModule
 from polymodal.engine.trainer import train_on
 from polymodal.models.dcca import DCCAModel
@@ -74,7 +81,8 @@ def check_dcca_batches(sizes: dict[str, int], batch_size: int, latent_dim: int,
 
 def pretrain(
     table: TableLike | DataModule, objective: str | None = None, *, config: PretrainConfig | None = None,
-    out: str | Path | None = None, run_dir: str | Path | None = None, force: bool = False, **options: Any,
+    out: str | Path | None = None, run_dir: str | Path | None = None, resume: bool = False, force: bool = False,
+    **options: Any,
 ) -> PretrainedModel:
     """Learn a representation of ``table``'s modalities with ``objective`` (see ``OBJECTIVES``).
 
@@ -83,12 +91,14 @@ def pretrain(
     ``targets`` or ``ignore`` are left out. Training keeps the epoch with the lowest validation loss;
     the result is saved to ``out`` when given. ``out`` is checked before training, as by
     :func:`polymodal.engine.fit.fit` (``force=True`` replaces a bundle of another kind or a damaged one).
+    ``stream=True`` reads a table larger than memory in chunks (a file, or a folder or glob of Parquet
+    shards), as fit does. ``run_dir`` keeps the log and a resume checkpoint written at every epoch end;
+    ``resume=True`` continues a killed run from its last completed epoch, to the uninterrupted result.
     """
     cfg = pretrain_config(objective, config, **options)
+    if resume and run_dir is None:
+        raise ValueError("resume needs the run folder of the run to continue (run_dir=..., --run-dir DIR)")
     OBJECTIVES.get(cfg.model.objective)  # an unknown name fails before any data is read, listing the known ones
-    if cfg.data.stream:
-        raise ValueError("pretrain does not stream tables yet (data.stream); turn it off, or fit a supervised "
-                         "model with polymodal.fit(..., stream=True)")
     if cfg.model.freeze and not cfg.model.init_from:
         raise ValueError("freeze acts on transferred encoders: give init_from=BUNDLE (--init-from BUNDLE)")
     check_outputs(table, BUNDLE_KIND, out, run_dir, cfg.data.data_root, force)
@@ -103,14 +113,19 @@ def pretrain(
                                        cfg.model.encoder_args, cfg.model.objective_args, cfg.model.augment)
     transferred = source.initialise(model, "encoders", cfg.model.freeze) if source else None
     _check_something_trains(model, cfg.model.encoders)
-    if isinstance(model, DCCAModel) and isinstance(data, TableDataModule):  # correlations need both views of a row
+    if isinstance(model, DCCAModel):  # correlations need both views of a row
+        if not isinstance(data, TableDataModule):
+            raise ValueError("deep CCA does not stream tables yet (data.stream): its batches need every view of a "
+                             "row; pretrain it in memory, or choose another objective (contrastive, autoencoder, ...)")
         data.keep_complete_rows(("train", "val"))
         sizes = {"training": len(data.splits["train"]), "validation": len(data.splits["val"])}
         check_dcca_batches(sizes, cfg.train.batch_size, model.embedding_dim,
                            drop_last=("training",) if cfg.train.drop_last else ())
     module = PretrainModule(model, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     with run_folder(run_dir, "polymodal-pretrain-") as work:
-        result = train_on(module, data, cfg.train, work, select_best=model.select_best_epoch)
+        fingerprint = run_fingerprint(cfg, data) if run_dir is not None else None
+        result = train_on(module, data, cfg.train, work, fingerprint=fingerprint, resume=resume,
+                          select_best=model.select_best_epoch)
         summary = data.summary()
         metrics = {
             "train": train_metrics(result, kept_folder=run_dir is not None),

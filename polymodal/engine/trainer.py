@@ -162,6 +162,17 @@ def train_on(module: L.LightningModule, data: DataModule, config: TrainConfig, r
                          callbacks=callbacks)
 
 
+class DatasetEpoch(Callback):
+    """Tells a dataset that shuffles by epoch (a stream's ``set_epoch``) which epoch starts, so that a resumed
+    run draws the batches of an uninterrupted one."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.dataset.set_epoch(trainer.current_epoch)
+
+
 class SampleCounter(Callback):
     """Counts the training samples seen (for data whose length is unknown before a pass, e.g. a stream)."""
 
@@ -193,10 +204,15 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
     checkpoint = None
     if fingerprint is not None:
-        generators = {"train": train_loader.generator, "val": val_loader.generator}
+        generators = {name: loader.generator for name, loader in (("train", train_loader), ("val", val_loader))
+                      if loader.generator is not None}  # a stream's batches follow its epoch, not a generator
         checkpoint = ResumeCheckpoint.for_run(run_dir / RESUME_DIR, Path(logger.log_dir), fingerprint, generators,
                                               [best, stopping], resume)
         hooks.append(checkpoint)
+    set_epoch = getattr(train_loader.dataset, "set_epoch", None)
+    if callable(set_epoch):
+        hooks.append(DatasetEpoch(train_loader.dataset))
+        set_epoch(checkpoint.start_epoch if checkpoint is not None else 0)  # the first iterator is made before hooks
     if config.progress:
         hooks.append(RichProgressBar(leave=False, console_kwargs={"stderr": True}))
     hooks.extend(callbacks)

@@ -146,3 +146,69 @@ def test_a_streamed_csv_with_repeated_column_names_is_refused(tmp_path: Path) ->
     path.write_text("x,x,y\n1,2,a\n")
     with pytest.raises(DataError, match=r"has repeated column names: 'x'"):
         list(iter_table_chunks(path, 10))
+
+
+def _read_as_rank(rank: int, port: int, shards: str, pipeline: object, workers: int, out: str) -> None:
+    import json
+
+    import torch.distributed as dist
+    from torch.utils.data import DataLoader
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        ds = StreamingDataset(shards, pipeline, "train", val_fraction=0.25, batch_size=16, chunk_rows=40,  # type: ignore[arg-type]
+                              shuffle=True, split_column="split")
+        ds.set_epoch(1)
+        batches = list(DataLoader(ds, batch_size=None, num_workers=workers))
+        rows = sorted(int(r) for _, masks, _ in batches for r in masks["_rows"].tolist())
+        Path(out).write_text(json.dumps({"rows": rows, "batches": len(batches)}))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_two_processes_see_every_row_of_a_sharded_table_once_per_epoch(tmp_path: Path, workers: int) -> None:
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+
+    frame = _table(332)  # 193 training rows: one reader holds a row more, which joins its last batch
+    frame["split"] = np.where(np.arange(332) % 5 == 0, "test", "train")
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(332), 4)):
+        frame.iloc[part].to_parquet(shards / f"part-{i}.parquet")
+    pipeline = _pipeline(shards / "part-0.parquet")  # fitted on the first shard, it serves them all
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    outs = [str(tmp_path / f"rank{r}.json") for r in range(2)]
+
+    def run(rank: int) -> None:
+        _read_as_rank(rank, port, str(shards), _RowsPipeline(pipeline), workers, outs[rank])
+
+    mp.start_processes(run, nprocs=2, start_method="fork")
+    seen = [json.loads(Path(o).read_text()) for o in outs]
+    expected = StreamingDataset(shards, pipeline, "train", val_fraction=0.25, chunk_rows=40, split_column="split")
+    every = sorted(int(r) for d in expected.encoded_chunks() for r in d.rows)
+    assert len(every) == expected.split_rows() and len(every) % 2 == 1
+    assert sorted(seen[0]["rows"] + seen[1]["rows"]) == every  # each training row once, over both processes
+    assert seen[0]["batches"] == seen[1]["batches"]  # DDP stays in step: as many batches in each process
+
+
+class _RowsPipeline:
+    """A fitted pipeline whose encoded batches also carry each row's position (as a fake modality's mask)."""
+
+    def __init__(self, pipeline: object) -> None:
+        self.pipeline = pipeline
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pipeline, name)
+
+    def transform(self, loaded: object, with_targets: bool = True) -> object:
+        import torch
+
+        data = self.pipeline.transform(loaded, with_targets)  # type: ignore[attr-defined]
+        data.masks["_rows"] = torch.as_tensor(data.rows)
+        return data
