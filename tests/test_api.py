@@ -86,3 +86,38 @@ def test_load_refuses_a_pickle(tmp_path: Path) -> None:
 def test_unknown_option_lists_valid_ones(digits_csv: Path) -> None:
     with pytest.raises(TypeError, match="unknown option 'epoch'; valid options:"):
         polymodal.fit(digits_csv, target="digit", epoch=3)
+
+
+TINY_MEDIA = {"epochs": 1, "progress": False, "batch_size": 32,
+              "encoder_args": {"image": {"base_channels": 4, "output_dim": 8}}}
+
+
+def test_a_hugging_face_parquet_table_trains_predicts_and_streams(tmp_path: Path) -> None:
+    from tests.hf_media import hf_parquet
+
+    table = hf_parquet(tmp_path / "hf.parquet")
+    predictor = polymodal.fit(table, target="label", **TINY_MEDIA)
+    assert {m.name: m.kind.value for m in predictor.pipeline.schema.modalities} == {"image": "image",
+                                                                                    "audio": "audio"}
+    predictions = predictor.predict(table)
+    assert predictions["row"].tolist() == list(range(24)) and set(predictions["label"]) <= {"c0", "c1"}
+    streamed = polymodal.fit(table, target="label", stream=True, chunk_rows=10, **TINY_MEDIA)
+    assert streamed.metrics["sizes"]["train"] + streamed.metrics["sizes"]["val"] == 24
+
+
+def test_a_dataframe_of_arrays_pil_images_and_audio_tuples_trains_and_predicts() -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tests.hf_media import image_pixels, wave
+
+    frame = pd.DataFrame({
+        "photo": [image_pixels(i) if i % 2 else image_pixels(i).mean(axis=2) / 255.0 for i in range(24)],
+        "picture": [Image.fromarray(image_pixels(i)) for i in range(24)],
+        "sound": [(wave(i), 8000) for i in range(24)],
+        "label": [f"c{i % 2}" for i in range(24)]})
+    predictor = polymodal.fit(frame, target="label", **TINY_MEDIA)
+    kinds = {m.name: m.kind.value for m in predictor.pipeline.schema.modalities}
+    assert kinds == {"photo": "image", "picture": "image", "sound": "audio"}
+    predictions = predictor.predict(frame.drop(columns="label"))
+    assert len(predictions) == 24 and np.isfinite(predictions["label_proba_c1"]).all()

@@ -199,14 +199,15 @@ def image_from_value(value: Any, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
         _check_declared_size(value, max_pixels)
         return _to_uint8(value)
     array = np.asarray(value)
-    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4) and array.size:
         array = array[:, :, 0] if array.shape[2] == 1 else array[:, :, :3]
-    if array.ndim not in (2, 3) or array.size == 0:
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)) or array.size == 0:
         raise UnreadableFile(f"expected an image array (H, W) or (H, W, C) with C 1, 3 or 4, got shape {array.shape}")
     height, width = array.shape[:2]
     if height * width > max_pixels:
-        raise UnreadableFile(f"the image array has {width} x {height} pixels, over the limit of "
-                             f"{max_pixels / 1e6:g} megapixels (raise the image option max_image_pixels)")
+        raise UnreadableFile(f"the image array has {width} x {height} pixels ({width * height / 1e6:.1f} megapixels), "
+                             f"over the limit of {max_pixels / 1e6:g} megapixels (raise the image option "
+                             "max_image_pixels)")
     if array.dtype == np.uint8:
         return np.ascontiguousarray(array)
     if array.dtype == np.bool_:

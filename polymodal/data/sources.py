@@ -235,8 +235,9 @@ def open_source(location: str | Path) -> TableSource:
     if text.lower().startswith("file://"):
         text = text[len("file://"):]
     if GLOB_CHARACTERS & set(text) and not Path(text).exists():
-        files = sorted(glob.glob(text, recursive=True))
-        return _shards(text, [f for f in files if Path(f).is_file()], Path(_glob_root(text)).resolve(), None)
+        files = sorted(f for f in glob.glob(text, recursive=True) if Path(f).is_file())
+        if files or text.lower().endswith(SHARD_SUFFIXES):  # else a file name with brackets: "does not exist"
+            return _shards(text, files, Path(_glob_root(text)).resolve(), None)
     path = Path(text)
     if not path.exists():
         raise DataError(f"table {path} does not exist", [Problem("file not found", file=str(path))])

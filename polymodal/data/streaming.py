@@ -21,7 +21,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from polymodal.data.dataset import Batch, EncodedData
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema
-from polymodal.data.sources import GLOB_CHARACTERS, TableSource, is_url, open_source
+from polymodal.data.sources import GLOB_CHARACTERS, SHARD_SUFFIXES, TableSource, is_url, open_source
 from polymodal.data.splits import split_by_column
 from polymodal.data.table import Table, _string_columns
 from polymodal.data.validation import ON_ERROR, LoadedTable, load_table
@@ -34,7 +34,8 @@ def stream_source(location: str | Path) -> TableSource:
     """The :class:`~polymodal.data.sources.TableSource` of ``location`` if it can be streamed (a CSV, TSV or
     Parquet file, a folder or glob of Parquet shards, local or remote); a precise error otherwise."""
     text = str(location)
-    if not is_url(text) and not GLOB_CHARACTERS & set(text) and not Path(text).exists():
+    is_glob = bool(GLOB_CHARACTERS & set(text)) and text.lower().endswith(SHARD_SUFFIXES)
+    if not is_url(text) and not is_glob and not Path(text).exists():
         raise DataError(f"table {Path(text)} does not exist or is not a file; streaming needs a CSV or Parquet file",
                         [Problem("file not found", file=str(Path(text)))])
     source = open_source(location)

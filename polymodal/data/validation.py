@@ -134,7 +134,7 @@ def _decoded_media(kind: ColumnKind, value: Any, max_pixels: int) -> Any:
     """An image or audio cell given decoded, in memory, in the form :func:`load_image` / :func:`load_audio`
     return."""
     try:
-        if kind is ColumnKind.IMAGE and media_kind(value) == "image":
+        if kind is ColumnKind.IMAGE and (isinstance(value, np.ndarray) or media_kind(value) == "image"):
             return image_from_value(value, max_pixels)
         if kind is ColumnKind.AUDIO and isinstance(value, tuple) and len(value) == 2:
             return audio_from_value(*value)

@@ -38,3 +38,23 @@ def test_namespace_depends_on_every_part_of_the_identity():
     assert namespace("minilm", base) == namespace("minilm", dict(base))
     assert namespace("minilm", base) != namespace("minilm", {**base, "options": {"max_length": 32}})
     assert namespace("minilm", base).startswith("minilm-")
+
+
+def test_media_held_in_a_table_is_keyed_by_content(tmp_path):
+    from polymodal.data.file_sample import FileSample
+    from tests.hf_media import png_bytes
+
+    (tmp_path / "a.png").write_bytes(png_bytes(0))
+    held = FileSample.of_bytes(png_bytes(0), "image")
+    assert content_key(held) == content_key(FileSample.of(tmp_path / "a.png", "image"))  # same bytes, same key
+    assert content_key(held) != content_key(FileSample.of_bytes(png_bytes(1), "image"))
+    assert content_key(held) != content_key(FileSample.of_bytes(png_bytes(0), "audio"))
+    floats = np.linspace(0.0, 1.0, 24).reshape(4, 6)
+    assert content_key(floats) == content_key(floats.copy())  # equal arrays, equal keys (not by identity)
+    assert content_key(floats[:, ::2]) == content_key(np.ascontiguousarray(floats[:, ::2]))  # views by content
+    assert content_key(floats) != content_key(floats.astype(np.float32))  # the dtype is part of the key
+    other = floats.copy()
+    other[3, 5] = 0.5
+    assert content_key(other) != content_key(floats)
+    clip = np.sin(np.arange(50.0))
+    assert content_key((clip, 8000)) == content_key((clip.copy(), 8000)) != content_key((clip[::-1], 8000))

@@ -37,3 +37,27 @@ def test_datetimes_and_durations_as_numbers() -> None:
     assert to_float(np.datetime64("1970-01-01T00:01")) == 60.0
     assert to_float(pd.Timedelta("90s")) == 90.0
     assert np.isnan(to_float(pd.NA)) and np.isnan(to_float(pd.NaT))
+
+
+def test_media_held_in_cells_is_recognised_by_magic_struct_or_shape() -> None:
+    from PIL import Image
+
+    from polymodal.data.cells import media_kind
+    from tests.hf_media import png_bytes, wav_bytes
+
+    assert [media_kind(v) for v in (png_bytes(0), wav_bytes(0), wav_bytes(0, fmt="FLAC"), b"\xff\xd8\xff\xe0",
+                                    b"not media")] == ["image", "audio", "audio", "image", None]
+    assert media_kind({"bytes": png_bytes(0), "path": "x.wav"}) == "image"  # the bytes decide
+    assert media_kind({"bytes": None, "path": "clip.flac"}) == "audio"  # else the path's extension
+    assert media_kind({"bytes": b"???", "path": None}) is None
+    assert [media_kind(v) for v in (np.zeros((4, 5)), np.zeros((4, 5, 3), np.uint8), np.zeros((4, 5, 2)),
+                                    np.zeros(6), np.zeros((1, 6)), Image.new("L", (3, 3)))] == [
+        "image", "image", None, None, None, "image"]
+    assert [media_kind(v) for v in ((np.zeros(9), 8000), ([0.0, 0.1], 16000), (np.zeros(9), 0), ("a", "b"),
+                                    {"array": np.zeros(3), "sampling_rate": 8000})] == [
+        "audio", "audio", None, None, "audio"]
+
+
+def test_an_empty_media_struct_is_missing() -> None:
+    assert is_missing({"bytes": None, "path": None}) and is_missing({"path": None})
+    assert not is_missing({"bytes": None, "path": "a.png"}) and not is_missing({"other": None})

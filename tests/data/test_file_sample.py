@@ -75,3 +75,20 @@ def test_load_table_still_reports_broken_files_with_row_and_column(tmp_path):
         load_table(table, schema, file_lookups={"img": lambda keys: np.zeros(len(keys), bool)})
     problem = info.value.problems[0]
     assert (problem.row, problem.column) == (3, "img") and "not a readable image" in problem.message
+
+
+def test_in_table_bytes_are_keyed_like_the_same_file_and_decoded_only_when_needed(tmp_path):
+    from tests.hf_media import image_pixels, png_bytes
+
+    (tmp_path / "0.png").write_bytes(png_bytes(0))
+    frame = pd.DataFrame({"img": [png_bytes(0), {"bytes": png_bytes(1), "path": "1.png"}, b"broken"],
+                          "y": [0, 1, 0]})
+    table = read_table(frame)
+    schema = infer_schema(frame, ["y"], {"img": "image"})
+    known = {FileSample.of(tmp_path / "0.png", "image").key}
+    loaded = load_table(table, schema, on_error="skip",
+                        file_lookups={"img": lambda keys: np.array([k in known for k in keys])})
+    cells = loaded.modalities["img"]["img"].tolist()
+    assert cells[0].key == FileSample.of_bytes(png_bytes(0), "image").key and cells[0].value is None
+    assert cells[0].decoded().tolist() == image_pixels(0).tolist()  # decoded from its bytes when asked
+    assert cells[1].value.tolist() == image_pixels(1).tolist() and cells[2] is None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polymodal.data.loading import MAX_IMAGE_PIXELS, UnreadableFile, check_pixel_limit, load_image
+from polymodal.data.loading import MAX_IMAGE_PIXELS, UnreadableFile, check_pixel_limit, load_audio, load_image
 
 GRADIENT = np.linspace(0, 65535, 64 * 64).round().astype(np.uint16).reshape(64, 64)
 
@@ -129,3 +129,31 @@ def test_an_image_over_the_limit_is_not_decoded(tmp_path: Path) -> None:
 def test_pixel_limit_must_be_a_positive_integer(value: object) -> None:
     with pytest.raises(ValueError, match="max_image_pixels must be a positive whole number of pixels"):
         check_pixel_limit(value)
+
+
+def test_media_paths_resolve_against_a_remote_table_and_the_data_root_holds_for_urls() -> None:
+    from polymodal.data.loading import resolve_path
+
+    assert resolve_path("img/a.png", "s3://bucket/data") == "s3://bucket/data/img/a.png"
+    assert resolve_path("../img/a.png", "s3://bucket/data") == "s3://bucket/img/a.png"
+    assert resolve_path("https://host/x/../a.wav", Path("/tables")) == "https://host/a.wav"
+    assert resolve_path("/abs/a.png", "s3://bucket/data") == Path("/abs/a.png")  # an absolute path stays local
+    assert resolve_path("img/a.png", "s3://bucket/data", Path("s3://bucket")) == "s3://bucket/data/img/a.png"
+    with pytest.raises(PermissionError, match=r"^path '\.\./\.\./other/a\.png' resolves to s3://bucket/other/a\.png, "
+                                              r"outside the data root s3:/bucket/data$"):
+        resolve_path("../../other/a.png", "s3://bucket/data/t", Path("s3://bucket/data"))
+    with pytest.raises(PermissionError, match=r"resolves to https://host/a\.png, outside the data root /data$"):
+        resolve_path("https://host/a.png", Path("/data"), Path("/data"))
+
+
+def test_images_and_audio_decode_from_bytes_as_from_files(tmp_path: Path) -> None:
+    from tests.hf_media import image_pixels, png_bytes, wav_bytes
+
+    (tmp_path / "a.png").write_bytes(png_bytes(3))
+    (tmp_path / "a.wav").write_bytes(wav_bytes(3))
+    assert np.array_equal(load_image(png_bytes(3)), load_image(tmp_path / "a.png"))
+    assert np.array_equal(load_image(png_bytes(3)), image_pixels(3))
+    samples, rate = load_audio(wav_bytes(3))
+    assert rate == 8000 and np.array_equal(samples, load_audio(tmp_path / "a.wav")[0])
+    with pytest.raises(UnreadableFile, match=r"^truncated WAV: the header promises 100 more bytes of audio$"):
+        load_audio(wav_bytes(3)[:-100])

@@ -116,3 +116,20 @@ def test_a_target_named_row_is_refused() -> None:
                                         r"number; rename the column in the table"):
         infer_schema(frame, "row")
     assert infer_schema(frame, []).modality("tabular").columns == ["x", "row"]  # as an input it is fine
+
+
+def test_columns_of_media_held_in_the_table_are_image_and_audio() -> None:
+    import numpy as np
+
+    from tests.hf_media import png_bytes, wav_bytes
+
+    frame = pd.DataFrame({
+        "png": [png_bytes(i) for i in range(9)] + [b"corrupt"],  # a few bad cells do not change the kind
+        "hf_image": [{"bytes": None, "path": f"{i}.jpg"} for i in range(10)],
+        "wav": [{"bytes": wav_bytes(i), "path": None} for i in range(10)],
+        "array": [np.zeros((6, 6, 3), np.uint8)] * 10,
+        "clip": [(np.zeros(100, np.float32), 8000)] * 10,
+        "emb": [np.zeros(4)] * 10})
+    assert {c: infer_column_kind(frame[c]) for c in frame} == {
+        "png": ColumnKind.IMAGE, "hf_image": ColumnKind.IMAGE, "wav": ColumnKind.AUDIO, "array": ColumnKind.IMAGE,
+        "clip": ColumnKind.AUDIO, "emb": ColumnKind.VECTOR}

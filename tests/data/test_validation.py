@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,121 @@ def test_a_column_whose_files_all_fail_says_so(tmp_path: Path) -> None:
     assert summary.message.startswith("none of the 2 audio file(s) of this column could be read; the first: "
                                       "not readable audio")
     assert summary.hint.endswith("or give the column another kind with --modality clip=text")
+
+
+# ---------------------------------------------------------------- media held in the table
+def test_hugging_face_media_structs_load_as_images_and_audio(tmp_path: Path) -> None:
+    from tests.hf_media import hf_parquet, image_pixels, wave
+
+    table = read_table(hf_parquet(tmp_path / "t.parquet"))
+    schema = infer_schema(table.frame, "label")
+    assert {m.name: m.kind.value for m in schema.modalities} == {"image": "image", "audio": "audio"}
+    loaded = load_table(table, schema)
+    images, clips = loaded.modalities["image"]["image"].tolist(), loaded.modalities["audio"]["audio"].tolist()
+    assert np.array_equal(images[0], image_pixels(0)) and np.array_equal(images[5], image_pixels(1))  # by path
+    assert clips[1][1] == 8000 and np.allclose(clips[1][0], wave(1), atol=1e-4)
+    assert np.allclose(clips[4][0], wave(4), atol=1e-4)  # FLAC bytes
+
+
+def test_a_corrupt_bytes_cell_is_reported_with_its_row(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.hf_media import MEDIA_STRUCT, png_bytes, wav_bytes
+
+    images = [{"bytes": png_bytes(i), "path": None} for i in range(6)]
+    images[3] = {"bytes": b"\x89PNG\r\n\x1a\n-- cut short --", "path": "x.png"}
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"image": pa.array(images, MEDIA_STRUCT), "sound": [wav_bytes(i) for i in range(5)] +
+                             [b"RIFF\x00\x00"], "label": [0, 1] * 3}), path)
+    where = re.escape(str(path))
+    with pytest.raises(DataError, match=(
+            rf"^2 problem\(s\) in {where}; fix them(.|\n)*\n  - file {where}, row 3, column 'image': not a readable "
+            r"image \(UnidentifiedImageError: cannot identify image file in the cell\) \(replace the image bytes of "
+            rf"the cell\)\n  - file {where}, row 5, column 'sound': not readable audio \(LibsndfileError: Error "
+            r"opening in the cell: Format not recognised\.\) \(replace the audio bytes of the cell\)$")):
+        _load(path)
+    loaded = _load(path, on_error="skip")
+    assert loaded.modalities["image"]["image"].tolist()[3] is None and loaded.report.skipped_cells["image"] == 1
+
+
+def test_in_table_images_keep_the_pixel_limit(tmp_path: Path) -> None:
+    from tests.hf_media import png_bytes
+
+    frame = pd.DataFrame({"image": [png_bytes(i) for i in range(4)], "array": [np.zeros((9, 9), np.uint8)] * 4,
+                          "label": [0, 1, 0, 1]})
+    table = read_table(frame)
+    with pytest.raises(DataError, match=r"row 0, column 'image': the image declares 8 x 8 pixels \(0\.0 "
+                                        r"megapixels\), over the limit of 5e-05 megapixels; it was not decoded(.|\n)*"
+                                        r"row 0, column 'array': the image array has 9 x 9 pixels \(0\.0 megapixels\), "
+                                        r"over the limit of 5e-05 megapixels \(raise the image option "
+                                        r"max_image_pixels\) \(fix the cell\)"):
+        load_table(table, infer_schema(table.frame, "label"), max_image_pixels=50)
+
+
+def test_decoded_media_in_a_dataframe_load_as_the_files_would(tmp_path: Path) -> None:
+    from PIL import Image
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    frame = pd.DataFrame({
+        "photo": [grey, grey.astype(np.float64) / 255.0, np.stack([grey] * 3 + [grey], axis=2), grey[:, :, None]],
+        "pil": [Image.fromarray(grey), Image.fromarray(grey).convert("RGB"), Image.fromarray(grey).convert("P"),
+                Image.fromarray(grey)],
+        "sound": [(np.zeros(40, np.float32), 8000), (np.full((40, 2), 0.5), 16000),
+                  (np.array([0, 16384] * 20, np.int16), 8000), {"array": np.ones(8), "sampling_rate": 4000}],
+        "label": [0, 1, 0, 1]})
+    table = read_table(frame)
+    schema = infer_schema(table.frame, "label")
+    assert {m.name: m.kind.value for m in schema.modalities} == {"photo": "image", "pil": "image", "sound": "audio"}
+    loaded = load_table(table, schema)
+    photos, pils, sounds = (loaded.modalities[c][c].tolist() for c in ("photo", "pil", "sound"))
+    assert all(np.array_equal(p, grey) for p in (photos[0], photos[1], photos[3], pils[0]))
+    assert photos[2].shape == (3, 4, 3) and pils[1].shape == (3, 4, 3) and pils[2].shape == (3, 4, 3)
+    assert sounds[1][0].tolist() == [0.5] * 40 and sounds[1][1] == 16000
+    assert sounds[2][0][:2].tolist() == [0.0, 0.5] and sounds[3][1] == 4000
+
+
+def test_media_a_column_cannot_hold_is_reported() -> None:
+    frame = pd.DataFrame({"image": [np.zeros((4, 4), np.uint8)] * 8 + [np.zeros((2, 3, 5)), 7],
+                          "audio": [(np.zeros(5), 8000)] * 8 + [(np.zeros(5), 0), (np.zeros(0), 8000)],
+                          "label": [0, 1] * 5})
+    table = read_table(frame)
+    with pytest.raises(DataError) as info:
+        load_table(table, infer_schema(table.frame, "label"))
+    assert [str(p) for p in info.value.problems] == [
+        "row 8, column 'image': expected an image array (H, W) or (H, W, C) with C 1, 3 or 4, got shape (2, 3, 5) "
+        "(fix the cell)",
+        "row 9, column 'image': expected an image (a path, bytes, an image array (H, W[, C]) or a PIL image), got "
+        "int 7 (give the file's path, or the media itself)",
+        "row 8, column 'audio': the sample rate must be a positive whole number of Hz, got 0 (fix the cell)",
+        "row 9, column 'audio': the audio holds no samples (fix the cell)"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_media_paths_of_a_remote_table_resolve_against_its_url(suffix: str) -> None:
+    fsspec = pytest.importorskip("fsspec", reason="remote tables need fsspec (the remote extra)")
+    import uuid
+
+    from tests.hf_media import image_pixels, png_bytes, wav_bytes
+
+    root = f"memory:///polymodal-test-{uuid.uuid4().hex}"
+    fs = fsspec.filesystem("memory")
+    try:
+        for i in range(3):
+            fs.pipe(f"{root}/data/media/{i}.png", png_bytes(i))
+        fs.pipe(f"{root}/sounds/a.wav", wav_bytes(0))
+        frame = pd.DataFrame({"image": ["media/0.png", "./media/1.png", f"{root}/data/media/2.png", "media/none.png"],
+                              "audio": ["../sounds/a.wav"] * 4, "label": [0, 1, 0, 1]})
+        with fs.open(f"{root}/data/t{suffix}", "wb") as fh:
+            frame.to_csv(fh, index=False) if suffix == ".csv" else frame.to_parquet(fh)
+        table = read_table(f"{root}/data/t{suffix}")
+        schema = infer_schema(table.frame, "label")
+        loaded = load_table(table, schema, on_error="skip")
+        images = loaded.modalities["image"]["image"].tolist()
+        assert all(np.array_equal(images[i], image_pixels(i)) for i in range(3)) and images[3] is None
+        assert loaded.modalities["audio"]["audio"].tolist()[0][1] == 8000
+        assert [str(p) for p in loaded.report.errors] == [
+            f"file {root}/data/media/none.png, row 3, column 'image': image file not found (fix the path (relative "
+            "paths start at the table's folder))"]
+    finally:
+        fs.rm(root, recursive=True)
