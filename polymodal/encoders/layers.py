@@ -52,13 +52,14 @@ def mlp(input_dim: int, hidden_dim: int, output_dim: int, num_layers: int, dropo
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``values [B, T, D]`` over the positions where ``mask [B, T]`` is True.
+    """Mean of ``values [B, T, D]`` over dim 1 (tokens, or stacked modalities) counting only the positions
+    where ``mask [B, T]`` is True; what the masked-out positions hold (even NaN) never matters.
 
     A row with no True position gets zeros, never NaN.
     """
-    weights = mask.to(values.dtype).unsqueeze(-1)
-    total = (values * weights).sum(dim=1)
-    return total / weights.sum(dim=1).clamp_min(1.0)
+    present = mask.to(torch.bool).unsqueeze(-1)
+    total = torch.where(present, values, torch.zeros_like(values)).sum(dim=1)
+    return total / present.to(values.dtype).sum(dim=1).clamp_min(1.0)
 
 
 def check_positive(**sizes: float) -> None:

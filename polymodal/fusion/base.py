@@ -107,12 +107,3 @@ def masked_softmax(logits: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
     return torch.softmax(filled, dim=dim).masked_fill(~mask, 0.0)
 
 
-def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean over dim 1 of ``values [B, M, D]`` counting only present entries of ``mask [B, M]``.
-
-    A sample with no modality present gets zeros (never NaN).
-    """
-    present = mask.to(torch.bool).unsqueeze(-1)
-    total = torch.where(present, values, torch.zeros_like(values)).sum(dim=1)
-    count = present.to(values.dtype).sum(dim=1).clamp_min(1.0)
-    return total / count

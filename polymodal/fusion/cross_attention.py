@@ -7,8 +7,9 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from polymodal.encoders.layers import masked_mean
 from polymodal.fusion.attention import MaskedAttention
-from polymodal.fusion.base import Fusion, masked_mean, stack_masks, zero_missing
+from polymodal.fusion.base import Fusion, stack_masks, zero_missing
 
 
 class CrossAttentionFusion(Fusion):

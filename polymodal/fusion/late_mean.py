@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from polymodal.fusion.base import ACTIVATIONS, Fusion, masked_mean, zero_missing
+from polymodal.encoders.layers import masked_mean
+from polymodal.fusion.base import ACTIVATIONS, Fusion, zero_missing
 
 
 def to_probabilities(logits: Tensor, activation: str) -> Tensor:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from polymodal.fusion.base import masked_mean
+from polymodal.encoders.layers import masked_mean
 from polymodal.fusion.late_mean import LateFusion, to_logits
 
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from polymodal.encoders.base import Encoder
 from polymodal.losses.output import LossOutput
 from polymodal.models.decoders import DecoderSet
-from polymodal.models.representation import RepresentationModel, masked_batch_mean, masked_mean, random_subsets
+from polymodal.models.representation import RepresentationModel, masked_batch_mean, modality_mean, random_subsets
 from polymodal.models.translation import check_translation, source_only
 
 
@@ -45,7 +45,7 @@ class MultimodalAutoencoder(RepresentationModel):
         return {n: self.projections[n](f) for n, f in self.encode(inputs, masks).items()}
 
     def embed(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
-        return masked_mean(self.latents(inputs, masks), masks)
+        return modality_mean(self.latents(inputs, masks), masks)
 
     def decode(self, z: Tensor) -> dict[str, Tensor]:
         """Every modality's reconstruction, in the layout of its preprocessed input."""
@@ -65,12 +65,12 @@ class MultimodalAutoencoder(RepresentationModel):
     def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> LossOutput:
         latents = self.latents(inputs, masks)
         fuse_masks = random_subsets(masks) if self.training else masks
-        z = masked_mean(latents, fuse_masks)
+        z = modality_mean(latents, fuse_masks)
         recon = self.decoders.losses(self.decoders(z), inputs, masks)
         components = {f"recon_{n}": masked_batch_mean(recon[n], masks[n]) for n in self.modalities}
         total = sum(components.values(), z.new_zeros(()))
-        target = masked_mean(latents, masks).detach()
-        align = masked_mean({n: (latents[n] - target).pow(2).sum(dim=1, keepdim=True) for n in latents}, masks)
+        target = modality_mean(latents, masks).detach()
+        align = modality_mean({n: (latents[n] - target).pow(2).sum(dim=1, keepdim=True) for n in latents}, masks)
         any_present = torch.stack([masks[n] for n in self.modalities], dim=1).any(dim=1)
         components["alignment"] = masked_batch_mean(align.squeeze(1), any_present)
         total = total + self.align_weight * components["alignment"]

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from polymodal.encoders.base import Encoder
 from polymodal.losses.contrastive import InfoNCELoss
 from polymodal.losses.output import LossOutput
-from polymodal.models.representation import RepresentationModel, masked_mean
+from polymodal.models.representation import RepresentationModel, modality_mean
 
 
 class ContrastiveModel(RepresentationModel):
@@ -62,4 +62,4 @@ class ContrastiveModel(RepresentationModel):
 
     def embed(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
         z = {n: F.normalize(p, dim=1) for n, p in self.projections(inputs, masks).items()}
-        return masked_mean(z, masks)
+        return modality_mean(z, masks)

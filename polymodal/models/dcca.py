@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from polymodal.encoders.base import Encoder
 from polymodal.losses.dcca import DCCALoss
 from polymodal.losses.output import LossOutput
-from polymodal.models.representation import RepresentationModel, masked_mean
+from polymodal.models.representation import RepresentationModel, modality_mean
 
 
 class DCCAModel(RepresentationModel):
@@ -64,7 +64,7 @@ class DCCAModel(RepresentationModel):
         return self.correlation_loss(self.views(inputs, masks), masks)
 
     def embed(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
-        return masked_mean(self.views(inputs, masks), masks)
+        return modality_mean(self.views(inputs, masks), masks)
 
 
 def projection_head(name: str, input_dim: int, hidden_dim: int, latent_dim: int, layers: int) -> nn.Sequential:

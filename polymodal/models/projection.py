@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from polymodal.encoders.base import Encoder
 from polymodal.losses.output import LossOutput
 from polymodal.losses.projection import ProjectionLoss, ProjectionMetric
-from polymodal.models.representation import RepresentationModel, masked_mean
+from polymodal.models.representation import RepresentationModel, modality_mean
 
 
 class ProjectionModel(RepresentationModel):
@@ -75,4 +75,4 @@ class ProjectionModel(RepresentationModel):
         return self.loss(z[self.source], z[self.target].detach(), paired)
 
     def embed(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
-        return masked_mean(self.spaces(inputs, masks), masks)
+        return modality_mean(self.spaces(inputs, masks), masks)

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from polymodal.augment import Augmenter
 from polymodal.encoders.base import Encoder
+from polymodal.encoders.layers import masked_mean
 from polymodal.losses.output import LossOutput
 from polymodal.models.freezing import Freezable
 
@@ -66,12 +67,10 @@ class RepresentationModel(Freezable):
         raise NotImplementedError  # pragma: no cover
 
 
-def masked_mean(values: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
+def modality_mean(values: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> Tensor:
     """Per sample, the mean of ``values[name]`` over the present modalities; zeros where none is present."""
     names = sorted(values)
-    stacked = torch.stack([values[n] for n in names], dim=1)  # [B, M, D]
-    weights = torch.stack([masks[n] for n in names], dim=1).to(stacked.dtype).unsqueeze(-1)
-    return (stacked * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+    return masked_mean(torch.stack([values[n] for n in names], dim=1), torch.stack([masks[n] for n in names], dim=1))
 
 
 def masked_batch_mean(per_sample: Tensor, mask: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from polymodal.losses.experts import product_of_experts
 from polymodal.losses.gaussian import kl_standard_normal, reparameterize
 from polymodal.losses.output import LossOutput
 from polymodal.models.decoders import DecoderSet
-from polymodal.models.representation import RepresentationModel, masked_batch_mean, masked_mean, random_subsets
+from polymodal.models.representation import RepresentationModel, masked_batch_mean, modality_mean, random_subsets
 from polymodal.models.translation import check_translation, source_only
 
 JOINTS = ("poe", "moe", "mopoe")
@@ -88,14 +88,14 @@ class MultimodalVAE(RepresentationModel):
         if self.joint == "poe":
             return product_of_experts(mus, logvars, masks)[0]
         if self.joint == "moe":
-            return masked_mean(mus, masks)
+            return modality_mean(mus, masks)
         means, valid = [], []
         for subset in self._subsets():
             sub_masks = _subset_masks(masks, subset)
             means.append(product_of_experts({n: mus[n] for n in subset}, {n: logvars[n] for n in subset},
                                             sub_masks)[0])
             valid.append(torch.stack([sub_masks[n] for n in subset], dim=1).all(dim=1))
-        return masked_mean({str(i): m for i, m in enumerate(means)}, {str(i): v for i, v in enumerate(valid)})
+        return modality_mean({str(i): m for i, m in enumerate(means)}, {str(i): v for i, v in enumerate(valid)})
 
     def _subsets(self) -> list[tuple[str, ...]]:
         return [s for k in range(1, len(self.modalities) + 1) for s in combinations(self.modalities, k)]

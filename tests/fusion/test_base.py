@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from polymodal.fusion.base import masked_mean, masked_softmax, stack_masks, zero_missing
+from polymodal.encoders.layers import masked_mean
+from polymodal.fusion.base import masked_softmax, stack_masks, zero_missing
 from polymodal.fusion.concat import ConcatFusion
 
 

@@ -1,12 +1,12 @@
 import torch
 
-from polymodal.models.representation import masked_batch_mean, masked_mean, random_subsets
+from polymodal.models.representation import masked_batch_mean, modality_mean, random_subsets
 
 
-def test_masked_mean_averages_present_modalities_only() -> None:
+def test_modality_mean_averages_present_modalities_only() -> None:
     values = {"a": torch.tensor([[1.0], [1.0], [1.0]]), "b": torch.tensor([[3.0], [3.0], [3.0]])}
     masks = {"a": torch.tensor([True, True, False]), "b": torch.tensor([True, False, False])}
-    assert masked_mean(values, masks).squeeze(1).tolist() == [2.0, 1.0, 0.0]
+    assert modality_mean(values, masks).squeeze(1).tolist() == [2.0, 1.0, 0.0]
     assert float(masked_batch_mean(torch.tensor([1.0, 5.0, 9.0]), masks["a"])) == 3.0
 
 

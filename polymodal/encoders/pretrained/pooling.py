@@ -4,7 +4,8 @@ Example
 -------
 >>> import torch
 >>> states = torch.tensor([[[1.0], [3.0], [100.0]]])
->>> masked_mean(states, torch.tensor([[1, 1, 0]])).tolist()
+>>> class Out: last_hidden_state = states
+>>> pool(Out(), "mean", torch.tensor([[1, 1, 0]])).tolist()
 [[2.0]]
 """
 
@@ -14,15 +15,8 @@ from typing import Any
 
 from torch import Tensor
 
+from polymodal.encoders.layers import masked_mean
 from polymodal.encoders.pretrained.hf_families import POOLINGS
-
-
-def masked_mean(states: Tensor, mask: Tensor | None) -> Tensor:
-    """The mean of ``states [B, T, D]`` over the positions where ``mask [B, T]`` is set (all when None)."""
-    if mask is None:
-        return states.mean(dim=1)
-    weights = mask.to(states.dtype).unsqueeze(-1)
-    return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
 def pool(outputs: Any, how: str, mask: Tensor | None = None) -> Tensor:
@@ -45,4 +39,4 @@ def pool(outputs: Any, how: str, mask: Tensor | None = None) -> Tensor:
         return states[:, 0]
     if mask is not None and mask.shape[1] != states.shape[1]:
         raise ValueError(f"a mask of {mask.shape[1]} positions for {states.shape[1]} states")
-    return masked_mean(states, mask)
+    return states.mean(dim=1) if mask is None else masked_mean(states, mask)

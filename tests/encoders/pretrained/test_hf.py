@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from polymodal.encoders import ENCODERS
+from polymodal.encoders.layers import masked_mean
 from polymodal.encoders.pretrained import FineTunedEncoder, TrainMode, load_backbone
 from polymodal.encoders.pretrained.hf_families import FAMILIES, family_of_type
-from polymodal.encoders.pretrained.pooling import masked_mean
 from tests.encoders.pretrained.tiny_hf import BUILDERS, kind_of, save_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
