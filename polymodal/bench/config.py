@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from polymodal.bench.run import RunSpec
 from polymodal.config import read_config_file, validate_config
@@ -68,6 +68,12 @@ class BenchConfig(_Strict):
     robustness: RobustnessEntry | None = None
     isolate: bool = Field(True, description="run each fit in a fresh process (own peak memory, crash-proof)")
     timeout: float | None = Field(None, description="seconds before an isolated run is stopped")
+    _source: str | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> str | None:
+        """The grid file this config was read from (None when built in code)."""
+        return self._source
 
     @classmethod
     def from_file(cls, path: str | Path) -> BenchConfig:
@@ -78,6 +84,7 @@ class BenchConfig(_Strict):
             table = Path(dataset.table)
             if not table.is_absolute():
                 dataset.table = str((path.parent / table).resolve())
+        config._source = str(path)
         return config
 
     def specs(self, artifacts: str | Path | None = None) -> list[RunSpec]:

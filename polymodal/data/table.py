@@ -91,6 +91,15 @@ def _refuse_repeated_names(names: list[str], source: str) -> None:
                                  hint="give every column its own name") for n in repeated])
 
 
+def column_names(path: Path) -> list[str]:
+    """The column names of the table file ``path``, read from its header alone (the rows are not read)."""
+    fmt = READERS.get(path.suffix.lower())
+    if not path.is_file() or fmt is None:
+        read_table(path)  # the error that reading it would give: missing, a folder, an unknown format
+    check_header(path, str(fmt))
+    return _header_names(path, str(fmt))
+
+
 def check_header(path: Path, fmt: str) -> None:
     """Refuse a table file whose header repeats a column name (``fmt`` as in :data:`READERS`)."""
     try:
