@@ -1,6 +1,6 @@
 """The benchmark grid as configuration: methods x datasets x seeds, from a YAML file or from flags.
 
-Example ``bench.yaml``::
+The file format, with an example the tests run, is in ``docs/bench-grid.md``. In short::
 
     name: fusions on AV-digits
     seeds: [0, 1, 2]
@@ -14,10 +14,11 @@ Example ``bench.yaml``::
       - {name: concat, options: {fusion: concat}}
       - {name: low-rank r4, options: {fusion: low_rank, fusion_args: {rank: 4}}}
     robustness:
-      corruptions: [gaussian_noise]
+      corruptions: [image_noise, audio_noise]   # names from polymodal.evaluation.corruptions.CORRUPTIONS
       levels: [0, 0.5, 1.0]
 
-Unknown keys are errors; nothing is evaluated as code (``yaml.safe_load``).
+Unknown keys are errors; nothing is evaluated as code (``yaml.safe_load``). The names and options are
+checked by :func:`polymodal.bench.check.check_grid` before the first run.
 """
 
 from __future__ import annotations

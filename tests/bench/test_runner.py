@@ -89,13 +89,31 @@ def test_bench_config_errors(tmp_path: Path, split_table: Path, capsys) -> None:
     assert "method names must be unique; repeated: a" in capsys.readouterr().err
 
 
-def test_a_failing_method_is_recorded_and_the_grid_goes_on(split_table: Path, tmp_path: Path, capsys) -> None:
-    grid = write_grid(tmp_path, split_table, methods=[{"name": "broken", "options": {"fusion": "nope"}},
-                                                      {"name": "sum", "options": {"fusion": "sum"}}])
-    assert main(["bench", str(grid), "--out", str(tmp_path / "z")]) == 1
-    runs = pd.read_csv(tmp_path / "z" / "runs.csv")
-    assert list(runs["status"]) == ["error", "ok"] and "unknown fusion 'nope'" in runs.loc[0, "error"]
-    assert "Failed runs" in (tmp_path / "z" / "report.html").read_text()
+def test_a_failing_method_is_recorded_and_a_rerun_after_the_fix_keeps_its_row_apart(
+        split_table: Path, tmp_path: Path, capsys) -> None:
+    broken = {"name": "lmf", "options": {"fusion": "low_rank", "fusion_args": {"rank": 0}}}  # fails in training
+    quick, plain = {**TINY, "baseline": False}, {"name": "sum", "options": {"fusion": "sum"}}
+    grid = write_grid(tmp_path, split_table, common=quick, methods=[broken, plain])
+    out = tmp_path / "z"
+    assert main(["bench", str(grid), "--out", str(out)]) == 1
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs["status"]) == ["error", "ok"] and "rank must be positive, got 0" in runs.loc[0, "error"]
+    page = (out / "report.html").read_text()
+    assert "<h2>Failed runs</h2>" in page and "<pre>ValueError: rank must be positive, got 0" in page
+    capsys.readouterr()
+
+    fixed = {"name": "lmf", "options": {"fusion": "low_rank", "fusion_args": {"rank": 2}}}
+    grid = write_grid(tmp_path, split_table, common=quick, methods=[fixed, plain])
+    assert main(["bench", str(grid), "--out", str(out)]) == 0  # the old failed row no longer counts
+    printed = capsys.readouterr().out
+    assert "[2/2] digits · lmf · seed 0: ok" in printed and "· sum ·" not in printed  # only the changed run ran
+    assert ("(2 finished, 0 failed; 1 stale row(s) from runs no longer in the grid, kept apart and not counted)"
+            in printed)
+    assert len(pd.read_csv(out / "runs.csv")) == 3  # the stale row is kept in the file
+    page = (out / "report.html").read_text()
+    assert "<h2>Failed runs</h2>" not in page and "<h2>Stale runs</h2>" in page
+    assert "<td>stale (error)</td><td>ValueError: rank must be positive, got 0</td>" in page
+    assert "2 finished runs, 0 failed; 1 stale row(s) from runs no longer in the grid, not counted" in page
 
 
 def test_a_bench_killed_half_way_resumes_without_redoing_finished_runs(split_table: Path, tmp_path: Path) -> None:

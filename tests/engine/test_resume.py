@@ -98,8 +98,8 @@ def test_resume_without_a_checkpoint_starts_afresh_and_says_so(tmp_path: Path, t
 
 def test_resume_without_a_checkpoint_is_one_warning_line_on_the_command_line(
         tmp_path: Path, tabular_csv: Path, quiet_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["fit", str(tabular_csv), "--config", str(quiet_config), "--target", "label", "--epochs", "1", "--preset", "none", "--no-baseline",
-            "--run-dir", str(tmp_path), "--resume"]
+    args = ["fit", str(tabular_csv), "--config", str(quiet_config), "--target", "label", "--epochs", "1",
+            "--preset", "none", "--no-baseline", "--run-dir", str(tmp_path), "--resume"]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert captured.err == (f"warning: resume: no checkpoint in {tmp_path / RESUME_DIR}; starting from the first "
