@@ -404,7 +404,7 @@ def write_report(
     failed = runs[runs["status"] != "ok"] if "status" in runs else runs.iloc[0:0]
     sections.append(failed_section(failed))
     n_stale = 0 if stale is None else len(stale)
-    if n_stale:
+    if stale is not None and n_stale:
         sections.append(_stale_section(stale))
     meta = (f"written {time.strftime('%Y-%m-%d %H:%M')} by polymodal; {len(ok)} finished runs, {len(failed)} failed"
             + (f"; {n_stale} stale row(s) from runs no longer in the grid, not counted" if n_stale else ""))

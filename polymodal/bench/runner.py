@@ -118,7 +118,7 @@ def run_settings(config: BenchConfig, dataset: str, runs: pd.DataFrame) -> list[
     if "epochs_run" in runs and runs["epochs_run"].notna().any():
         epochs = runs["epochs_run"].dropna().astype(int)
         settings.append(("epochs trained", str(epochs.iloc[0]) if epochs.nunique() == 1
-                         else f"{epochs.min()} to {epochs.max()} (early stopping)"))
+                         else f"{epochs.min()} to {epochs.max()}"))
     shown = {"preset", "epochs", "split_column", "ignore", "progress"}
     settings += [(key, _setting(value)) for key, value in options.items() if key not in shown]
     settings += [(f"method {m.name}", ", ".join(f"{k}={_setting(v)}" for k, v in m.options.items()) or "defaults")

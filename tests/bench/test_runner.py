@@ -140,3 +140,22 @@ def test_a_bench_killed_half_way_resumes_without_redoing_finished_runs(split_tab
     assert len(final) == 3 and final["status"].eq("ok").all()
     kept = final.set_index("key").loc[first["key"]]  # finished runs were kept as they were, not redone
     assert np.allclose(kept["wall_seconds"].to_numpy(), first["wall_seconds"].to_numpy())
+
+
+def test_the_run_settings_say_what_the_runs_were_trained_with(split_table: Path, tmp_path: Path) -> None:
+    from polymodal.bench.runner import run_settings
+
+    config = BenchConfig.from_file(write_grid(tmp_path, split_table, seeds=[0, 1],
+                                              robustness={"corruptions": ["image_noise"], "levels": [0, 1]}))
+    config.datasets[0].options["ignore"] = ["noisy"]
+    runs = pd.DataFrame({"method": ["concat", "late"], "epochs_run": [1, 1]})
+    settings = dict(run_settings(config, "digits", runs))
+    assert settings["epochs (at most)"] == "1" and settings["epochs trained"] == "1"
+    assert settings["split column"] == "split" and settings["ignored columns"] == "noisy"
+    assert settings["preset"] == "medium (default)" and settings["seeds"] == "0, 1"
+    assert settings["method late"] == "fusion=late" and settings["robustness"] == "image_noise at levels 0, 1"
+    assert settings["encoder_args"] == '{"image": {"base_channels": 4, "output_dim": 16}}'
+    config.common.pop("epochs")
+    settings = dict(run_settings(config, "digits", runs.assign(epochs_run=[3, 7])))
+    assert settings["epochs (at most)"] == "chosen by the preset (default)"
+    assert settings["epochs trained"] == "3 to 7"
