@@ -1,9 +1,14 @@
 """The HTML report of a benchmark: one self-contained file, every plot embedded, nothing from the web.
 
-Sections (each drawn only when its data exists): the results table; a bar chart of the main metric with
-standard-deviation error bars; accuracy with each modality missing; robustness curves; the confusion
-matrix of the best run; training curves; a 2-D map of the best run's joint embeddings; cost against the
-main metric. Plots are drawn with matplotlib (Agg) and embedded as PNG data URIs.
+Sections (each drawn only when its data exists): warnings (a run that predicts one class for every test
+row); the run settings; the results table with the chance level (always the most frequent test class);
+a bar chart of the main metric with standard-deviation error bars; accuracy with each modality missing;
+robustness curves; the confusion matrix of the best run (saying so when it is picked among exact ties);
+training curves; a 2-D map of the best run's joint embeddings; cost against the main metric; failed runs
+with their tracebacks; stale rows (from runs no longer in the grid). Plots are drawn with matplotlib (Agg)
+and embedded as PNG data URIs; accuracy-like axes run from 0 to 1 with the chance level as a dashed line,
+no axis uses an offset, epochs are whole numbers. Each ``<figure>`` records the tick labels it drew
+(``data-axes``), so a check can read them without looking at pixels.
 
 The page carries a small inline script that records, on ``<body>``, how many images decoded
 (``data-images-ok`` / ``data-images``) and any script error (``data-errors``): a headless browser can

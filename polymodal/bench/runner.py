@@ -9,7 +9,9 @@ Layout of the output folder::
       artifacts/<key>/  per-run history, test predictions, 2-D embedding map (for the report)
       report.html       the self-contained report
 
-Calling it again with the same grid resumes: finished runs are kept, the rest run.
+The grid is checked whole before anything runs (:func:`polymodal.bench.check.check_grid`). Calling it
+again with the same grid resumes: finished runs are kept, the rest run. Rows of ``runs.csv`` whose run is no
+longer in the grid are stale: kept in the file, shown apart in the report, never counted.
 """
 
 from __future__ import annotations
