@@ -73,7 +73,7 @@ def test_the_documented_grid_is_checked_and_runs(digits_csv: Path, tmp_path: Pat
     from polymodal.bench.runner import run_benchmark
 
     (example,) = documented("yaml")
-    frame = pd.read_csv(digits_csv).iloc[:120]
+    frame = pd.read_csv(digits_csv).iloc[:80]
     for column in ("rotated", "noisy"):
         frame[column] = [str(digits_csv.parent / p) for p in frame[column]]
     frame["split"] = np.where(np.arange(len(frame)) % 4 == 0, "test", "train")
