@@ -338,11 +338,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_fusions(args: argparse.Namespace) -> int:
-    from polymodal.fusion import FUSIONS
+    from polymodal.fusion import FUSIONS, settable_arguments
 
-    rows = [{"method": e.name, "kind": _fusion_kind(e.factory), "arguments": ", ".join(
-        p for p in e.parameters() if p not in ("input_dims", "num_outputs", "activation")),
-        "description": e.description} for e in FUSIONS]
+    rows = [{"method": e.name, "kind": _fusion_kind(e.factory), "arguments": ", ".join(settable_arguments(e.name)),
+             "description": e.description} for e in FUSIONS]
     out.table("fusion methods", rows, ["method", "kind", "arguments", "description"])
     return 0
 
