@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from polymodal.errors import PolymodalError
+from polymodal.errors import PolymodalError, PolymodalWarning
 from polymodal.output import err
 
 PRESETS = ["none", "fast", "medium", "best"]  # polymodal.engine.presets.PRESETS (tested equal)
@@ -311,10 +314,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
-        return int(handler(args) or 0)
+        with warnings_as_notices():
+            return int(handler(args) or 0)
     except (PolymodalError, ValueError, TypeError, OSError) as exc:  # the user's input, never a traceback
         err.line(("error:", "bold red"), " ", error_message(exc))
         return 2
+
+
+@contextlib.contextmanager
+def warnings_as_notices() -> Iterator[None]:
+    """polymodal's own warnings (:class:`~polymodal.errors.PolymodalWarning`) printed as one ``warning:`` line
+    on stderr, without Python's file, line number and source line; every other warning as Python shows it."""
+    python_show = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if issubclass(category, PolymodalWarning):
+            err.line(("warning:", "bold yellow"), " ", str(message))
+        else:
+            python_show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = python_show
 
 
 def error_message(exc: BaseException) -> str:

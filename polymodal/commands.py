@@ -205,14 +205,31 @@ def _print_fit_summary(metrics: dict[str, Any]) -> None:
     columns = ["target", "model", *sorted({k for r in rows for k in r if k not in ("target", "model")})]
     out.table("metrics", rows, columns)
     train = metrics["train"]
-    out.line(f"trained {train['epochs_run']} epoch(s) in {train['train_seconds']:.1f} s "
+    out.line(f"{_epochs_text(train)} in {train['train_seconds']:.1f} s "
              f"({train['samples_per_second']:.0f} samples/s); best epoch {train['best_epoch']}; "
-             f"{metrics['parameters']:,} parameters")
+             f"{_parameters_text(metrics)}")
     if train.get("time_limit_reached"):
         out.line("training stopped at the time limit (--time-limit); the best weights so far are kept")
     _print_preset(metrics.get("preset", {}))
     _print_ensemble(metrics)
     _print_baseline_gap(metrics)
+
+
+def _epochs_text(train: dict[str, Any]) -> str:
+    """``trained N epoch(s)``; a resumed run says so, with the epochs of this invocation and the total."""
+    resumed = train.get("resumed_after_epochs")
+    if resumed is None:
+        return f"trained {train['epochs_run']} epoch(s)"
+    return (f"resumed after epoch {resumed} from the checkpoint in --run-dir: trained "
+            f"{train['epochs_run'] - resumed} epoch(s) in this run, {train['epochs_run']} in total,")
+
+
+def _parameters_text(metrics: dict[str, Any]) -> str:
+    """The parameter count; with frozen parts (``--freeze``, frozen pretrained encoders) the trainable one too."""
+    total, trainable = metrics["parameters"], metrics["train"].get("trainable_parameters")
+    if trainable is None or trainable == total:
+        return f"{total:,} parameters"
+    return f"{total:,} parameters, {trainable:,} of them trainable (the rest frozen)"
 
 
 def _print_preset(preset: dict[str, Any]) -> None:
@@ -325,11 +342,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_fusions(args: argparse.Namespace) -> int:
-    from polymodal.fusion import FUSIONS
+    from polymodal.fusion import FUSIONS, settable_arguments
 
-    rows = [{"method": e.name, "kind": _fusion_kind(e.factory), "arguments": ", ".join(
-        p for p in e.parameters() if p not in ("input_dims", "num_outputs", "activation")),
-        "description": e.description} for e in FUSIONS]
+    rows = [{"method": e.name, "kind": _fusion_kind(e.factory), "arguments": ", ".join(settable_arguments(e.name)),
+             "description": e.description} for e in FUSIONS]
     out.table("fusion methods", rows, ["method", "kind", "arguments", "description"])
     return 0
 
@@ -405,10 +421,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     result = run_benchmark(config, args.out, on_row=progress)
     if "summary" not in result:
-        out.line(("every run failed", "red"), f"; see {result['runs']}")
+        out.line(("every run of the grid failed", "red"), f"; see {result['runs']}")
         return 1
     out.line(summary_markdown(result["summary"], result["metric"]))
-    out.line(f"runs: {result['runs']} ({result['n_ok']} finished, {result['n_failed']} failed)")
+    stale = (f"; {result['n_stale']} stale row(s) from runs no longer in the grid, kept apart and not counted"
+             if result.get("n_stale") else "")
+    out.line(f"runs: {result['runs']} ({result['n_ok']} finished, {result['n_failed']} failed{stale})")
     for report in result["reports"]:
         out.line("report: ", (str(report), "bold"))
     return 0 if result["n_failed"] == 0 else 1
@@ -474,9 +492,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         return 0
     _print_transfer(pretrained.metrics)
     train = pretrained.metrics["train"]
-    out.line(f"{pretrained.config.model.objective}: trained {train['epochs_run']} epoch(s) in "
+    out.line(f"{pretrained.config.model.objective}: {_epochs_text(train)} in "
              f"{train['train_seconds']:.1f} s; best validation loss {train['best_val_loss']:.4f} at epoch "
-             f"{train['best_epoch']}; embeddings of size {pretrained.embedding_dim}")
+             f"{train['best_epoch']}; embeddings of size {pretrained.embedding_dim}; "
+             f"{_parameters_text(pretrained.metrics)}")
     if args.out:
         out.line("representation saved to ", (str(args.out), "bold"))
     return 0

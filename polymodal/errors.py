@@ -9,6 +9,11 @@ class PolymodalError(Exception):
     """Base class of polymodal's documented errors."""
 
 
+class PolymodalWarning(UserWarning):
+    """Something the user should know that does not stop the run (e.g. ``--resume`` without a checkpoint):
+    the command line prints it as one ``warning:`` line, without Python's source line."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in a table: where it is, what is wrong and what to do."""

@@ -182,8 +182,13 @@ def test_transfer_end_to_end(tmp_path: Path, capsys) -> None:
     assert code == 0, capsys.readouterr().err
     out = " ".join(capsys.readouterr().out.split())
     assert f"initialised encoders.embedding, encoders.tabular from {tmp_path / 'pre'} (frozen)" in out
-    transfer = polymodal.load(tmp_path / "fit").metrics["transfer"]
+    fitted = polymodal.load(tmp_path / "fit")
+    transfer = fitted.metrics["transfer"]
     assert transfer["frozen"] == ["encoders.embedding", "encoders.tabular"]
+    frozen = sum(p.numel() for n, p in fitted.model.named_parameters() if n.startswith(tuple(transfer["frozen"])))
+    total = fitted.metrics["parameters"]
+    assert 0 < frozen < total  # both counts printed: the frozen run trains only the rest
+    assert f"{total:,} parameters, {total - frozen:,} of them trainable (the rest frozen)" in out
     code = main(["fit", table, "--target", "label", "--init-from", str(tmp_path / "fit"), "--transfer", "trunk",
                  "--json", *fast])
     assert code == 0 and json.loads(capsys.readouterr().out)["transfer"]["initialised"][-1] == "fusions.shared"
@@ -194,9 +199,12 @@ def test_transfer_end_to_end(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding", "--label",
                  "label", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["n"] == 120.0
+    assert json.dumps(json.loads(capsys.readouterr().out)["n"]) == "120"  # a count, not 120.0
     assert main(["retrieve", str(tmp_path / "proj"), table, "--from", "tabular", "--to", "embedding"]) == 0
-    header = next(line for line in capsys.readouterr().out.splitlines() if "method" in line)  # not a terminal
+    printed = capsys.readouterr().out.splitlines()
+    header = next(line for line in printed if "method" in line)  # not a terminal
+    row = next(line for line in printed if "pretrained" in line)
+    assert row.rstrip(" │|").split()[-1] == "120" and "120.0000" not in row  # the count n, as an integer
     assert all(name in header for name in ("recall@1", "recall@5", "recall@10", "median_rank", "mean_rank"))
     assert main(["fit", table, "--target", "label", "--freeze", *fast]) == 2
     assert "give init_from=BUNDLE (--init-from BUNDLE)" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The benchmark grid as configuration: methods x datasets x seeds, from a YAML file or from flags.
 
-Example ``bench.yaml``::
+The file format, with an example the tests run, is in ``docs/bench-grid.md``. In short::
 
     name: fusions on AV-digits
     seeds: [0, 1, 2]
@@ -14,10 +14,11 @@ Example ``bench.yaml``::
       - {name: concat, options: {fusion: concat}}
       - {name: low-rank r4, options: {fusion: low_rank, fusion_args: {rank: 4}}}
     robustness:
-      corruptions: [gaussian_noise]
+      corruptions: [image_noise, audio_noise]   # names from polymodal.evaluation.corruptions.CORRUPTIONS
       levels: [0, 0.5, 1.0]
 
-Unknown keys are errors; nothing is evaluated as code (``yaml.safe_load``).
+Unknown keys are errors; nothing is evaluated as code (``yaml.safe_load``). The names and options are
+checked by :func:`polymodal.bench.check.check_grid` before the first run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from polymodal.bench.run import RunSpec
 from polymodal.config import read_config_file, validate_config
@@ -68,6 +69,12 @@ class BenchConfig(_Strict):
     robustness: RobustnessEntry | None = None
     isolate: bool = Field(True, description="run each fit in a fresh process (own peak memory, crash-proof)")
     timeout: float | None = Field(None, description="seconds before an isolated run is stopped")
+    _source: str | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> str | None:
+        """The grid file this config was read from (None when built in code)."""
+        return self._source
 
     @classmethod
     def from_file(cls, path: str | Path) -> BenchConfig:
@@ -78,6 +85,7 @@ class BenchConfig(_Strict):
             table = Path(dataset.table)
             if not table.is_absolute():
                 dataset.table = str((path.parent / table).resolve())
+        config._source = str(path)
         return config
 
     def specs(self, artifacts: str | Path | None = None) -> list[RunSpec]:

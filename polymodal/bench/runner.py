@@ -9,17 +9,21 @@ Layout of the output folder::
       artifacts/<key>/  per-run history, test predictions, 2-D embedding map (for the report)
       report.html       the self-contained report
 
-Calling it again with the same grid resumes: finished runs are kept, the rest run.
+The grid is checked whole before anything runs (:func:`polymodal.bench.check.check_grid`). Calling it
+again with the same grid resumes: finished runs are kept, the rest run. Rows of ``runs.csv`` whose run is no
+longer in the grid are stale: kept in the file, shown apart in the report, never counted.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from polymodal.bench.check import check_grid
 from polymodal.bench.config import BenchConfig
 from polymodal.bench.grid import run_grid
 from polymodal.bench.report import write_report
@@ -41,16 +45,20 @@ def main_metric(runs: pd.DataFrame) -> str:
 def run_benchmark(
     config: BenchConfig, out: str | Path, on_row: Callable[[dict[str, Any], int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the grid into ``out``; return paths and the summary."""
+    """Check the whole grid (nothing runs when a name or an option is wrong), then run (or resume) it into
+    ``out``; return paths and the summary."""
+    check_grid(config, config.source)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "bench.json", config.model_dump())
     artifacts = out / "artifacts"
     specs = config.specs(artifacts=artifacts)
     runner = run_isolated if config.isolate else run_inline
-    runs = run_grid(specs, out / "runs.csv", timeout=config.timeout, on_row=on_row, runner=runner)
+    recorded = run_grid(specs, out / "runs.csv", timeout=config.timeout, on_row=on_row, runner=runner)
+    runs, stale = split_stale(recorded, [s.key() for s in specs])
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
-    result: dict[str, Any] = {"runs": out / "runs.csv", "n_ok": len(ok), "n_failed": len(runs) - len(ok)}
+    result: dict[str, Any] = {"runs": out / "runs.csv", "n_ok": len(ok), "n_failed": len(runs) - len(ok),
+                              "n_stale": len(stale)}
     if not len(ok):
         return result
     metric = main_metric(ok)
@@ -75,9 +83,57 @@ def run_benchmark(
             out / name, rows, part.reset_index(drop=True), metric=dataset_metric, artifacts=artifacts,
             robustness=None if curves is None else report_curves(curves[curves["dataset"] == dataset], dataset_metric),
             robustness_scores=None if scores is None else scores[scores["dataset"] == dataset],
-            title=f"{config.name}: {dataset}"))
+            title=f"{config.name}: {dataset}", settings=run_settings(config, str(dataset), rows),
+            stale=stale[stale["dataset"] == dataset] if "dataset" in stale else None))
     result.update(summary=summary, metric=metric, reports=reports, summary_md=out / "summary.md")
     return result
+
+
+def split_stale(recorded: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of the runs in the grid (``keys``) and, apart, the stale rows ``runs.csv`` still holds from
+    runs no longer in it (a method renamed, an option changed): kept in the file, never counted."""
+    if not len(recorded) or "key" not in recorded:
+        return recorded, recorded.iloc[0:0]
+    current = recorded["key"].astype(str).isin(set(keys))
+    return recorded[current].reset_index(drop=True), recorded[~current].reset_index(drop=True)
+
+
+def run_settings(config: BenchConfig, dataset: str, runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """What the report says the runs of ``dataset`` were trained with: the grid's settings as given (and
+    the defaults that apply where none is), per-method options, and the epochs the runs trained."""
+    from polymodal.config import TrainConfig
+
+    entry = next(d for d in config.datasets if d.name == dataset)
+    options = {**config.common, **entry.options}
+
+    def given(key: str, default: object) -> str:
+        return _setting(options[key]) if key in options else f"{default} (default)"
+
+    settings = [
+        ("table", entry.table), ("target", ", ".join(entry.target)), ("seeds", ", ".join(map(str, config.seeds))),
+        ("preset", given("preset", TrainConfig.model_fields["preset"].default)),
+        ("epochs (at most)", given("epochs", "chosen by the preset" if options.get("preset", "medium") != "none"
+                                   else TrainConfig.model_fields["epochs"].default)),
+        ("split column", str(options.get("split_column") or "none: the test metrics are on validation rows")),
+        ("ignored columns", ", ".join(map(str, options.get("ignore") or [])) or "none"),
+    ]
+    if "epochs_run" in runs and runs["epochs_run"].notna().any():
+        epochs = runs["epochs_run"].dropna().astype(int)
+        settings.append(("epochs trained", str(epochs.iloc[0]) if epochs.nunique() == 1
+                         else f"{epochs.min()} to {epochs.max()}"))
+    shown = {"preset", "epochs", "split_column", "ignore", "progress"}
+    settings += [(key, _setting(value)) for key, value in options.items() if key not in shown]
+    settings += [(f"method {m.name}", ", ".join(f"{k}={_setting(v)}" for k, v in m.options.items()) or "defaults")
+                 for m in config.methods]
+    if config.robustness is not None:
+        r = config.robustness
+        settings.append(("robustness", f"{', '.join(r.corruptions) or 'noise'} at levels "
+                         f"{', '.join(f'{v:g}' for v in r.levels)}"))
+    return settings
+
+
+def _setting(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else str(value)
 
 
 def collect_robustness(ok: pd.DataFrame, artifacts: Path) -> pd.DataFrame | None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from polymodal.bench.report import _figure, _img, _png, _table_html, html_page
+from polymodal.bench.report import Chart, _figure, _img, _png, _table_html, html_page, integer_ticks
 from polymodal.engine.atomic import atomic_write_text
 from polymodal.engine.tune import trial_rows
 
@@ -27,7 +27,7 @@ def _complete(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
-def history_chart(study: Any, metric: str) -> str | None:
+def history_chart(study: Any, metric: str) -> Chart | None:
     """Each complete trial's value, the best so far, and the base config's trial as a dashed line."""
     trials = [t for t in _complete(study) if t.value is not None]
     if not trials:
@@ -42,13 +42,14 @@ def history_chart(study: Any, metric: str) -> str | None:
     if base:
         ax.axhline(float(base[0]), ls="--", color="#555", lw=1, label="base config (trial 0)")
     ax.set_xlabel("trial")
+    integer_ticks(ax.xaxis)
     ax.set_ylabel(f"validation {metric}")
     ax.legend(fontsize=8)
     ax.set_title("optimisation history")
     return _png(fig)
 
 
-def epochs_chart(study: Any, metric: str) -> str | None:
+def epochs_chart(study: Any, metric: str) -> Chart | None:
     """The validation metric per epoch of every trial; pruned trials in grey, ending where they were pruned."""
     trials = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
     if not trials:
@@ -60,6 +61,7 @@ def epochs_chart(study: Any, metric: str) -> str | None:
         ax.plot(steps, [t.intermediate_values[s] for s in steps], marker="." if pruned else None,
                 color="#999" if pruned else "#4C72B0", alpha=0.6 if pruned else 0.9, lw=1)
     ax.set_xlabel("epoch")
+    integer_ticks(ax.xaxis)
     ax.set_ylabel(f"validation {metric}")
     ax.set_title("per epoch (blue: ran to the end, grey: pruned)")
     return _png(fig)
@@ -84,7 +86,7 @@ def importance(study: Any) -> tuple[dict[str, float] | None, str]:
         return None, f"parameter importance could not be computed: {exc}"
 
 
-def importance_chart(values: dict[str, float]) -> str:
+def importance_chart(values: dict[str, float]) -> Chart:
     fig, ax = _figure(6.4, max(2.4, 0.4 * len(values) + 1.2))
     names = list(values)[::-1]
     ax.barh(range(len(names)), [values[n] for n in names], color="#55A868")

@@ -59,3 +59,9 @@ def _string_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     if names != list(frame.columns):
         frame = frame.set_axis(names, axis=1)
     return frame
+
+
+def column_names(path: str | Path) -> list[str]:
+    """The column names of the table at ``path`` (a file, shards, a URL), read from its header or schema
+    alone (the rows are not read)."""
+    return open_source(path).column_names()

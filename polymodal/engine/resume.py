@@ -29,7 +29,7 @@ from lightning.pytorch.callbacks import Callback, Checkpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from polymodal.engine.state_files import load_state, read_state_json, save_state, state_exists
-from polymodal.errors import ResumeError
+from polymodal.errors import PolymodalWarning, ResumeError
 
 RESUME_DIR = "resume"
 FORMAT_VERSION = 1
@@ -41,7 +41,8 @@ def load_resume_state(directory: Path, fingerprint: Mapping[str, Any]) -> dict[s
     """The checkpoint in ``directory`` if there is one and it belongs to this run; ``None`` (with a
     warning) when there is none; :class:`ResumeError` when it was written by a different run."""
     if not state_exists(directory):
-        warnings.warn(f"resume: no checkpoint in {directory}; starting from the first epoch", stacklevel=2)
+        warnings.warn(f"resume: no checkpoint in {directory}; starting from the first epoch", PolymodalWarning,
+                      stacklevel=2)
         return None
     meta = read_state_json(directory)
     if meta.get("format_version") != FORMAT_VERSION:

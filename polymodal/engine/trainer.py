@@ -72,9 +72,10 @@ class TrainResult:
     samples_per_second: float
     history: list[dict[str, Any]] = field(default_factory=list)
     log_path: str | None = None
-    resumed_after_epochs: int | None = None
+    resumed_after_epochs: int | None = None  # epochs the restored checkpoint had done; this run trained the rest
     global_rank: int = 0
     time_limit_reached: bool = False
+    trainable_parameters: int | None = None  # of the model (frozen parts left out); None when not counted
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
@@ -243,6 +244,7 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
         best_val_loss=best.best, best_epoch=best.best_epoch, epochs_run=epochs, train_seconds=seconds,
         samples_per_second=(counter.samples if n_train is None else n_train * max(epochs - (resumed or 0), 1))
         / max(seconds, 1e-9),
+        trainable_parameters=sum(p.numel() for p in getattr(module, "model", module).parameters() if p.requires_grad),
         history=read_history(log_path), log_path=str(log_path), resumed_after_epochs=resumed,
         global_rank=trainer.global_rank,
         time_limit_reached=config.time_limit is not None and epochs < config.epochs and seconds >= config.time_limit,

@@ -46,17 +46,17 @@ def first_hit_ranks(query: ArrayLike, gallery: ArrayLike, labels: ArrayLike | No
 
 def retrieval_scores(query: ArrayLike, gallery: ArrayLike, labels: ArrayLike | None = None,
                      gallery_labels: ArrayLike | None = None, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
-    """``recall@k`` for every k, ``median_rank`` and ``mean_rank`` of the first hit, and ``n`` queries.
+    """``recall@k`` for every k, ``median_rank`` and ``mean_rank`` of the first hit, and ``n`` queries (an int).
 
     Example
     -------
     >>> z = np.eye(3)
     >>> retrieval_scores(z, z, ks=(1,))
-    {'recall@1': 1.0, 'median_rank': 1.0, 'mean_rank': 1.0, 'n': 3.0}
+    {'recall@1': 1.0, 'median_rank': 1.0, 'mean_rank': 1.0, 'n': 3}
     """
     ranks = first_hit_ranks(query, gallery, labels, gallery_labels)
     out = {f"recall@{k}": float((ranks <= k).mean()) for k in ks}
-    out.update(median_rank=float(np.median(ranks)), mean_rank=float(ranks.mean()), n=float(len(ranks)))
+    out.update(median_rank=float(np.median(ranks)), mean_rank=float(ranks.mean()), n=len(ranks))
     return out
 
 

@@ -137,7 +137,7 @@ def score(labels: np.ndarray, proba: np.ndarray, classes: Sequence[str], target:
     metrics = build_metrics(TaskKind.MULTICLASS, len(classes))
     metrics.update(torch.from_numpy(proba[keep]).float(), torch.tensor([index[t] for t in text]))
     out = {name: float(value) for name, value in metrics.compute().items()}
-    out["n"] = float(len(text))
+    out["n"] = len(text)  # a count: printed as one
     return out
 
 

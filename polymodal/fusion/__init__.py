@@ -62,3 +62,12 @@ __all__ = [
     "VoteLateFusion",
     "WeightedLateFusion",
 ]
+
+
+SET_FROM_DATA = ("input_dims", "num_outputs", "activation")
+"""Fusion arguments the model builder sets from the data and the targets; a config never gives them."""
+
+
+def settable_arguments(name: str) -> list[str]:
+    """The arguments of the registered fusion ``name`` that ``fusion_args`` may set (unknown name: ValueError)."""
+    return [p for p in FUSIONS.get(name).parameters() if p not in SET_FROM_DATA]

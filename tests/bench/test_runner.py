@@ -89,13 +89,31 @@ def test_bench_config_errors(tmp_path: Path, split_table: Path, capsys) -> None:
     assert "method names must be unique; repeated: a" in capsys.readouterr().err
 
 
-def test_a_failing_method_is_recorded_and_the_grid_goes_on(split_table: Path, tmp_path: Path, capsys) -> None:
-    grid = write_grid(tmp_path, split_table, methods=[{"name": "broken", "options": {"fusion": "nope"}},
-                                                      {"name": "sum", "options": {"fusion": "sum"}}])
-    assert main(["bench", str(grid), "--out", str(tmp_path / "z")]) == 1
-    runs = pd.read_csv(tmp_path / "z" / "runs.csv")
-    assert list(runs["status"]) == ["error", "ok"] and "unknown fusion 'nope'" in runs.loc[0, "error"]
-    assert "Failed runs" in (tmp_path / "z" / "report.html").read_text()
+def test_a_failing_method_is_recorded_and_a_rerun_after_the_fix_keeps_its_row_apart(
+        split_table: Path, tmp_path: Path, capsys) -> None:
+    broken = {"name": "lmf", "options": {"fusion": "low_rank", "fusion_args": {"rank": 0}}}  # fails in training
+    quick, plain = {**TINY, "baseline": False}, {"name": "sum", "options": {"fusion": "sum"}}
+    grid = write_grid(tmp_path, split_table, common=quick, methods=[broken, plain])
+    out = tmp_path / "z"
+    assert main(["bench", str(grid), "--out", str(out)]) == 1
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs["status"]) == ["error", "ok"] and "rank must be positive, got 0" in runs.loc[0, "error"]
+    page = (out / "report.html").read_text()
+    assert "<h2>Failed runs</h2>" in page and "<pre>ValueError: rank must be positive, got 0" in page
+    capsys.readouterr()
+
+    fixed = {"name": "lmf", "options": {"fusion": "low_rank", "fusion_args": {"rank": 2}}}
+    grid = write_grid(tmp_path, split_table, common=quick, methods=[fixed, plain])
+    assert main(["bench", str(grid), "--out", str(out)]) == 0  # the old failed row no longer counts
+    printed = capsys.readouterr().out
+    assert "[2/2] digits · lmf · seed 0: ok" in printed and "· sum ·" not in printed  # only the changed run ran
+    assert ("(2 finished, 0 failed; 1 stale row(s) from runs no longer in the grid, kept apart and not counted)"
+            in printed)
+    assert len(pd.read_csv(out / "runs.csv")) == 3  # the stale row is kept in the file
+    page = (out / "report.html").read_text()
+    assert "<h2>Failed runs</h2>" not in page and "<h2>Stale runs</h2>" in page
+    assert "<td>stale (error)</td><td>ValueError: rank must be positive, got 0</td>" in page
+    assert "2 finished runs, 0 failed; 1 stale row(s) from runs no longer in the grid, not counted" in page
 
 
 def test_a_bench_killed_half_way_resumes_without_redoing_finished_runs(split_table: Path, tmp_path: Path) -> None:
@@ -122,3 +140,22 @@ def test_a_bench_killed_half_way_resumes_without_redoing_finished_runs(split_tab
     assert len(final) == 3 and final["status"].eq("ok").all()
     kept = final.set_index("key").loc[first["key"]]  # finished runs were kept as they were, not redone
     assert np.allclose(kept["wall_seconds"].to_numpy(), first["wall_seconds"].to_numpy())
+
+
+def test_the_run_settings_say_what_the_runs_were_trained_with(split_table: Path, tmp_path: Path) -> None:
+    from polymodal.bench.runner import run_settings
+
+    config = BenchConfig.from_file(write_grid(tmp_path, split_table, seeds=[0, 1],
+                                              robustness={"corruptions": ["image_noise"], "levels": [0, 1]}))
+    config.datasets[0].options["ignore"] = ["noisy"]
+    runs = pd.DataFrame({"method": ["concat", "late"], "epochs_run": [1, 1]})
+    settings = dict(run_settings(config, "digits", runs))
+    assert settings["epochs (at most)"] == "1" and settings["epochs trained"] == "1"
+    assert settings["split column"] == "split" and settings["ignored columns"] == "noisy"
+    assert settings["preset"] == "medium (default)" and settings["seeds"] == "0, 1"
+    assert settings["method late"] == "fusion=late" and settings["robustness"] == "image_noise at levels 0, 1"
+    assert settings["encoder_args"] == '{"image": {"base_channels": 4, "output_dim": 16}}'
+    config.common.pop("epochs")
+    settings = dict(run_settings(config, "digits", runs.assign(epochs_run=[3, 7])))
+    assert settings["epochs (at most)"] == "chosen by the preset (default)"
+    assert settings["epochs trained"] == "3 to 7"

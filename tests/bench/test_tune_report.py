@@ -43,7 +43,7 @@ def test_the_report_has_the_trial_table_plots_and_importance(report: Path) -> No
     best = "trial 4: validation accuracy 0.8500 (fusion=&lt;b&gt;late&lt;/b&gt;$x$, lr=0.0001778)"
     assert f"Best trial</h2><p>{best}</p>" in page
     assert page.count('<img src="data:image/png;base64,') == 3  # history, per epoch, importance
-    assert "<h2>Parameter importance</h2><figure>" in page and "<h2>Optimisation history</h2><figure>" in page
+    assert "<h2>Parameter importance</h2><figure " in page and "<h2>Optimisation history</h2><figure " in page
 
 
 def test_user_strings_are_escaped(report: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import polymodal
 from polymodal.cli import main
 from polymodal.engine.resume import RESUME_DIR
 from polymodal.engine.state_files import read_state_json
-from polymodal.errors import ResumeError
+from polymodal.errors import PolymodalWarning, ResumeError
 from tests.engine.processes import cli_command, kill_when
 
 EPOCHS = 6
@@ -47,6 +48,7 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(
     kill_when(cli_command(args), (run_dir / RESUME_DIR / "state.json").exists)
     killed_after = read_state_json(run_dir / RESUME_DIR)["epoch"]
     assert killed_after < EPOCHS - 1, "the run finished before it was killed: nothing was resumed"
+    shutil.copytree(run_dir, tmp_path / "printed")
 
     resumed = _fit_json(capsys, [*args, "--resume"])
     reference = json.loads((uninterrupted / "metrics.json").read_text())
@@ -61,6 +63,14 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(
 
     again = _fit_json(capsys, [*args, "--resume"])  # a finished run: nothing left to train
     assert again["validation"] == resumed["validation"]
+
+    # printed: the resumed run says it resumed, and how many epochs it trained itself out of the total
+    printed = [a for a in args if a != "--json"]
+    printed[printed.index(str(run_dir))] = str(tmp_path / "printed")
+    assert main([*printed, "--resume"]) == 0
+    done = killed_after + 1
+    assert (f"resumed after epoch {done} from the checkpoint in --run-dir: trained {EPOCHS - done} epoch(s) in "
+            f"this run, {EPOCHS} in total, in ") in " ".join(capsys.readouterr().out.split())
 
 
 def test_resuming_with_another_config_says_what_differs(uninterrupted: Path, tabular_csv: Path) -> None:
@@ -79,11 +89,22 @@ def test_resuming_on_other_rows_says_so(uninterrupted: Path, tabular_csv: Path, 
 
 
 def test_resume_without_a_checkpoint_starts_afresh_and_says_so(tmp_path: Path, tabular_csv: Path) -> None:
-    with pytest.warns(UserWarning, match=r"resume: no checkpoint in .*; starting from the first epoch"):
+    with pytest.warns(PolymodalWarning, match=r"resume: no checkpoint in .*; starting from the first epoch"):
         predictor = polymodal.fit(tabular_csv, target="label", epochs=1, progress=False, run_dir=tmp_path,
                                   resume=True)
     assert predictor.metrics["train"]["resumed_after_epochs"] is None
     assert read_state_json(tmp_path / RESUME_DIR)["epoch"] == 0
+
+
+def test_resume_without_a_checkpoint_is_one_warning_line_on_the_command_line(
+        tmp_path: Path, tabular_csv: Path, quiet_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["fit", str(tabular_csv), "--config", str(quiet_config), "--target", "label", "--epochs", "1",
+            "--preset", "none", "--no-baseline", "--run-dir", str(tmp_path), "--resume"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (f"warning: resume: no checkpoint in {tmp_path / RESUME_DIR}; starting from the first "
+                            "epoch\n")  # no "UserWarning", no file:line, no source line
+    assert "trained 1 epoch(s) in" in captured.out and "resumed" not in captured.out
 
 
 def test_resume_needs_a_run_dir(tabular_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
