@@ -31,12 +31,7 @@ import numpy as np
 import pandas as pd
 
 from polymodal.engine.atomic import atomic_write_text
-
-LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "seconds", "error")
-
-
-def lower_is_better(metric: str) -> bool:
-    return any(token in metric for token in LOWER_IS_BETTER)
+from polymodal.evaluation.metrics import lower_is_better
 
 
 def _figure(width: float = 6.4, height: float = 4.0) -> tuple[Any, Any]:

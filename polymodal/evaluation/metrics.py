@@ -45,10 +45,17 @@ def metric_inputs(task: TaskKind, logits: Tensor, target: Tensor) -> tuple[Tenso
     return torch.softmax(logits, dim=-1).float(), target.long()
 
 
-# error metrics: a larger value is a worse model (every other metric here is the other way round)
-LOWER_IS_BETTER = frozenset({"mae", "rmse"})
+# what a name says when a larger value is worse: error metrics, losses, costs (every other metric polymodal
+# reports, accuracy, AUROC, F1, R², is the other way round)
+LOWER_IS_BETTER = ("mae", "mse", "loss", "seconds", "error")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is better: the error metrics (MAE, RMSE), losses and costs, as
+    plain names (``rmse``) or as a results table's columns (``test_y_rmse``, ``train_seconds``)."""
+    return any(token in metric.lower() for token in LOWER_IS_BETTER)
 
 
 def higher_is_better(metric: str) -> bool:
-    """Whether a larger value of ``metric`` means a better model (False for the error metrics MAE, RMSE)."""
-    return metric not in LOWER_IS_BETTER
+    """Whether a larger value of ``metric`` means a better model (see :func:`lower_is_better`)."""
+    return not lower_is_better(metric)

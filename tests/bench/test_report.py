@@ -17,7 +17,6 @@ from PIL import Image
 from polymodal.bench.report import (
     bar_chart,
     best_run,
-    lower_is_better,
     robustness_chart,
     training_chart,
     write_report,
@@ -83,11 +82,6 @@ def chance(artifacts: Path, key: str) -> float:
     """The share of the most frequent class in a run's test labels, counted here."""
     labels = pd.read_csv(artifacts / key / "predictions.csv")["y_true"].tolist()
     return max(labels.count(v) for v in set(labels)) / len(labels)
-
-
-def test_lower_is_better() -> None:
-    assert lower_is_better("test_y_rmse") and lower_is_better("train_seconds")
-    assert not lower_is_better("test_y_accuracy")
 
 
 def test_report_is_self_contained_with_every_section(report: Path) -> None:
