@@ -14,6 +14,8 @@ from polymodal.output import err
 PRESETS = ["none", "fast", "medium", "best"]  # polymodal.engine.presets.PRESETS (tested equal)
 DATA_ROOT_OVERRIDE = ("refuse file paths in the table that resolve outside this folder, instead of the data root "
                       "the model was trained with")
+STRICT_COLUMNS = ("refuse a table that lacks every column of one of the model's modalities (by default that "
+                  "modality is missing in every row, with a warning)")
 
 
 JOINT_OR_BUNDLE = ("a bundle of `polymodal pretrain`, or a joint model used as it is: hf:NAME (a CLIP, SigLIP or "
@@ -236,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
     p.add_argument("--data-root", help=DATA_ROOT_OVERRIDE)
+    p.add_argument("--strict-columns", action="store_true", help=STRICT_COLUMNS)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("predict", help="predictions of a saved model, one row per input row")
@@ -244,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write (not the table, not a folder)")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
     p.add_argument("--data-root", help=DATA_ROOT_OVERRIDE)
+    p.add_argument("--strict-columns", action="store_true", help=STRICT_COLUMNS)
 
     p = sub.add_parser("inspect", help="inferred schema, counts and every problem in a table")
     p.add_argument("table")

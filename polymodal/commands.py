@@ -277,7 +277,8 @@ def _print_baseline_gap(metrics: dict[str, Any]) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import polymodal
 
-    metrics = polymodal.load(args.bundle).evaluate(args.table, on_error=args.on_error, data_root=args.data_root)
+    metrics = polymodal.load(args.bundle).evaluate(args.table, on_error=args.on_error, data_root=args.data_root,
+                                                   strict_columns=args.strict_columns)
     if args.json:
         print_json(metrics)
     else:
@@ -291,7 +292,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from polymodal.bench.results import write_table
 
     path = output_file(args.out, table=args.table, bundle=args.bundle)
-    predictions = polymodal.load(args.bundle).predict(args.table, on_error=args.on_error, data_root=args.data_root)
+    predictions = polymodal.load(args.bundle).predict(args.table, on_error=args.on_error, data_root=args.data_root,
+                                                      strict_columns=args.strict_columns)
     write_table(predictions, path)
     out.line(f"{len(predictions)} prediction(s) written to ", (str(args.out), "bold"))
     return 0

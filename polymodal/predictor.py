@@ -52,19 +52,21 @@ class Predictor:
 
     # -- data ---------------------------------------------------------------------------------
     def load_cells(self, table: TableLike, with_targets: bool = True, on_error: str | None = None,
-                   data_root: str | Path | None = None) -> LoadedTable:
+                   data_root: str | Path | None = None, strict_columns: bool = False) -> LoadedTable:
         """The raw loaded cells of ``table`` under the model's schema, before preprocessing (what
         :mod:`polymodal.evaluation.corruptions` acts on); :meth:`evaluate_loaded` scores them.
 
         ``data_root`` replaces the data root the model was trained with (file paths outside it are refused).
+        A modality whose columns the table lacks entirely is missing in every row (with a warning), unless
+        ``strict_columns``: then the absent columns are an error.
         """
-        loaded = self.data.load(table, with_targets, on_error, data_root)
+        loaded = self.data.load(table, with_targets, on_error, data_root, strict_columns)
         self.last_report = loaded.report
         return loaded
 
     def _load(self, table: TableLike, with_targets: bool, on_error: str | None,
-              data_root: str | Path | None = None) -> tuple[LoadedTable, EncodedData]:
-        loaded = self.load_cells(table, with_targets, on_error, data_root)
+              data_root: str | Path | None = None, strict_columns: bool = False) -> tuple[LoadedTable, EncodedData]:
+        loaded = self.load_cells(table, with_targets, on_error, data_root, strict_columns)
         return loaded, self.pipeline.transform(loaded, with_targets=with_targets)
 
     @torch.no_grad()
@@ -80,14 +82,16 @@ class Predictor:
 
     # -- public API ---------------------------------------------------------------------------
     def predict(self, table: TableLike, on_error: str | None = None,
-                data_root: str | Path | None = None) -> pd.DataFrame:
+                data_root: str | Path | None = None, strict_columns: bool = False) -> pd.DataFrame:
         """Predicted label (or value) and class probabilities per row, in input order.
 
         Rows with a missing modality are still predicted. With ``on_error="skip"`` unreadable cells
         count as missing modalities; the report is in ``last_report``. ``data_root`` replaces the model's
-        (file paths of ``table`` outside it are refused).
+        (file paths of ``table`` outside it are refused). A modality whose columns are all absent is missing
+        in every row (with a warning) unless ``strict_columns``.
         """
-        loaded, data = self._load(table, with_targets=False, on_error=on_error, data_root=data_root)
+        loaded, data = self._load(table, with_targets=False, on_error=on_error, data_root=data_root,
+                                  strict_columns=strict_columns)
         logits = self.logits(data)
         out = pd.DataFrame(index=pd.RangeIndex(len(data)))
         out.insert(0, ROW_COLUMN, loaded.rows)
@@ -109,11 +113,12 @@ class Predictor:
         _, probs = encoder.decode(self.logits(data)[name])
         return np.asarray(probs)
 
-    def evaluate(self, table: TableLike, on_error: str | None = None,
-                 data_root: str | Path | None = None) -> dict[str, dict[str, float]]:
-        """Metrics per target on a labelled table (``{target: {metric: value}}``); ``data_root`` as in
-        :meth:`predict`."""
-        _, data = self._load(table, with_targets=True, on_error=on_error, data_root=data_root)
+    def evaluate(self, table: TableLike, on_error: str | None = None, data_root: str | Path | None = None,
+                 strict_columns: bool = False) -> dict[str, dict[str, float]]:
+        """Metrics per target on a labelled table (``{target: {metric: value}}``); ``data_root`` and
+        ``strict_columns`` as in :meth:`predict`."""
+        _, data = self._load(table, with_targets=True, on_error=on_error, data_root=data_root,
+                             strict_columns=strict_columns)
         return self.evaluate_encoded(data)
 
     def evaluate_loaded(self, loaded: LoadedTable) -> dict[str, dict[str, float]]:

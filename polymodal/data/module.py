@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import hashlib
+import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -47,7 +48,7 @@ from polymodal.data.streaming import (
 )
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, ValidationReport, load_table
-from polymodal.errors import DataError
+from polymodal.errors import DataError, PolymodalWarning
 
 TableLike = str | Path | pd.DataFrame | Table
 
@@ -196,25 +197,45 @@ class DataModule(ABC):
 
     # -- prediction: new tables encoded as the training rows were ------------------------------------
     def load(self, table: TableLike, with_targets: bool = True, on_error: str | None = None,
-             data_root: str | Path | None = None) -> LoadedTable:
+             data_root: str | Path | None = None, strict_columns: bool = False) -> LoadedTable:
         """The raw cells of ``table`` under the fitted schema, before preprocessing; with targets and
         ``on_error="skip"`` the rows holding labels never seen in training are dropped (reported)."""
-        return load_for(self.fitted, self.data, table, with_targets, on_error, data_root)
+        return load_for(self.fitted, self.data, table, with_targets, on_error, data_root, strict_columns)
 
     def encode(self, table: TableLike, with_targets: bool = False, on_error: str | None = None,
-               data_root: str | Path | None = None) -> EncodedData:
+               data_root: str | Path | None = None, strict_columns: bool = False) -> EncodedData:
         """``table`` loaded and preprocessed by the fitted pipeline."""
-        loaded = self.load(table, with_targets, on_error, data_root)
+        loaded = self.load(table, with_targets, on_error, data_root, strict_columns)
         return self.fitted.transform(loaded, with_targets=with_targets)
 
 
+def with_absent_modalities(table: Table, schema: Schema, strict: bool = False) -> Table:
+    """``table`` with the columns of each modality it lacks entirely added as missing cells (that modality is
+    missing in every row; a warning names it), unless ``strict``: then, as when only some of a modality's
+    columns are absent, loading reports the columns the table lacks."""
+    absent = [m for m in schema.modalities if not any(c in table.frame.columns for c in m.columns)]
+    if strict or not absent or len(absent) == len(schema.modalities):
+        return table
+    for spec in absent:
+        warnings.warn(f"the table {table.source} has no column of modality {spec.name!r} "
+                      f"({', '.join(spec.columns)}): it is treated as missing in every row "
+                      "(--strict-columns refuses such a table)", PolymodalWarning, stacklevel=3)
+    frame = table.frame.copy()
+    for column in (c for m in absent for c in m.columns):
+        frame[column] = None
+    return Table(frame, table.base_dir, table.source)
+
+
 def load_for(pipeline: DataPipeline, data: DataConfig, table: TableLike, with_targets: bool = True,
-             on_error: str | None = None, data_root: str | Path | None = None) -> LoadedTable:
+             on_error: str | None = None, data_root: str | Path | None = None,
+             strict_columns: bool = False) -> LoadedTable:
     """``table``'s cells under ``pipeline``'s schema (the prediction path of every model): the media
-    files loaded as its preprocessors ask, within ``data``'s data root (or ``data_root``)."""
+    files loaded as its preprocessors ask, within ``data``'s data root (or ``data_root``). A modality whose
+    columns are all absent is missing in every row (see :func:`with_absent_modalities`)."""
     mode = on_error or data.on_error
     root = resolve_data_root(data_root) if data_root is not None else data.data_root
-    loaded = load_table(read_table(table), pipeline.schema, on_error=mode, data_root=root,
+    tbl = with_absent_modalities(read_table(table), pipeline.schema, strict=strict_columns)
+    loaded = load_table(tbl, pipeline.schema, on_error=mode, data_root=root,
                         require_targets=with_targets, file_lookups=pipeline.file_lookups(),
                         max_image_pixels=pipeline.image_pixel_limits())
     if with_targets and mode == "skip" and pipeline.targets:
