@@ -113,3 +113,19 @@ def test_skip_drops_held_out_rows_whose_label_training_never_saw(tmp_path: Path)
     predictor = polymodal.fit(table, target="label", on_error="skip", **options)
     assert predictor.metrics["skipped"]["rows"] == [5, 11]
     assert predictor.metrics["sizes"]["test"] == 4
+
+
+def test_no_temporary_run_folder_survives_a_fit_or_a_pretrain(tmp_path: Path, tabular_csv: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where mkdtemp makes the run folders
+    predictor = polymodal.fit(tabular_csv, target="label", epochs=2, progress=False, out=tmp_path / "model")
+    pretrained = polymodal.pretrain(tabular_csv, "autoencoder", ignore=["label"], epochs=1, progress=False)
+    assert sorted(p.name for p in temp.iterdir() if p.name.startswith("polymodal-")) == []
+    # the log is kept in the metrics (and the bundle), not as a path into a removed folder
+    for metrics in (predictor.metrics, pretrained.metrics, polymodal.load(tmp_path / "model").metrics):
+        assert "log_path" not in metrics["train"]
+        assert [row["epoch"] for row in metrics["history"]] == list(range(metrics["train"]["epochs_run"]))
