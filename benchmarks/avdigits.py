@@ -34,7 +34,7 @@ from polymodal.bench.grid import run_grid
 from polymodal.bench.results import markdown_table
 from polymodal.bench.run import RunSpec, summarize
 from polymodal.datasets.avdigits import build_avdigits
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent

@@ -38,11 +38,11 @@ from PIL import Image
 
 import polymodal
 from polymodal.bench.results import markdown_table
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text, atomic_write_with
 from polymodal.engine.pretrain import pretrain
 from polymodal.evaluation.coherence import coherence_scores, per_class_coherence
 from polymodal.generation import generate
 from polymodal.predictor import Predictor
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text, atomic_write_with
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENCODERS = {"image": {"base_channels": 8, "output_dim": 64}, "audio": {"base_channels": 8, "output_dim": 64}}

@@ -36,7 +36,7 @@ from avdigits import add_data_arguments, ensure_avdigits
 
 from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.bench.results import markdown_table
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ZOO_BEST = 0.9713  # late_stacking, benchmarks/results/fusion_zoo.md (5 epochs, mean of 3 seeds)

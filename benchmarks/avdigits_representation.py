@@ -38,10 +38,10 @@ from avdigits import add_data_arguments, ensure_avdigits
 
 import polymodal
 from polymodal.bench.docs import write_benchmarks_doc
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
 from polymodal.engine.pretrain import pretrain
 from polymodal.evaluation.retrieval import cross_modal_retrieval, linear_probe
 from polymodal.pretrained import PretrainedModel
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent

@@ -39,7 +39,7 @@ from typing import Any
 
 from avdigits import add_data_arguments, ensure_avdigits
 
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent

@@ -42,8 +42,8 @@ import torch
 import polymodal
 from polymodal.datasets.avdigits import build_avdigits
 from polymodal.encoders.pretrained import shared_backbone
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
 from polymodal.predictor import Predictor
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cache_speed.md"
 DATA = Path(os.environ.get("POLYMODAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

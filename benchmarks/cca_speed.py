@@ -33,9 +33,9 @@ from noisy_mnist_multiview import default_data_path, load_noisy_mnist
 from sklearn.cross_decomposition import CCA as SklearnCCA
 
 from polymodal.bench.docs import write_benchmarks_doc
-from polymodal.engine.atomic import atomic_write_text
 from polymodal.multiview import CCA
 from polymodal.multiview._base import column_correlations
+from polymodal.storage.atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 N_COMPONENTS = 10

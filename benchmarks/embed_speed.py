@@ -43,7 +43,7 @@ from polymodal.data.schema import infer_schema
 from polymodal.data.table import read_table
 from polymodal.data.validation import load_table
 from polymodal.encoders.pretrained import shared_backbone, with_pretrained_preprocessing
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "embed_speed.md"
 DATA = Path(os.environ.get("POLYMODAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

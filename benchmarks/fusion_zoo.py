@@ -34,8 +34,8 @@ from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.bench.grid import read_runs, run_grid
 from polymodal.bench.results import markdown_table
 from polymodal.bench.run import RunSpec, summarize
-from polymodal.engine.atomic import atomic_write_text
 from polymodal.fusion import FUSIONS
+from polymodal.storage.atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # smaller than the defaults, so that 87 runs fit in well under an hour on 2 CPU cores

@@ -78,11 +78,11 @@ from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.config import TrainConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.encoders import build_encoder
-from polymodal.engine.atomic import atomic_write_text
 from polymodal.engine.pretrain_module import PretrainModule
 from polymodal.engine.trainer import TrainResult, train
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.objectives import OBJECTIVES
+from polymodal.storage.atomic import atomic_write_text
 
 VIEWS = ("view1", "view2")
 LATENT_DIM = 10

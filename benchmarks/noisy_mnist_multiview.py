@@ -41,8 +41,8 @@ from sklearn.preprocessing import StandardScaler
 
 from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.datasets.two_view import make_noisy_two_view
-from polymodal.engine.atomic import atomic_write_text
 from polymodal.multiview import CCA, KernelCCA
+from polymodal.storage.atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent

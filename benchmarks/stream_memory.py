@@ -131,7 +131,7 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(child(args.child, args.chunk_rows, args.batch_size, args.fit_sample_rows)))
         return
-    from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+    from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         runs = []

@@ -519,7 +519,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     modalities = [args.from_modality] if args.from_modality else None
     z = model.embed(table, on_error=args.on_error, modalities=modalities)
     if path.suffix.lower() == ".npy":
-        from polymodal.engine.atomic import atomic_write_with
+        from polymodal.storage.atomic import atomic_write_with
 
         atomic_write_with(path, lambda tmp: np.save(tmp, z, allow_pickle=False))
     else:

@@ -36,9 +36,9 @@ from polymodal.data.preprocessing.audio import AudioPreprocessor
 from polymodal.data.preprocessing.image import ImagePreprocessor
 from polymodal.data.table import read_table
 from polymodal.datasets.digits import save_png, write_csv_atomic
-from polymodal.engine.atomic import atomic_write_with
 from polymodal.models.translation import Translator, check_translation
 from polymodal.pretrained import PretrainedModel, TableLike
+from polymodal.storage.atomic import atomic_write_with
 
 INDEX_NAME = "generated.csv"
 WRITABLE = {ModalityKind.IMAGE: ".png", ModalityKind.AUDIO: ".wav"}

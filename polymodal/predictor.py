@@ -19,11 +19,11 @@ from polymodal.data.module import TableDataModule, TableLike
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import ROW_COLUMN, TaskKind
 from polymodal.data.validation import LoadedTable, ValidationReport
-from polymodal.engine.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 from polymodal.errors import BundleError
 from polymodal.evaluation.metrics import build_metrics, metric_inputs
 from polymodal.models import PredictiveModel
 from polymodal.models.builder import build_model
+from polymodal.storage.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 
 
 class Predictor:
@@ -173,7 +173,7 @@ class Predictor:
 
         An existing folder at ``path`` is replaced only when it is a polymodal bundle of the same kind;
         ``force=True`` also replaces another kind of bundle or a damaged one (never a folder that is not
-        a bundle; see :func:`~polymodal.engine.bundle.check_writable_bundle_path`)."""
+        a bundle; see :func:`~polymodal.storage.bundle.check_writable_bundle_path`)."""
         state, arrays = self.pipeline.get_state()
         return save_bundle(path, BundleContents(
             kind="supervised", config=self.config.model_dump(mode="json"), model=self.model_spec(),

@@ -15,10 +15,10 @@ from polymodal.data.dataset import EncodedData
 from polymodal.data.kinds import ModalityKind
 from polymodal.data.module import TableDataModule, TableLike
 from polymodal.data.pipeline import DataPipeline
-from polymodal.engine.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 from polymodal.errors import BundleError
 from polymodal.models.objectives import build_representation_model
 from polymodal.models.representation import RepresentationModel
+from polymodal.storage.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
 
 BUNDLE_KIND = "pretrained"
 

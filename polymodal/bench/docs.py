@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polymodal.engine.atomic import atomic_write_text
+from polymodal.storage.atomic import atomic_write_text
 
 # (results file stem, section title, the script that writes it), in page order
 SECTIONS: list[tuple[str, str, str]] = [

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from polymodal.engine.atomic import atomic_write_text
 from polymodal.evaluation.metrics import lower_is_better
+from polymodal.storage.atomic import atomic_write_text
 
 
 def _figure(width: float = 6.4, height: float = 4.0) -> tuple[Any, Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from polymodal.engine.atomic import atomic_write_text, atomic_write_with
+from polymodal.storage.atomic import atomic_write_text, atomic_write_with
 
 FORMATS = (".csv", ".parquet", ".jsonl", ".json", ".md")
 

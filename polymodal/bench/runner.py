@@ -29,7 +29,7 @@ from polymodal.bench.grid import run_grid
 from polymodal.bench.report import write_report
 from polymodal.bench.results import markdown_table, write_table
 from polymodal.bench.run import run_inline, run_isolated, summarize
-from polymodal.engine.atomic import atomic_write_json
+from polymodal.storage.atomic import atomic_write_json
 
 
 def main_metric(runs: pd.DataFrame) -> str:

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from polymodal.bench.report import Chart, _figure, _img, _png, _table_html, html_page, integer_ticks
-from polymodal.engine.atomic import atomic_write_text
 from polymodal.engine.tune import trial_rows
+from polymodal.storage.atomic import atomic_write_text
 
 
 def _complete(study: Any) -> list[Any]:

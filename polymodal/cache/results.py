@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from polymodal.cache.store import CACHEDIR_TAG, FORMAT_VERSION, MARKER, META, TAG_TEXT, namespace_meta
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = "results"  # the value of meta.json's "holds" for a result namespace
 _KEY = re.compile(r"^[0-9a-f]{8,128}$")

@@ -43,7 +43,7 @@ import numpy as np
 
 from polymodal.cache.keys import KEY_BYTES, content_key
 from polymodal.cache.shard import check_shard, write_shard
-from polymodal.engine.atomic import atomic_write_json, atomic_write_text
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 FORMAT_VERSION = 1
 MARKER = "polymodal_cache"  # the key of meta.json that proves a folder is a namespace polymodal wrote

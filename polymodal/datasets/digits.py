@@ -29,7 +29,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from polymodal.datasets.two_view import make_noisy_two_view
-from polymodal.engine.atomic import atomic_write_text, atomic_write_with
+from polymodal.storage.atomic import atomic_write_text, atomic_write_with
 
 DIGITS_CSV = "digits_two_view.csv"
 DIGITS_COLUMNS = ("rotated", "noisy", "digit")

@@ -25,8 +25,6 @@ from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.table import Table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.encoders.pretrained.joint import with_joint_encoders
-from polymodal.engine.atomic import atomic_write_json
-from polymodal.engine.bundle import check_writable_bundle_path
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.resume import RESUME_DIR
 from polymodal.engine.state_files import check_state_path
@@ -37,6 +35,8 @@ from polymodal.fusion import FUSIONS
 from polymodal.models.builder import build_model
 from polymodal.models.ensemble import EnsembleModel
 from polymodal.predictor import Predictor
+from polymodal.storage.atomic import atomic_write_json
+from polymodal.storage.bundle import check_writable_bundle_path
 
 RunConfig = TypeVar("RunConfig", FitConfig, PretrainConfig)
 
@@ -57,7 +57,7 @@ def check_outputs(table: TableLike | DataModule, kind: str, out: str | Path | No
                   data_root: str | None, force: bool = False) -> None:
     """Refuse, before any training, an ``out`` that saving a bundle of ``kind`` may not replace (a folder
     that is not a bundle; the current folder; one holding the table or the data root; see
-    :func:`~polymodal.engine.bundle.check_writable_bundle_path`) and a ``run_dir`` whose resume folder
+    :func:`~polymodal.storage.bundle.check_writable_bundle_path`) and a ``run_dir`` whose resume folder
     holds other files."""
     if out is not None:
         inputs: list[str | Path] = [data_root] if data_root else []

@@ -20,7 +20,6 @@ import numpy as np
 from polymodal.config import PretrainConfig, with_options
 from polymodal.data.module import DataModule, TableDataModule
 from polymodal.encoders.pretrained.joint import joint_init
-from polymodal.engine.atomic import atomic_write_json
 from polymodal.engine.fit_steps import (
     check_outputs,
     data_module,
@@ -34,6 +33,7 @@ from polymodal.engine.trainer import train_on
 from polymodal.models.dcca import DCCAModel
 from polymodal.models.objectives import OBJECTIVES, build_representation_model
 from polymodal.pretrained import BUNDLE_KIND, PretrainedModel, TableLike
+from polymodal.storage.atomic import atomic_write_json
 
 
 def pretrain_config(objective: str | None = None, config: PretrainConfig | None = None,

@@ -3,7 +3,7 @@
 Tensors go to ``state.safetensors`` under generated names; everything else goes to ``state.json`` with a
 ``{"__tensor__": name}`` marker where a tensor was. Tuples and dicts with non-string keys (an optimizer's
 ``state`` is keyed by parameter index) are tagged so that they come back as they were. The folder is
-written with :func:`~polymodal.engine.atomic.atomic_directory`: a reader sees the old state or the new
+written with :func:`~polymodal.storage.atomic.atomic_directory`: a reader sees the old state or the new
 one, never half of one, and a folder holding anything else is never replaced. A damaged state (a
 truncated file, say) is a :class:`~polymodal.errors.ResumeError` naming the file.
 
@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from polymodal.engine.atomic import atomic_directory, recover_directory, write_with_umask
-from polymodal.engine.tensor_files import read_safetensors
 from polymodal.errors import ResumeError
+from polymodal.storage.atomic import atomic_directory, recover_directory, write_with_umask
+from polymodal.storage.tensor_files import read_safetensors
 
 TENSORS = "state.safetensors"
 JSON = "state.json"

@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader
 from polymodal.config import TrainConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.module import DataModule, make_loader
-from polymodal.engine.atomic import atomic_write_with
 from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 from polymodal.engine.schedule import LearningRateSchedule
+from polymodal.storage.atomic import atomic_write_with
 
 
 class BestWeights(Callback):

@@ -31,12 +31,12 @@ from polymodal.config import FitConfig, ModelConfig, PretrainConfig
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.preprocessing import Preprocessor
 from polymodal.data.schema import ModalitySpec, Schema
-from polymodal.engine.bundle import load_bundle
 from polymodal.errors import BundleError
 from polymodal.fusion import FUSIONS
 from polymodal.models.builder import encoder_choice
 from polymodal.models.freezing import Freezable
 from polymodal.models.multitower import MultiTowerModel
+from polymodal.storage.bundle import load_bundle
 
 logger = logging.getLogger(__name__)
 TRANSFER_MODES = ("encoders", "trunk")

@@ -45,13 +45,13 @@ import pandas as pd
 from polymodal.config import FitConfig, with_options
 from polymodal.data.module import TableDataModule
 from polymodal.data.schema import TaskKind
-from polymodal.engine.atomic import atomic_write_text
-from polymodal.engine.bundle import check_writable_bundle_path
 from polymodal.engine.fit import fit
 from polymodal.engine.search_space import Dimension, apply_params, resolve_space, space_record, suggest
 from polymodal.errors import PolymodalError, ResumeError
 from polymodal.evaluation.metrics import higher_is_better
 from polymodal.predictor import TableLike
+from polymodal.storage.atomic import atomic_write_text
+from polymodal.storage.bundle import check_writable_bundle_path
 
 STUDY_DB = "study.db"
 TRIALS_CSV = "trials.csv"

@@ -12,8 +12,8 @@ import pytest
 
 import polymodal
 from polymodal.cli import main
-from polymodal.engine.bundle import load_bundle, save_bundle
 from polymodal.errors import BundleError, DataError, ResumeError
+from polymodal.storage.bundle import load_bundle, save_bundle
 from tests.engine.test_bundle import _contents
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from polymodal.engine.bundle import BundleContents, check_writable_bundle_path, load_bundle, save_bundle
 from polymodal.errors import BundleError
+from polymodal.storage.bundle import BundleContents, check_writable_bundle_path, load_bundle, save_bundle
 
 
 def _contents() -> BundleContents:
@@ -71,7 +71,7 @@ def test_a_kill_while_saving_leaves_the_previous_bundle(tmp_path: Path, tabular_
         import time
         from pathlib import Path
         import polymodal
-        import polymodal.engine.bundle as bundle
+        import polymodal.storage.bundle as bundle
 
         def blocking_save(tensors, path):
             Path(path).write_bytes(b"half a safetens")  # a partial weights file, then hang until killed

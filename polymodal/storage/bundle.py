@@ -35,9 +35,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from polymodal.engine.atomic import atomic_directory, recover_directory, write_with_umask
-from polymodal.engine.tensor_files import read_safetensors, safetensors_problem
 from polymodal.errors import BundleError, PolymodalError
+from polymodal.storage.atomic import atomic_directory, recover_directory, write_with_umask
+from polymodal.storage.tensor_files import read_safetensors, safetensors_problem
 
 FORMAT_VERSION = 1
 MARKER = "polymodal.json"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from polymodal.engine.atomic import atomic_directory, atomic_write_text, recover_directory
+from polymodal.storage.atomic import atomic_directory, atomic_write_text, recover_directory
 
 
 def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_a_killed_save_leaves_temporaries_the_next_save_removes(tmp_path: Path) 
     script = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from polymodal.engine.atomic import atomic_directory
+        from polymodal.storage.atomic import atomic_directory
 
         with atomic_directory({str(target)!r}) as tmp:
             (tmp / "half").write_text("x")
