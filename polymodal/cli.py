@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -318,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
-        with warnings_as_notices():
+        with warnings_as_notices(), notices_printed():
             return int(handler(args) or 0)
     except (PolymodalError, ValueError, TypeError, OSError) as exc:  # the user's input, never a traceback
         err.line(("error:", "bold red"), " ", error_message(exc))
@@ -343,6 +344,26 @@ def warnings_as_notices() -> Iterator[None]:
         yield
     finally:
         warnings.showwarning = python_show
+
+
+class _NoticeHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        err.line(record.getMessage())
+
+
+@contextlib.contextmanager
+def notices_printed() -> Iterator[None]:
+    """What polymodal logs at INFO (the columns of each modality before training, what a transfer did)
+    printed on stderr, as plain lines."""
+    root = logging.getLogger("polymodal")
+    handler, level = _NoticeHandler(logging.INFO), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def error_message(exc: BaseException) -> str:

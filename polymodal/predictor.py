@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -128,13 +128,18 @@ class Predictor:
     def evaluate_encoded(self, data: EncodedData) -> dict[str, dict[str, float]]:
         return self.score(self.logits(data), data.targets)
 
-    def evaluate_chunks(self, chunks: Iterable[EncodedData]) -> dict[str, dict[str, float]]:
+    def evaluate_chunks(self, chunks: Iterable[EncodedData],
+                        observe: Callable[[EncodedData, dict[str, Tensor]], None] | None = None,
+                        ) -> dict[str, dict[str, float]]:
         """Metrics per target accumulated over encoded chunks (the same values as one pass over all their
-        rows); ``{}`` when there is no row."""
+        rows); ``{}`` when there is no row. ``observe(data, logits)`` sees each chunk's outputs."""
         metrics = {n: build_metrics(e.task, max(len(e.classes_), 1)) for n, e in self.pipeline.targets.items()}
         seen = False
         for data in chunks:
-            self._update(metrics, self.logits(data), data.targets)
+            logits = self.logits(data)
+            self._update(metrics, logits, data.targets)
+            if observe is not None:
+                observe(data, logits)
             seen = True
         return {n: {k: float(v) for k, v in m.compute().items()} for n, m in metrics.items()} if seen else {}
 

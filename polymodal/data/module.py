@@ -68,13 +68,17 @@ def _same_preparation(a: Preparation, b: Preparation | None) -> bool:
     return b is not None and dict(a.preprocess) == dict(b.preprocess) and set(a.fitted or {}) == set(b.fitted or {})
 
 
+def left_out_columns(data: DataConfig, supervised: bool) -> list[str]:
+    """The columns a run never takes as inputs: the ignored ones, the split column and, without supervision
+    (pretraining), the target columns (labels)."""
+    return [*data.ignore, *([data.split_column] if data.split_column else []), *([] if supervised else data.targets)]
+
+
 def table_schema(frame: pd.DataFrame, data: DataConfig, supervised: bool) -> Schema:
-    """The schema of ``frame`` under ``data``: the split column and ignored columns are never inputs;
-    without supervision (pretraining) the target columns are labels, kept out of the inputs too."""
-    ignore = [*data.ignore, *([data.split_column] if data.split_column else [])]
+    """The schema of ``frame`` under ``data``: the columns of :func:`left_out_columns` are never inputs."""
+    ignore = left_out_columns(data, supervised)
     if not supervised:
-        return infer_schema(frame, [], data.modalities, {}, ignore=[*ignore, *data.targets],
-                            group_tabular=data.group_tabular)
+        return infer_schema(frame, [], data.modalities, {}, ignore=ignore, group_tabular=data.group_tabular)
     return infer_schema(frame, data.targets, data.modalities, data.tasks, ignore=ignore,
                         group_tabular=data.group_tabular)
 
@@ -127,6 +131,16 @@ class DataModule(ABC):
     @abstractmethod
     def schema(self) -> Schema:
         """The table's modalities and targets (read from the table, or from its sample when streamed)."""
+
+    @property
+    @abstractmethod
+    def frame(self) -> pd.DataFrame:
+        """The rows the schema is inferred from (the whole table, or the fit sample when streamed)."""
+
+    @property
+    def left_out(self) -> list[str]:
+        """The table's columns this run never takes as inputs (:func:`left_out_columns`)."""
+        return left_out_columns(self.data, self.supervised)
 
     @property
     def kinds(self) -> dict[str, Any]:
@@ -266,6 +280,10 @@ class TableDataModule(DataModule):
         return module
 
     @property
+    def frame(self) -> pd.DataFrame:
+        return self.table.frame
+
+    @property
     def schema(self) -> Schema:
         if self._schema is None:
             self._schema = table_schema(self.table.frame, self.data, self.supervised)
@@ -388,6 +406,10 @@ class StreamingDataModule(DataModule):
         self.sets: dict[str, StreamingDataset] = {}
 
     @property
+    def frame(self) -> pd.DataFrame:
+        return self._sample
+
+    @property
     def schema(self) -> Schema:
         return self._schema
 
@@ -481,5 +503,15 @@ def source_identity(source: TableSource) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["DataModule", "Preparation", "StreamingDataModule", "TableDataModule", "load_for", "make_loader",
-           "rows_digest", "split_rows", "table_schema"]
+__all__ = [
+    "DataModule",
+    "Preparation",
+    "StreamingDataModule",
+    "TableDataModule",
+    "left_out_columns",
+    "load_for",
+    "make_loader",
+    "rows_digest",
+    "split_rows",
+    "table_schema",
+]

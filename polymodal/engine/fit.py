@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from polymodal.config import FitConfig
 from polymodal.data.module import DataModule, StreamingDataModule
 from polymodal.engine.ensemble import train_ensemble
 from polymodal.engine.fit_steps import (
+    announce_inputs,
     build_module,
     check_outputs,
     check_transfer_options,
@@ -26,6 +28,8 @@ from polymodal.engine.fit_steps import (
 from polymodal.engine.presets import resolve_preset
 from polymodal.engine.stacking import refit_stacking
 from polymodal.engine.trainer import train_on
+from polymodal.errors import PolymodalWarning
+from polymodal.evaluation.fit_checks import ClassCounter, fit_warnings
 from polymodal.predictor import Predictor, TableLike
 
 
@@ -61,7 +65,8 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
     if streamed and (config.train.preset == "best" or config.model.ensemble):
         raise ValueError("an ensemble (preset best, model.ensemble) does not work with streamed tables (data.stream) "
                          "yet; choose preset medium or fast")
-    config, source, preparation = prepare_inputs(config, data.schema, config.model.transfer)
+    announce_inputs(data)
+    config, source, preparation = prepare_inputs(config, data.schema, config.model.transfer, data.left_out)
     data.setup(preparation)
     pipeline = data.fitted
     config, preset = resolve_preset(config, pipeline.input_info(), data.n_train)
@@ -84,8 +89,13 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
             model = module.model
         predictor = Predictor(config, pipeline, model)
         cross = ensemble.cross_fitted_logits if ensemble is not None else None
-        validation = (predictor.score(cross, next(data.chunks("val")).targets) if cross is not None
-                      else predictor.evaluate_chunks(data.chunks("val")))
+        counter = ClassCounter(pipeline.targets)
+        if cross is not None:
+            val_rows = next(data.chunks("val"))
+            validation = predictor.score(cross, val_rows.targets)
+            counter.add(val_rows, cross)
+        else:
+            validation = predictor.evaluate_chunks(data.chunks("val"), observe=counter.add)
         test = predictor.evaluate_chunks(data.chunks("test"))  # before the summary: a stream counts as it reads
         metrics: dict[str, Any] = {
             "validation": validation,
@@ -95,6 +105,14 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
             "preset": {**preset, **({"rows_of": "the training rows of the fit sample"} if streamed else {})},
             "history": result.history,
         }
+        rows = int(metrics["sizes"]["train"])
+        steps = result.epochs_run * -(-rows // config.train.batch_size)  # (about: streamed rows are counted)
+        problems = fit_warnings(validation, counter.counts(), steps=steps, epochs=result.epochs_run, rows=rows,
+                                lr=config.train.lr)
+        if problems:
+            metrics["warnings"] = problems
+            for problem in problems:
+                warnings.warn(problem, PolymodalWarning, stacklevel=2)
         if transferred is not None:
             metrics["transfer"] = transferred
         if ensemble is not None:

@@ -8,9 +8,11 @@ path itself is :mod:`polymodal.data.module`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +24,7 @@ from polymodal.data.dataset import EncodedData
 from polymodal.data.module import DataModule, Preparation, StreamingDataModule, TableDataModule, TableLike
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, TaskKind
+from polymodal.data.suspects import input_summary, suspect_columns
 from polymodal.data.table import Table
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.encoders.pretrained.joint import with_joint_encoders
@@ -30,6 +33,7 @@ from polymodal.engine.resume import RESUME_DIR
 from polymodal.engine.state_files import check_state_path
 from polymodal.engine.trainer import TrainResult
 from polymodal.engine.transfer import TransferSource
+from polymodal.errors import PolymodalWarning
 from polymodal.evaluation.baseline import classical_baseline
 from polymodal.fusion import FUSIONS
 from polymodal.models.builder import build_model
@@ -39,6 +43,7 @@ from polymodal.storage.atomic import atomic_write_json
 from polymodal.storage.bundle import check_writable_bundle_path
 
 RunConfig = TypeVar("RunConfig", FitConfig, PretrainConfig)
+logger = logging.getLogger(__name__)
 
 
 def check_transfer_options(model: ModelConfig) -> None:
@@ -88,15 +93,25 @@ def data_module(table: TableLike | DataModule, config: FitConfig | PretrainConfi
                 seed=config.train.seed)
 
 
-def prepare_inputs(config: RunConfig, schema: Schema, transfer: str = "encoders",
+def announce_inputs(data: DataModule) -> None:
+    """Before training: log which columns form which modality, and warn about each input column that looks
+    like a label, a split or an identifier (:func:`~polymodal.data.suspects.suspect_columns`), with the flag
+    that leaves it out."""
+    logger.info("inputs:\n%s", input_summary(data.schema))
+    for suspect in suspect_columns(data.frame, data.schema, unsupervised=not data.supervised):
+        warnings.warn(suspect.message(), PolymodalWarning, stacklevel=3)
+
+
+def prepare_inputs(config: RunConfig, schema: Schema, transfer: str = "encoders", left_out: Sequence[str] = (),
                    ) -> tuple[RunConfig, TransferSource | None, Preparation]:
     """``config`` with its encoders resolved for ``schema`` (a joint model's columns, a transferred
-    bundle's encoders), the bundle to transfer from, and the preprocessing those encoders need."""
+    bundle's encoders), the bundle to transfer from, and the preprocessing those encoders need;
+    ``left_out`` (the columns the run leaves out) lets a transfer error say which flag to drop."""
     kinds = {m.name: m.kind for m in schema.modalities}
     config = config.model_copy(update={"model": with_joint_encoders(config.model, kinds)})  # image+text=hf:...
     source = TransferSource.load(config.model.init_from) if config.model.init_from else None
     if source is not None:
-        config = config.model_copy(update={"model": source.resolve(config.model, schema, transfer)})
+        config = config.model_copy(update={"model": source.resolve(config.model, schema, transfer, left_out)})
     model = config.model
     preprocess = with_pretrained_preprocessing(config.data.preprocess, model.encoders, model.encoder_args, kinds)
     return config, source, Preparation(preprocess, source.preprocessors if source else None)
@@ -170,5 +185,5 @@ def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: P
     return predictor
 
 
-__all__ = ["build_module", "check_outputs", "check_transfer_options", "data_module", "finish", "fit_baseline",
-           "prepare_inputs", "run_fingerprint", "run_folder", "train_metrics"]
+__all__ = ["announce_inputs", "build_module", "check_outputs", "check_transfer_options", "data_module", "finish",
+           "fit_baseline", "prepare_inputs", "run_fingerprint", "run_folder", "train_metrics"]

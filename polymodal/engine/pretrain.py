@@ -21,6 +21,7 @@ from polymodal.config import PretrainConfig, with_options
 from polymodal.data.module import DataModule, TableDataModule
 from polymodal.encoders.pretrained.joint import joint_init
 from polymodal.engine.fit_steps import (
+    announce_inputs,
     check_outputs,
     data_module,
     prepare_inputs,
@@ -105,7 +106,8 @@ def pretrain(
     data = data_module(table, cfg, supervised=False)
     # init_from=hf:JOINT starts from a joint model's towers; image+text=hf:... becomes one encoder per column
     cfg = cfg.model_copy(update={"model": joint_init(cfg.model)})
-    cfg, source, preparation = prepare_inputs(cfg, data.schema)
+    announce_inputs(data)
+    cfg, source, preparation = prepare_inputs(cfg, data.schema, left_out=data.left_out)
     data.setup(preparation)
     pipeline = data.fitted
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)  # the initial weights depend on the seed

@@ -19,7 +19,7 @@ Example
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,13 +73,15 @@ class TransferSource:
                     for name, spec in specs.items()}
         return cls(path, contents.kind, specs, dict(pipeline.preprocessors), encoders, contents.weights, fusion)
 
-    def resolve(self, model: Config, schema: Schema, transfer: str = "encoders") -> Config:
+    def resolve(self, model: Config, schema: Schema, transfer: str = "encoders",
+                left_out: Sequence[str] = ()) -> Config:
         """``model`` (a :class:`ModelConfig` or :class:`PretrainModelConfig`) with the source's encoders
         for its modalities (and, for ``transfer="trunk"``, its fusion). Checks that ``schema`` (the new
-        table's) has each of the source's modalities, of the same kind and columns."""
+        table's) has each of the source's modalities, of the same kind and columns (``left_out``: the
+        columns the run leaves out, for the error's advice)."""
         if transfer not in TRANSFER_MODES:
             raise ValueError(f"unknown transfer {transfer!r}; choose one of {', '.join(TRANSFER_MODES)}")
-        self.check_schema(schema)
+        self.check_schema(schema, left_out)
         values = model.model_dump()
         encoders, args = dict(values["encoders"]), {k: dict(v) for k, v in values["encoder_args"].items()}
         for name, (encoder, encoder_args) in self.encoders.items():
@@ -96,23 +98,40 @@ class TransferSource:
             values.update(self._trunk(values, schema))
         return type(model).model_validate(values)
 
-    def check_schema(self, schema: Schema) -> None:
-        """Every modality of the source must be in the table, with the same kind and columns."""
+    def check_schema(self, schema: Schema, left_out: Sequence[str] = ()) -> None:
+        """Every modality of the source must be in the table, with the same kind and columns; the error says
+        what to do about each difference (the ``--ignore``/``--modality`` flags that make the table match, or
+        the columns to add). ``left_out`` are the columns the run leaves out (ignored, the split column)."""
         table = {spec.name: spec for spec in schema.modalities}
+        kinds = {c: (spec.name, spec.kind) for spec in schema.modalities for c in spec.columns}
+        targets = {t.column for t in schema.targets}
         problems = []
         for name, spec in self.modalities.items():
             new = table.get(name)
             if new is None:
+                hint = "; ".join(_lacking_hints(list(spec.columns), kinds, targets, left_out))
                 problems.append(f"modality {name!r} ({spec.kind.value}) of the source is not in the table "
-                                f"(its modalities: {sorted(table)})")
+                                f"(its modalities: {sorted(table)}); {hint}")
             elif new.kind is not spec.kind:
                 problems.append(f"modality {name!r} is {new.kind.value} in the table but {spec.kind.value} in "
-                                f"the source")
+                                f"the source; give it the source's kind: "
+                                + " ".join(f"--modality {c}={spec.kind.value}" for c in new.columns))
             elif new.columns != spec.columns:
                 problems.append(f"modality {name!r} has columns {new.columns} in the table but {spec.columns} "
-                                f"in the source")
+                                f"in the source; {self._columns_hint(spec, new, kinds, targets, left_out)}")
         if problems:
             raise ValueError(f"cannot transfer from {self.path}: " + "; ".join(problems))
+
+    @staticmethod
+    def _columns_hint(spec: ModalitySpec, new: ModalitySpec, kinds: Mapping[str, Any], targets: set[str],
+                      left_out: Sequence[str]) -> str:
+        extra = [c for c in new.columns if c not in spec.columns]
+        lacking = [c for c in spec.columns if c not in new.columns]
+        hints = []
+        if extra:
+            hints.append("leave out the columns the source never saw: " + " ".join(f"--ignore {c}" for c in extra))
+        hints.extend(_lacking_hints(lacking, kinds, targets, left_out))
+        return "; ".join(hints) if hints else "the columns are in another order: reorder the table's columns"
 
     def _trunk(self, values: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
         if self.fusion is None:
@@ -162,6 +181,32 @@ class TransferSource:
             module.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise ValueError(f"the weights of {part!r} in {self.path} do not fit the new model's: {exc}") from None
+
+
+def _lacking_hints(lacking: list[str], kinds: Mapping[str, Any], targets: set[str],
+                   left_out: Sequence[str]) -> list[str]:
+    """What to do about the source's input columns this run does not give its modality."""
+    hints = []
+    label = [c for c in lacking if c in targets]
+    if label:
+        hints.append(f"the source learnt from {label} as input(s), and here they are the target(s): a model "
+                     f"that saw the labels cannot be transferred to predict them; train the source again with "
+                     + " ".join(f"--ignore {c}" for c in label))
+    dropped = [c for c in lacking if c in left_out]
+    if dropped:
+        hints.append(f"the source read {dropped}, which this run leaves out (--ignore, --split-column): train the "
+                     "source without them too (" + " ".join(f"--ignore {c}" for c in dropped) + " when pretraining), "
+                     "or stop leaving them out")
+    elsewhere = [c for c in lacking if c in kinds and c not in targets]
+    if elsewhere:
+        hints.append("the table gives " + ", ".join(f"{c!r} to modality {kinds[c][0]!r} ({kinds[c][1].value})"
+                                                      for c in elsewhere)
+                     + ": set its kind with --modality COL=KIND as the source's table had it")
+    absent = [c for c in lacking if c not in kinds and c not in targets and c not in left_out]
+    if absent:
+        hints.append(f"add the column(s) {absent} to the table, or train the source without them "
+                     "(--ignore when pretraining)")
+    return hints
 
 
 def _shared_fusion(model: ModelConfig, path: Path) -> tuple[str, dict[str, Any]] | None:
