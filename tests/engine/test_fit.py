@@ -14,7 +14,7 @@ import polymodal
 from polymodal.cli import main
 from polymodal.errors import BundleError, DataError, ResumeError
 from polymodal.storage.bundle import load_bundle, save_bundle
-from tests.engine.test_bundle import _contents
+from tests.storage.test_bundle import _contents
 
 
 @pytest.fixture
