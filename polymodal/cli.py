@@ -84,6 +84,11 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--label-smoothing", type=float,
                    help="label smoothing of the multiclass training loss (0: none; validation scores without)")
+    _add_device_options(p)
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    """Where training runs (`fit`, `tune`, `pretrain`): passed to Lightning's Trainer."""
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
     p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "
@@ -170,9 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="train for at most this long: stop cleanly at the budget with the best weights so far")
-    p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
+    _add_device_options(p)
     p.add_argument("--json", action="store_true", help="print the training summary as JSON")
-    p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
 
     p = sub.add_parser("embed", help="embeddings of a table's rows by a pretrained representation or a joint model")
     p.add_argument("bundle", help=JOINT_OR_BUNDLE)

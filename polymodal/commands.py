@@ -92,8 +92,15 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
-                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit",
-                 "accelerator", "strategy", "precision", "num_nodes", "verbose"):
+                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    return _device_options(args, options)
+
+
+def _device_options(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the device flags given (`fit`, `tune`, `pretrain`)."""
+    for name in ("accelerator", "strategy", "precision", "num_nodes", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:
@@ -450,11 +457,10 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
         options["objective_args"] = parse_pairs(args.objective_arg, "--objective-arg")
     _encoder_options(args, options)
     for name in ("epochs", "seed", "batch_size", "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
-                 "time_limit",
-                 "accelerator", "verbose"):
+                 "time_limit"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    return options
+    return _device_options(args, options)
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
