@@ -98,6 +98,20 @@ def _add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
 
 
+def _add_engine_options(p: argparse.ArgumentParser, what: str) -> None:
+    """`predict` and `embed` on a Ray cluster (see docs/distributed.md)."""
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help=f"local (default): this process; ray: Ray Data over the Parquet shards of TABLE (a .parquet "
+                        f"file, a folder or a glob), a pool of actors each loading the bundle once, the {what} "
+                        "written as Parquet shards to the --out folder (needs pip install \"polymodal[ray]\")")
+    p.add_argument("--workers", type=int, metavar="N", help="--engine ray: actors in the pool (default 2)")
+    p.add_argument("--cpus-per-worker", type=float, metavar="C",
+                   help="--engine ray: CPUs each actor reserves, and its torch threads (default 1)")
+    p.add_argument("--keep", action="append", metavar="COL",
+                   help="--engine ray: copy this input column (e.g. an id) beside the outputs; repeat for more "
+                        "(the outputs are in input order either way)")
+
+
 def _add_bundle_output(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--out", help=f"folder to save the {what} bundle in")
     p.add_argument("--force", action="store_true",
@@ -185,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
     p.add_argument("--columns", metavar="A+B", help=JOINT_COLUMNS)
     p.add_argument("--from", dest="from_modality", help="embed from this modality only (default: the mean of all)")
+    _add_engine_options(p, "embeddings")
 
     p = sub.add_parser("retrieve", help="cross-modal retrieval with a pretrained representation: recall@k, median rank")
     p.add_argument("bundle", help=JOINT_OR_BUNDLE)
@@ -232,9 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predictions of a saved model, one row per input row")
     p.add_argument("bundle")
     p.add_argument("table")
-    p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write (not the table, not a folder)")
+    p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write (not the table, not a folder); "
+                                                "with --engine ray a folder of Parquet shards")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
     p.add_argument("--data-root", help=DATA_ROOT_OVERRIDE)
+    _add_engine_options(p, "predictions")
 
     p = sub.add_parser("inspect", help="inferred schema, counts and every problem in a table")
     p.add_argument("table")
