@@ -107,6 +107,8 @@ def _add_engine_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="--engine ray: actors in the pool (default 2)")
     p.add_argument("--cpus-per-worker", type=float, metavar="C",
                    help="--engine ray: CPUs each actor reserves, and its torch threads (default 1)")
+    p.add_argument("--batch-rows", type=int, metavar="N",
+                   help="--engine ray: rows an actor predicts at a time (default 1024)")
     p.add_argument("--keep", action="append", metavar="COL",
                    help="--engine ray: copy this input column (e.g. an id) beside the outputs; repeat for more "
                         "(the outputs are in input order either way)")

@@ -292,7 +292,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _check_engine_options(args: argparse.Namespace) -> str:
     """The engine of `predict` / `embed`; the options of the ray engine are refused with the local one."""
     given = [flag for flag, name in (("--workers", "workers"), ("--cpus-per-worker", "cpus_per_worker"),
-                                     ("--keep", "keep")) if getattr(args, name) is not None]
+                                     ("--batch-rows", "batch_rows"), ("--keep", "keep"))
+             if getattr(args, name) is not None]
     if args.engine == "local" and given:
         raise ValueError(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of --engine "
                          "ray; add --engine ray, or leave them out")
@@ -305,6 +306,8 @@ def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
         options["workers"] = args.workers
     if args.cpus_per_worker is not None:
         options["cpus_per_worker"] = args.cpus_per_worker
+    if args.batch_rows is not None:
+        options["batch_rows"] = args.batch_rows
     return options
 
 
@@ -526,7 +529,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
         if is_joint_name(args.bundle) or args.columns:
             raise ValueError("--engine ray embeds with a bundle of `polymodal pretrain`; a joint model hf:NAME runs "
-                             "with the local engine (or save it as a bundle first: polymodal.from_joint(...).save(DIR))")
+                             "with the local engine (or save it as a bundle: polymodal.from_joint(...).save(DIR))")
         modalities = [args.from_modality] if args.from_modality else None
         _print_ray_result(embed_on_ray(args.bundle, args.table, args.out, on_error=args.on_error,
                                        modalities=modalities, **_ray_options(args)), "embedding(s)")

@@ -27,6 +27,7 @@ Ray is an optional dependency: ``pip install "polymodal[ray]"``.
 from __future__ import annotations
 
 import glob
+import inspect
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -99,7 +100,7 @@ def _run(task: Task, bundle: str | Path, table: str, out: str | Path, workers: i
     out = Path(out).expanduser()
     reserved = actor_cpus(float(ray.cluster_resources().get("CPU", 1.0)), workers, cpus_per_worker)
     with atomic_directory(out, check=_replaceable) as tmp, _order_preserved(ray):
-        data = ray.data.read_parquet(paths)
+        data = _blocks_of(ray.data.read_parquet(paths), batch_rows)
         predicted = data.map_batches(
             BundleWorker, fn_constructor_args=(task, str(bundle), options, base, keep, max(1, int(cpus_per_worker))),
             batch_size=batch_rows, batch_format="pandas", concurrency=workers, num_cpus=reserved)
@@ -258,6 +259,15 @@ def _parquet_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _blocks_of(data: Any, rows: int) -> Any:
+    """``data`` in blocks of at most ``rows`` rows, streamed (no shuffle): Ray merges small shards into one
+    block, which one actor of the pool would then predict alone. Ray before 2.4x has no streaming
+    repartition: there the blocks are Ray's own."""
+    if "target_num_rows_per_block" in inspect.signature(data.repartition).parameters:
+        return data.repartition(target_num_rows_per_block=rows)
+    return data
 
 
 @contextmanager
