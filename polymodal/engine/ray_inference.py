@@ -87,14 +87,10 @@ def _run(task: Task, bundle: str | Path, table: str, out: str | Path, workers: i
     ray = _import_ray()
     paths, base = parquet_paths(table)
     keep = list(keep)
-    sample = _first_rows(paths[0])
-    _check_keep(keep, list(sample.columns), table)
-    # the bundle and the table's columns are checked here, with plain errors, before Ray starts anything
-    outputs = list(BundleWorker(task, str(bundle), options, base)(sample).columns)
-    clash = [c for c in keep if c in outputs]
-    if clash:
-        raise ValueError(f"--keep {', '.join(clash)}: the {task} output has a column of that name already; keep "
-                         f"other columns (the outputs are {', '.join(outputs)})")
+    bundle = str(Path(bundle).expanduser().resolve())  # the actors may run in another working folder
+    if options.get("data_root") is not None:
+        options = {**options, "data_root": str(Path(options["data_root"]).expanduser().resolve())}
+    outputs = _check_on_driver(task, bundle, options, base, paths[0], keep, table)
     if not ray.is_initialized():
         ray.init()  # the cluster of RAY_ADDRESS, a running local one, or a new local one
     out = Path(out).expanduser()
@@ -102,16 +98,30 @@ def _run(task: Task, bundle: str | Path, table: str, out: str | Path, workers: i
     with atomic_directory(out, check=_replaceable) as tmp, _order_preserved(ray):
         data = _blocks_of(ray.data.read_parquet(paths), batch_rows)
         predicted = data.map_batches(
-            BundleWorker, fn_constructor_args=(task, str(bundle), options, base, keep, max(1, int(cpus_per_worker))),
+            BundleWorker, fn_constructor_args=(task, bundle, options, base, keep, max(1, int(cpus_per_worker))),
             batch_size=batch_rows, batch_format="pandas", concurrency=workers, num_cpus=reserved)
         predicted.write_parquet(str(tmp))
         shards = _name_shards(tmp)
         rows = sum(_parquet_rows(tmp / s) for s in shards)
         result = RayInferenceResult(out, rows, shards, [*keep, *outputs])
-        atomic_write_json(tmp / MARKER, {"task": task, "bundle": str(bundle), "table": str(table), "rows": rows,
+        atomic_write_json(tmp / MARKER, {"task": task, "bundle": bundle, "table": str(table), "rows": rows,
                                          "shards": shards, "columns": result.columns, "workers": workers})
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _check_on_driver(task: Task, bundle: str, options: dict[str, Any], base: str | None, first: str,
+                     keep: list[str], table: str) -> list[str]:
+    """The output columns, from the bundle applied to the first rows of the first shard here: a wrong
+    bundle, a missing column or a bad ``keep`` fails with its plain message before Ray starts anything."""
+    sample = _first_rows(first)
+    _check_keep(keep, list(sample.columns), table)
+    outputs = list(BundleWorker(task, bundle, options, base)(sample).columns)
+    clash = [c for c in keep if c in outputs]
+    if clash:
+        raise ValueError(f"--keep {', '.join(clash)}: the {task} output has a column of that name already; keep "
+                         f"other columns (the outputs are {', '.join(outputs)})")
+    return outputs
 
 
 def actor_cpus(cluster_cpus: float, workers: int, cpus_per_worker: float) -> float:
@@ -178,13 +188,13 @@ def parquet_paths(table: str) -> tuple[list[str], str | None]:
         return [table], None
     path = Path(table).expanduser()
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*.parquet") if not _hidden(p.relative_to(path)))
+        files = sorted(str(p.resolve()) for p in path.rglob("*.parquet") if not _hidden(p.relative_to(path)))
         base = path
     elif glob.has_magic(table):
-        files = sorted(p for p in glob.glob(str(path), recursive=True) if p.endswith(".parquet"))
+        files = sorted(str(Path(p).resolve()) for p in glob.glob(str(path), recursive=True) if p.endswith(".parquet"))
         base = Path(*[part for part in _fixed_parts(path)])
     elif path.suffix.lower() == ".parquet" and path.is_file():
-        files, base = [str(path)], path.parent
+        files, base = [str(path.resolve())], path.parent
     elif path.exists():
         raise DataError(f"--engine ray reads Parquet shards; {table} is not a .parquet file: give a .parquet file, "
                         "a folder of them or a glob such as 'data/*.parquet' (or use the local engine)")
