@@ -1,19 +1,21 @@
 """Predictions and embeddings of a large Parquet dataset on a Ray cluster (``--engine ray``).
 
-Ray Data reads the shards (``ray.data.read_parquet``: a ``.parquet`` file, a folder of them, a glob,
-or a URL that pyarrow opens), a pool of actors (``map_batches`` with ``concurrency=workers``) each
-loads the bundle once and predicts (or embeds) one pandas batch at a time, and the results are
+The table is a ``.parquet`` file, a folder of them, a glob, or a URL that pyarrow opens. The driver
+lists the shards (sorted by path) and their row counts (Parquet metadata only) and cuts them into
+chunks of ``batch_rows`` rows; Ray Data maps the chunks with a pool of actors (``map_batches`` with
+``concurrency=workers``), each of which loads the bundle once, reads its chunk's rows with pyarrow
+(the row groups that hold them) and predicts (or embeds) them as one pandas batch; the results are
 written as Parquet shards to the ``out`` folder. Ray connects to the cluster named by ``RAY_ADDRESS``
 (``ray start --head`` on a machine, then ``ray start --address HEAD:6379`` on the others), or, when
 none is named and none is running, starts one on this machine. See docs/distributed.md.
 
-Row identity: the order is preserved (``DataContext.execution_options.preserve_order``), so the
-output shards ``part-00000.parquet, part-00001.parquet, ...`` read in name order (``pandas.read_parquet``
-of the folder) hold the rows of the input shards in sorted path order, row by row; and the columns
-named in ``keep`` (an id column, say) are copied from the input beside the outputs. The local
-engine's ``row`` column (the position in the table) is not written: a batch does not know its
-offset in the dataset; keep an id column instead. ``out/_polymodal.json`` records what was written
-(readers of Parquet folders skip files starting with ``_``).
+Row identity: every output row carries ``row``, its position in the input (shards in sorted path
+order, rows in file order), as the local engine's ``row`` column does; the columns named in ``keep``
+(an id column, say) are copied from the input beside the outputs. The output shards are in no
+particular order (sort by ``row``). ``ray.data.read_parquet`` is not used to read the rows because
+Ray Data (2.60, measured) does not keep their order, even with ``preserve_order``: a row could not be
+told from another. ``out/_polymodal.json`` records what was written (readers of Parquet folders
+skip files starting with ``_``).
 
 Relative media paths (images, audio) resolve against the table's folder, as with the local engine:
 the folder given, or the folder of the file, or of the glob's fixed part (``data/`` for
@@ -27,10 +29,8 @@ Ray is an optional dependency: ``pip install "polymodal[ray]"``.
 from __future__ import annotations
 
 import glob
-import inspect
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -95,15 +95,15 @@ def _run(task: Task, bundle: str | Path, table: str, out: str | Path, workers: i
         ray.init()  # the cluster of RAY_ADDRESS, a running local one, or a new local one
     out = Path(out).expanduser()
     reserved = actor_cpus(float(ray.cluster_resources().get("CPU", 1.0)), workers, cpus_per_worker)
-    with atomic_directory(out, check=_replaceable) as tmp, _order_preserved(ray):
-        data = _blocks_of(ray.data.read_parquet(paths), batch_rows)
-        predicted = data.map_batches(
+    chunks = row_chunks(paths, batch_rows, None if base is not None else table)
+    with atomic_directory(out, check=_replaceable) as tmp:
+        predicted = ray.data.from_items(chunks).map_batches(
             BundleWorker, fn_constructor_args=(task, bundle, options, base, keep, max(1, int(cpus_per_worker))),
-            batch_size=batch_rows, batch_format="pandas", concurrency=workers, num_cpus=reserved)
+            batch_size=1, batch_format="pandas", concurrency=workers, num_cpus=reserved)
         predicted.write_parquet(str(tmp))
         shards = _name_shards(tmp)
         rows = sum(_parquet_rows(tmp / s) for s in shards)
-        result = RayInferenceResult(out, rows, shards, [*keep, *outputs])
+        result = RayInferenceResult(out, rows, shards, [ROW_COLUMN, *keep, *outputs])
         atomic_write_json(tmp / MARKER, {"task": task, "bundle": bundle, "table": str(table), "rows": rows,
                                          "shards": shards, "columns": result.columns, "workers": workers})
     result.seconds = time.perf_counter() - start
@@ -114,9 +114,9 @@ def _check_on_driver(task: Task, bundle: str, options: dict[str, Any], base: str
                      keep: list[str], table: str) -> list[str]:
     """The output columns, from the bundle applied to the first rows of the first shard here: a wrong
     bundle, a missing column or a bad ``keep`` fails with its plain message before Ray starts anything."""
-    sample = _first_rows(first)
+    sample = read_rows(first, 0, 2, table if base is None else None)
     _check_keep(keep, list(sample.columns), table)
-    outputs = list(BundleWorker(task, bundle, options, base)(sample).columns)
+    outputs = list(BundleWorker(task, bundle, options, base).apply(sample).columns)[1:]  # after row
     clash = [c for c in keep if c in outputs]
     if clash:
         raise ValueError(f"--keep {', '.join(clash)}: the {task} output has a column of that name already; keep "
@@ -164,20 +164,76 @@ class BundleWorker:
 
             self.model = PretrainedModel.load(bundle)
 
-    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, chunks: pd.DataFrame) -> pd.DataFrame:
+        """Each chunk ``(path, start, stop, offset, url)`` of ``chunks``: its rows read and mapped, with ``row``
+        (``offset + position in the file``) first."""
+        parts = []
+        for chunk in chunks.to_dict("records"):
+            start = int(chunk["start"])
+            result = self.apply(read_rows(str(chunk["path"]), start, int(chunk["stop"]), str(chunk["url"]) or None))
+            result.insert(0, ROW_COLUMN, int(chunk["offset"]) + start + result.pop(ROW_COLUMN).to_numpy())
+            parts.append(result)
+        return pd.concat(parts, ignore_index=True)
+
+    def apply(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The outputs of a batch of table rows: ``row`` (the position in ``rows``), ``keep``, then the outputs."""
         from polymodal.data.table import read_table
 
-        rows = batch.reset_index(drop=True)
+        rows = rows.reset_index(drop=True)
         table = read_table(rows, base_dir=self.base)
         if self.task == "predict":
             result = self.model.predict(table, **self.options)
-            kept = rows[self.keep].iloc[result[ROW_COLUMN].to_numpy()].reset_index(drop=True)
-            result = result.drop(columns=[ROW_COLUMN]).reset_index(drop=True)
+            positions = result.pop(ROW_COLUMN).to_numpy()
         else:
             z = np.asarray(self.model.embed(table, **self.options), dtype=np.float32)
             result = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
-            kept = rows[self.keep].reset_index(drop=True)
-        return pd.concat([kept, result], axis=1)
+            positions = np.arange(len(rows))
+        kept = rows[self.keep].iloc[positions].reset_index(drop=True)
+        return pd.concat([pd.DataFrame({ROW_COLUMN: positions}), kept, result.reset_index(drop=True)], axis=1)
+
+
+def row_chunks(paths: list[str], rows: int, url: str | None = None) -> list[dict[str, Any]]:
+    """Chunks of at most ``rows`` rows of the Parquet files ``paths`` (in that order): ``path``, ``start``,
+    ``stop`` (rows of the file), ``offset`` (rows of the files before it) and ``url`` (the table's URL for
+    files of a remote file system, else ``""``). Only the files' metadata is read."""
+    import pyarrow.parquet as pq
+
+    chunks, offset = [], 0
+    for path in paths:
+        filesystem = _filesystem(url)
+        n = int(pq.ParquetFile(filesystem.open_input_file(path) if filesystem else path).metadata.num_rows)
+        chunks += [{"path": path, "start": a, "stop": min(a + rows, n), "offset": offset, "url": url or ""}
+                   for a in range(0, n, rows)]
+        offset += n
+    return chunks
+
+
+def read_rows(path: str, start: int, stop: int, url: str | None = None) -> pd.DataFrame:
+    """Rows ``start:stop`` of a Parquet file, reading only the row groups that hold them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    filesystem = _filesystem(url)
+    parquet = pq.ParquetFile(filesystem.open_input_file(path) if filesystem else path)
+    groups, first, at = [], None, 0
+    for i in range(parquet.num_row_groups):
+        size = parquet.metadata.row_group(i).num_rows
+        if at < stop and at + size > start:
+            groups.append(i)
+            first = at if first is None else first
+        at += size
+    if not groups:
+        return parquet.schema_arrow.empty_table().to_pandas()
+    table: pa.Table = parquet.read_row_groups(groups)
+    return table.slice(start - (first or 0), stop - start).to_pandas()
+
+
+def _filesystem(url: str | None) -> Any:
+    if not url:
+        return None
+    from pyarrow import fs
+
+    return fs.FileSystem.from_uri(url)[0]
 
 
 def parquet_paths(table: str) -> tuple[list[str], str | None]:
@@ -185,7 +241,13 @@ def parquet_paths(table: str) -> tuple[list[str], str | None]:
     a ``.parquet`` file (its folder), a folder (every ``.parquet`` file under it; the folder) or a glob
     (the folder before its first wildcard); a URL (``s3://...``) is passed to Ray as it is (no folder)."""
     if "://" in table:
-        return [table], None
+        import pyarrow.dataset as pads
+
+        filesystem, root = _filesystem(table), _url_path(table)
+        files = sorted(pads.dataset(root, filesystem=filesystem, format="parquet").files)
+        if not files:
+            raise DataError(f"no .parquet file in {table}")
+        return files, None
     path = Path(table).expanduser()
     if path.is_dir():
         files = sorted(str(p.resolve()) for p in path.rglob("*.parquet") if not _hidden(p.relative_to(path)))
@@ -205,6 +267,12 @@ def parquet_paths(table: str) -> tuple[list[str], str | None]:
     return files, str(base.resolve())
 
 
+def _url_path(url: str) -> str:
+    from pyarrow import fs
+
+    return str(fs.FileSystem.from_uri(url)[1])
+
+
 def _hidden(relative: Path) -> bool:
     return any(part.startswith((".", "_")) for part in relative.parts)
 
@@ -216,13 +284,6 @@ def _fixed_parts(pattern: Path) -> Iterator[str]:
         if glob.has_magic(part):
             return
         yield part
-
-
-def _first_rows(path: str, n: int = 2) -> pd.DataFrame:
-    """A few rows of a shard (to check the bundle and the columns on the driver); a URL is opened by pyarrow."""
-    import pyarrow.dataset as pads
-
-    return pads.dataset(path, format="parquet").head(n).to_pandas()
 
 
 def _check_keep(keep: list[str], columns: list[str], table: str) -> None:
@@ -269,26 +330,6 @@ def _parquet_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return int(pq.ParquetFile(path).metadata.num_rows)
-
-
-def _blocks_of(data: Any, rows: int) -> Any:
-    """``data`` in blocks of at most ``rows`` rows, streamed (no shuffle): Ray merges small shards into one
-    block, which one actor of the pool would then predict alone. Ray before 2.4x has no streaming
-    repartition: there the blocks are Ray's own."""
-    if "target_num_rows_per_block" in inspect.signature(data.repartition).parameters:
-        return data.repartition(target_num_rows_per_block=rows)
-    return data
-
-
-@contextmanager
-def _order_preserved(ray: Any) -> Iterator[None]:
-    context = ray.data.DataContext.get_current()
-    before = context.execution_options.preserve_order
-    context.execution_options.preserve_order = True
-    try:
-        yield
-    finally:
-        context.execution_options.preserve_order = before
 
 
 def _import_ray() -> Any:

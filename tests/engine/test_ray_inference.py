@@ -1,4 +1,5 @@
-"""`predict` / `embed --engine ray` on a local Ray cluster of 2 CPUs equal the local engine row for row.
+"""`predict` / `embed --engine ray` on a local Ray cluster of 2 CPUs equal the local engine row for row
+(matched by the ``row`` column each output row carries).
 
 The table (images with paths relative to the table's folder, text, numbers, a category, an id) is
 written as 4 Parquet shards; the cluster is started once for the module (its start-up is the cost).
@@ -17,7 +18,7 @@ import pytest
 import polymodal
 from polymodal.cli import main
 from polymodal.datasets import make_synthetic_table
-from polymodal.engine.ray_inference import _replaceable
+from polymodal.engine.ray_inference import _replaceable, read_rows, row_chunks
 
 SHARDS, ROWS = 4, 60
 
@@ -61,13 +62,14 @@ def test_predict_on_ray_equals_local_predict_row_for_row(ray_cluster, sharded, b
     folder, frame = sharded
     out = tmp_path / "predictions"
     code = main(["predict", str(bundles["model"]), str(folder), "--out", str(out), "--engine", "ray",
-                 "--workers", "2", "--keep", "id", "--batch-rows", "8"])  # 8 blocks for the 2 actors
+                 "--workers", "2", "--keep", "id", "--batch-rows", "8"])  # 8 chunks (4 shards of 15 rows) for 2 actors
     assert code == 0, capsys.readouterr().err
     assert f"{ROWS} prediction(s) written to" in capsys.readouterr().out
-    ray_out = pd.read_parquet(out)  # the folder's shards in name order: the input order
+    ray_out = pd.read_parquet(out).sort_values("row", ignore_index=True)  # the shards are in no order
     local = polymodal.load(bundles["model"]).predict(folder / "synthetic.csv")
-    assert list(ray_out["id"]) == list(frame["id"])
-    assert list(ray_out.columns) == ["id", *[c for c in local.columns if c != "row"]]
+    assert list(ray_out["row"]) == list(range(ROWS))
+    assert list(ray_out["id"]) == list(frame["id"])  # row = the position in the shards in path order
+    assert list(ray_out.columns) == ["row", "id", *[c for c in local.columns if c != "row"]]
     assert list(ray_out["label"]) == list(local["label"])
     probabilities = [c for c in local.columns if c.startswith("label_proba_")]
     np.testing.assert_allclose(ray_out[probabilities].to_numpy(), local[probabilities].to_numpy(), rtol=1e-5,
@@ -84,11 +86,11 @@ def test_embed_on_ray_equals_local_embed(ray_cluster, sharded, bundles, tmp_path
     code = main(["embed", str(bundles["rep"]), str(folder / "*.parquet"), "--out", str(out), "--engine", "ray",
                  "--keep", "id", "--from", "image"])
     assert code == 0, capsys.readouterr().err
-    ray_out = pd.read_parquet(out)
+    ray_out = pd.read_parquet(out).sort_values("row", ignore_index=True)
     local = polymodal.load_pretrained(bundles["rep"]).embed(folder / "synthetic.csv", modalities=["image"])
-    assert list(ray_out["id"]) == list(frame["id"])
-    assert list(ray_out.columns[1:]) == [f"z{i}" for i in range(local.shape[1])]
-    np.testing.assert_allclose(ray_out.iloc[:, 1:].to_numpy(), local, rtol=1e-5, atol=1e-6)
+    assert list(ray_out["id"]) == list(frame["id"]) and list(ray_out["row"]) == list(range(ROWS))
+    assert list(ray_out.columns[2:]) == [f"z{i}" for i in range(local.shape[1])]
+    np.testing.assert_allclose(ray_out.iloc[:, 2:].to_numpy(), local, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_ray_options_fail_before_any_work(sharded, bundles, tmp_path: Path, capsys) -> None:
@@ -113,6 +115,19 @@ def test_bad_ray_options_fail_before_any_work(sharded, bundles, tmp_path: Path, 
     assert "--engine ray reads Parquet shards" in capsys.readouterr().err
     assert main(["predict", model, str(folder), "--out", str(tmp_path / "p.csv"), "--keep", "id"]) == 2
     assert "--keep is an option of --engine ray; add --engine ray, or leave them out" in capsys.readouterr().err
+
+
+def test_chunks_cover_every_row_once_and_read_only_their_rows(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"x": np.arange(25)})
+    frame.iloc[:10].to_parquet(tmp_path / "a.parquet", row_group_size=4)
+    frame.iloc[10:].to_parquet(tmp_path / "b.parquet", row_group_size=6)
+    chunks = row_chunks([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")], rows=7)
+    assert [(Path(c["path"]).name, c["start"], c["stop"], c["offset"]) for c in chunks] == [
+        ("a.parquet", 0, 7, 0), ("a.parquet", 7, 10, 0), ("b.parquet", 0, 7, 10), ("b.parquet", 7, 14, 10),
+        ("b.parquet", 14, 15, 10)]
+    rows = [read_rows(c["path"], c["start"], c["stop"])["x"].tolist() for c in chunks]
+    assert [x for part in rows for x in part] == list(range(25))
 
 
 def test_without_ray_the_error_names_the_extra(sharded, bundles, tmp_path: Path, monkeypatch, capsys) -> None:
