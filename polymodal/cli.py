@@ -102,7 +102,7 @@ def _add_engine_options(p: argparse.ArgumentParser, what: str) -> None:
     """`predict` and `embed` on a Ray cluster (see docs/distributed.md)."""
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help=f"local (default): this process; ray: Ray Data over the Parquet shards of TABLE (a .parquet "
-                        f"file, a folder or a glob), a pool of actors each loading the bundle once, the {what} "
+                        f"file, a folder, a glob or a URL), a pool of actors each loading the bundle once, the {what} "
                         "written as Parquet shards to the --out folder (needs pip install \"polymodal[ray]\")")
     p.add_argument("--workers", type=int, metavar="N", help="--engine ray: actors in the pool (default 2)")
     p.add_argument("--cpus-per-worker", type=float, metavar="C",
@@ -111,7 +111,7 @@ def _add_engine_options(p: argparse.ArgumentParser, what: str) -> None:
                    help="--engine ray: rows an actor predicts at a time (default 1024)")
     p.add_argument("--keep", action="append", metavar="COL",
                    help="--engine ray: copy this input column (e.g. an id) beside the outputs; repeat for more "
-                        "(the outputs are in input order either way)")
+                        "(every output row has its input position in `row` either way)")
 
 
 def _add_bundle_output(p: argparse.ArgumentParser, what: str) -> None:
