@@ -90,6 +90,11 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--label-smoothing", type=float,
                    help="label smoothing of the multiclass training loss (0: none; validation scores without)")
+    _add_device_options(p)
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    """Where training runs (`fit`, `tune`, `pretrain`): passed to Lightning's Trainer."""
     p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
     p.add_argument("--devices", help="number of devices per node, or a list (passed to Lightning)")
     p.add_argument("--num-nodes", type=int, help="machines in a multi-node run (passed to Lightning; "
@@ -97,6 +102,22 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", help="e.g. ddp (passed to Lightning)")
     p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
     p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
+
+
+def _add_engine_options(p: argparse.ArgumentParser, what: str) -> None:
+    """`predict` and `embed` on a Ray cluster (see docs/distributed.md)."""
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help=f"local (default): this process; ray: Ray Data over the Parquet shards of TABLE (a .parquet "
+                        f"file, a folder, a glob or a URL), a pool of actors each loading the bundle once, the {what} "
+                        "written as Parquet shards to the --out folder (needs pip install \"polymodal[ray]\")")
+    p.add_argument("--workers", type=int, metavar="N", help="--engine ray: actors in the pool (default 2)")
+    p.add_argument("--cpus-per-worker", type=float, metavar="C",
+                   help="--engine ray: CPUs each actor reserves, and its torch threads (default 1)")
+    p.add_argument("--batch-rows", type=int, metavar="N",
+                   help="--engine ray: rows an actor predicts at a time (default 1024)")
+    p.add_argument("--keep", action="append", metavar="COL",
+                   help="--engine ray: copy this input column (e.g. an id) beside the outputs; repeat for more "
+                        "(every output row has its input position in `row` either way)")
 
 
 def _add_bundle_output(p: argparse.ArgumentParser, what: str) -> None:
@@ -186,9 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="train for at most this long: stop cleanly at the budget with the best weights so far")
-    p.add_argument("--accelerator", help="cpu, gpu, auto ... (passed to Lightning)")
+    _add_device_options(p)
     p.add_argument("--json", action="store_true", help="print the training summary as JSON")
-    p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
 
     p = sub.add_parser("embed", help="embeddings of a table's rows by a pretrained representation or a joint model")
     p.add_argument("bundle", help=JOINT_OR_BUNDLE)
@@ -197,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
     p.add_argument("--columns", metavar="A+B", help=JOINT_COLUMNS)
     p.add_argument("--from", dest="from_modality", help="embed from this modality only (default: the mean of all)")
+    _add_engine_options(p, "embeddings")
 
     p = sub.add_parser("retrieve", help="cross-modal retrieval with a pretrained representation: recall@k, median rank")
     p.add_argument("bundle", help=JOINT_OR_BUNDLE)
@@ -245,10 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predictions of a saved model, one row per input row")
     p.add_argument("bundle")
     p.add_argument("table")
-    p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write (not the table, not a folder)")
+    p.add_argument("--out", required=True, help="CSV, Parquet or JSONL file to write (not the table, not a folder); "
+                                                "with --engine ray a folder of Parquet shards")
     p.add_argument("--on-error", choices=["raise", "skip"], default=None)
     p.add_argument("--data-root", help=DATA_ROOT_OVERRIDE)
     p.add_argument("--strict-columns", action="store_true", help=STRICT_COLUMNS)
+    _add_engine_options(p, "predictions")
 
     p = sub.add_parser("inspect", help="inferred schema, counts and every problem in a table")
     p.add_argument("table")

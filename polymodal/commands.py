@@ -96,8 +96,15 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
-                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit",
-                 "accelerator", "strategy", "precision", "num_nodes", "verbose"):
+                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    return _device_options(args, options)
+
+
+def _device_options(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the device flags given (`fit`, `tune`, `pretrain`)."""
+    for name in ("accelerator", "strategy", "precision", "num_nodes", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:
@@ -291,12 +298,45 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import polymodal
     from polymodal.bench.results import write_table
 
+    if _check_engine_options(args) == "ray":
+        from polymodal.engine.ray_inference import predict_on_ray
+
+        _print_ray_result(predict_on_ray(args.bundle, args.table, args.out, on_error=args.on_error,
+                                         data_root=args.data_root, **_ray_options(args)), "prediction(s)")
+        return 0
     path = output_file(args.out, table=args.table, bundle=args.bundle)
     predictions = polymodal.load(args.bundle).predict(args.table, on_error=args.on_error, data_root=args.data_root,
                                                       strict_columns=args.strict_columns)
     write_table(predictions, path)
     out.line(f"{len(predictions)} prediction(s) written to ", (str(args.out), "bold"))
     return 0
+
+
+def _check_engine_options(args: argparse.Namespace) -> str:
+    """The engine of `predict` / `embed`; the options of the ray engine are refused with the local one."""
+    given = [flag for flag, name in (("--workers", "workers"), ("--cpus-per-worker", "cpus_per_worker"),
+                                     ("--batch-rows", "batch_rows"), ("--keep", "keep"))
+             if getattr(args, name) is not None]
+    if args.engine == "local" and given:
+        raise ValueError(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of --engine "
+                         "ray; add --engine ray, or leave them out")
+    return str(args.engine)
+
+
+def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {"keep": args.keep or ()}
+    if args.workers is not None:
+        options["workers"] = args.workers
+    if args.cpus_per_worker is not None:
+        options["cpus_per_worker"] = args.cpus_per_worker
+    if args.batch_rows is not None:
+        options["batch_rows"] = args.batch_rows
+    return options
+
+
+def _print_ray_result(result: Any, what: str) -> None:
+    out.line(f"{result.rows} {what} written to ", (str(result.out), "bold"),
+             f" as {len(result.shards)} Parquet shard(s) in {result.seconds:.1f} s (Ray)")
 
 
 def output_file(value: str, table: str, bundle: str, example: str = "predictions.csv") -> Path:
@@ -475,11 +515,10 @@ def _pretrain_options(args: argparse.Namespace) -> dict[str, Any]:
     _encoder_options(args, options)
     _stream_options(args, options)
     for name in ("epochs", "seed", "batch_size", "lr", "lr_schedule", "warmup_epochs", "patience", "val_fraction",
-                 "time_limit",
-                 "accelerator", "verbose"):
+                 "time_limit"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    return options
+    return _device_options(args, options)
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -511,6 +550,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from polymodal.encoders.pretrained.joint import strip_hf
     from polymodal.engine.joint_model import is_joint_name, with_model_columns
 
+    if _check_engine_options(args) == "ray":
+        from polymodal.engine.ray_inference import embed_on_ray
+
+        if is_joint_name(args.bundle) or args.columns:
+            raise ValueError("--engine ray embeds with a bundle of `polymodal pretrain`; a joint model hf:NAME runs "
+                             "with the local engine (or save it as a bundle: polymodal.from_joint(...).save(DIR))")
+        modalities = [args.from_modality] if args.from_modality else None
+        _print_ray_result(embed_on_ray(args.bundle, args.table, args.out, on_error=args.on_error,
+                                       modalities=modalities, **_ray_options(args)), "embedding(s)")
+        return 0
     path = output_file(args.out, table=args.table, bundle=strip_hf(args.bundle), example="embeddings.npy")
     model = _representation(args.bundle, args.table, args.columns)
     table: Any = args.table

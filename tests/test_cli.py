@@ -171,6 +171,18 @@ def test_pretrain_with_an_unknown_objective_lists_the_known_ones(digits_csv: Pat
     assert f"unknown objective 'simclr'; known objectives: {known}" in capsys.readouterr().err
 
 
+def test_pretrain_takes_the_device_options_of_fit() -> None:
+    """Multi-process pretraining (where the contrastive and DCCA losses gather across processes) from the CLI."""
+    from polymodal.cli import build_parser
+    from polymodal.engine.pretrain import pretrain_config
+
+    args = build_parser().parse_args(["pretrain", "t.csv", "--objective", "dcca", "--accelerator", "cpu", "--devices",
+                                      "2", "--strategy", "ddp", "--num-nodes", "3", "--precision", "bf16-mixed"])
+    train = pretrain_config("dcca", None, **polymodal.commands._pretrain_options(args)).train
+    assert (train.accelerator, train.devices, train.strategy, train.num_nodes, train.precision) == (
+        "cpu", 2, "ddp", 3, "bf16-mixed")
+
+
 def test_transfer_end_to_end(tmp_path: Path, capsys) -> None:
     from polymodal.datasets import make_synthetic_table
 

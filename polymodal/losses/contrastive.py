@@ -1,4 +1,10 @@
-"""CLIP-style symmetric InfoNCE (Radford et al. 2021) between modalities, with a learnable temperature."""
+"""CLIP-style symmetric InfoNCE (Radford et al. 2021) between modalities, with a learnable temperature.
+
+Under data-parallel training (``torch.distributed`` initialised with more than one process) the
+negatives are the rows of every process: the embeddings are gathered with gradients by
+:func:`polymodal.losses.distributed.gather_rows`, and each process computes the loss of the global
+batch, so the loss and the DDP-averaged gradients equal those of one process on the whole batch.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from polymodal.losses.distributed import gather_rows
 from polymodal.losses.output import LossOutput
 
 
@@ -18,7 +25,7 @@ def info_nce(za: Tensor, zb: Tensor, temperature: float | Tensor) -> Tensor:
 
     Both are L2-normalised; ``logits = za @ zb.T / temperature``; the loss is the mean of the
     cross-entropy of each row (``za`` -> ``zb``) and of each column (``zb`` -> ``za``) against the
-    diagonal.
+    diagonal. Under DDP the rows of every process are gathered first (see the module docstring).
 
     Example
     -------
@@ -26,9 +33,17 @@ def info_nce(za: Tensor, zb: Tensor, temperature: float | Tensor) -> Tensor:
     >>> round(float(info_nce(z, z, 1.0)), 4)  # log(e + 2) - 1
     0.5514
     """
+    _check_pair(za, zb)
+    return _symmetric_info_nce(gather_rows(za), gather_rows(zb), temperature)
+
+
+def _check_pair(za: Tensor, zb: Tensor) -> None:
     if za.dim() != 2 or za.shape != zb.shape:
         raise ValueError(f"info_nce needs two [B, D] tensors of the same shape; got {list(za.shape)} "
                          f"and {list(zb.shape)}")
+
+
+def _symmetric_info_nce(za: Tensor, zb: Tensor, temperature: float | Tensor) -> Tensor:
     logits = F.normalize(za, dim=1) @ F.normalize(zb, dim=1).T / temperature
     labels = torch.arange(za.shape[0], device=za.device)
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
@@ -40,7 +55,8 @@ def multimodal_info_nce(
     """The sum of :func:`info_nce` over every pair of modalities (sorted names).
 
     A pair uses only the samples where both modalities are present; a pair with fewer than two such
-    samples has no negatives and is left out (its component is 0).
+    samples has no negatives and is left out (its component is 0). Under DDP the pairs' rows are
+    gathered from every process and the count is that of the global batch.
     """
     names = sorted(embeddings)
     if len(names) < 2:
@@ -50,10 +66,13 @@ def multimodal_info_nce(
     components: dict[str, Tensor] = {}
     for a, b in combinations(names, 2):
         both = masks[a].bool() & masks[b].bool()
-        if int(both.sum()) < 2:
+        za, zb = embeddings[a][both], embeddings[b][both]
+        _check_pair(za, zb)
+        za, zb = gather_rows(za), gather_rows(zb)
+        if za.shape[0] < 2:
             components[f"nce_{a}_{b}"] = first.new_zeros(())
             continue
-        term = info_nce(embeddings[a][both], embeddings[b][both], temperature)
+        term = _symmetric_info_nce(za, zb, temperature)
         components[f"nce_{a}_{b}"] = term.detach()
         total = total + term
     return LossOutput(total, components)

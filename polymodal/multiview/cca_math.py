@@ -24,6 +24,7 @@ __all__ = [
     "inverse_sqrt_factor",
     "scaled_ridge",
     "solve_cca",
+    "torch_covariance_correlations",
 ]
 
 
@@ -200,5 +201,25 @@ def _torch_canonical_correlations(
     cov_xx = hx.T @ hx / (n - 1)
     cov_yy = hy.T @ hy / (n - 1)
     cov_xy = hx.T @ hy / (n - 1)
+    return torch_covariance_correlations(cov_xx, cov_yy, cov_xy, reg, n_components, eps).to(out_dtype)
+
+
+def torch_covariance_correlations(
+    cov_xx: torch.Tensor, cov_yy: torch.Tensor, cov_xy: torch.Tensor, reg: float = 0.0,
+    n_components: int | None = None, eps: float = 1e-9,
+) -> torch.Tensor:
+    """The (regularised) canonical correlations from covariance tensors, differentiably (the torch path
+    of :func:`canonical_correlations` after it has estimated the covariances; deep CCA under DDP
+    passes covariances of the global batch). The result has the covariances' dtype (use float64).
+
+    Example
+    -------
+    >>> import torch
+    >>> eye = torch.eye(2, dtype=torch.float64)
+    >>> torch_covariance_correlations(eye, eye, 0.5 * eye).tolist()
+    [0.5, 0.5]
+    """
+    import torch
+
     whitened = _torch_whitening(cov_xx, reg, eps).T @ cov_xy @ _torch_whitening(cov_yy, reg, eps)
-    return torch.linalg.svdvals(whitened)[:n_components].to(out_dtype)
+    return torch.linalg.svdvals(whitened)[:n_components]
