@@ -29,10 +29,13 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     Finds weights ``w_k, v_k`` maximising the correlation of ``X w_k`` and ``Y v_k``, each pair
     uncorrelated with the previous ones. Steps: centre both views; form the covariances with a ridge
     ``reg * trace(C) / n_features`` added to each view's own covariance (so ``reg`` does not depend on
-    the scale of the features); whiten by a clamped eigendecomposition; take the SVD of the whitened
-    cross-covariance. Rank-deficient views (constant pixels, more features than samples) are handled
-    by a pseudo-inverse. Like :class:`sklearn.cross_decomposition.CCA`, the second view is passed as
-    ``y``.
+    the scale of the features); whiten each view by a pivoted Cholesky factor; take the top
+    eigenpairs of the whitened cross-covariance's Gram matrix (one partial symmetric
+    eigendecomposition). Rank-deficient views (constant pixels,
+    duplicated or more features than samples) are handled exactly: the pivoting drops the
+    coordinates that add no variance. float32 views are multiplied in float32 (the ``n x p`` products,
+    twice as fast) and give float32 weights and variates; the small ``p x p`` solve is float64. Like
+    :class:`sklearn.cross_decomposition.CCA`, the second view is passed as ``y``.
 
     Parameters
     ----------
@@ -129,6 +132,9 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._fit_covariance(X, Y)
         else:
             self._fit_factors(X, Y)
+        # float32 views give float32 weights and variates, as scikit-learn's transformers preserve float32.
+        self.x_weights_ = self.x_weights_.astype(_blocks.product_dtype(X))
+        self.y_weights_ = self.y_weights_.astype(_blocks.product_dtype(Y))
         x_scores = _blocks.centred_matmul(X, self.x_mean_, self.x_weights_)
         self.x_weights_, self.y_weights_ = orient(self.x_weights_, self.y_weights_, x_scores)
         self._n_features_out = self.n_components
@@ -142,7 +148,8 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _fit_covariance(self, X: np.ndarray, Y: np.ndarray) -> None:
         cov_xx, cov_yy, cov_xy = _blocks.covariances(X, Y, self.x_mean_, self.y_mean_)
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg), scaled_ridge(cov_yy, self.reg)
-        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self._n_solved())
+        eps = float(np.finfo(_blocks.product_dtype(X, Y)).eps)
+        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components, eps)
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(
             wx, wy, cov_xx, cov_yy, cov_xy, self.n_components
         )
@@ -159,13 +166,9 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # The ridge is scaled to the full covariance's trace, also when the randomized SVD keeps part of it.
         ridge_x = self.reg * _blocks.total_variance(X, self.x_mean_) / X.shape[1]
         ridge_y = self.reg * _blocks.total_variance(Y, self.y_mean_) / Y.shape[1]
-        a, b, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self._n_solved())
+        a, b, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         a, b, self.canonical_correlations_ = finish_components(a, b, cov_xx, cov_yy, cov_xy, self.n_components)
         self.x_weights_, self.y_weights_ = vtx.T @ a, vty.T @ b
-
-    def _n_solved(self) -> int | None:
-        # With a ridge, components are re-sorted by their actual correlation: solve all of them.
-        return self.n_components if self.reg == 0 else None
 
     def _rank(self, X: np.ndarray) -> int | None:
         if self.solver_ != "randomized":
@@ -217,4 +220,6 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
