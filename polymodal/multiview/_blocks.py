@@ -35,11 +35,6 @@ def product_dtype(*arrays: np.ndarray) -> type[np.floating]:
     return np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
 
 
-def rank_rtol(dim: int, dtype: type[np.floating]) -> float:
-    """The relative rank tolerance of a ``dim x dim`` covariance accumulated in ``dtype``."""
-    return dim * float(np.finfo(dtype).eps)
-
-
 class _CentredBlocks:
     """Row blocks of ``X - mean`` in ``dtype``, written into one reused buffer."""
 

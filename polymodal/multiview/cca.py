@@ -14,10 +14,12 @@ from polymodal.multiview import _blocks
 from polymodal.multiview._base import (
     FLOATS,
     check_n_components,
+    check_scores,
     check_y_features,
     column_correlations,
     finish_components,
-    orient,
+    least_squares_loadings,
+    orientation_signs,
     validate_two_views,
 )
 from polymodal.multiview.cca_math import scaled_ridge, solve_cca
@@ -60,6 +62,9 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Weights applied to the centred views; the training variates have unit variance.
     canonical_correlations_ : ndarray (n_components,)
         Correlations of the training variates, in descending order.
+    x_loadings_ : ndarray (n_features_x, n_components)
+    y_loadings_ : ndarray (n_features_y, n_components)
+        Least-squares loadings: ``inverse_transform`` maps scores back as ``scores @ loadings.T + mean``.
     x_mean_, y_mean_ : ndarray
         Column means of the training views.
     solver_ : str
@@ -90,6 +95,8 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     x_weights_: np.ndarray
     y_weights_: np.ndarray
+    x_loadings_: np.ndarray
+    y_loadings_: np.ndarray
     canonical_correlations_: np.ndarray
 
     def __init__(
@@ -135,8 +142,13 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # float32 views give float32 weights and variates, as scikit-learn's transformers preserve float32.
         self.x_weights_ = self.x_weights_.astype(_blocks.product_dtype(X))
         self.y_weights_ = self.y_weights_.astype(_blocks.product_dtype(Y))
-        x_scores = _blocks.centred_matmul(X, self.x_mean_, self.x_weights_)
-        self.x_weights_, self.y_weights_ = orient(self.x_weights_, self.y_weights_, x_scores)
+        signs = orientation_signs(_blocks.centred_matmul(X, self.x_mean_, self.x_weights_))
+        self.x_weights_, self.y_weights_ = (
+            self.x_weights_ * signs.astype(self.x_weights_.dtype),
+            self.y_weights_ * signs.astype(self.y_weights_.dtype),
+        )
+        self.x_loadings_ = (self.x_loadings_ * signs).astype(self.x_weights_.dtype)
+        self.y_loadings_ = (self.y_loadings_ * signs).astype(self.y_weights_.dtype)
         self._n_features_out = self.n_components
         return self
 
@@ -148,11 +160,12 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _fit_covariance(self, X: np.ndarray, Y: np.ndarray) -> None:
         cov_xx, cov_yy, cov_xy = _blocks.covariances(X, Y, self.x_mean_, self.y_mean_)
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg), scaled_ridge(cov_yy, self.reg)
-        eps = float(np.finfo(_blocks.product_dtype(X, Y)).eps)
-        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components, eps)
+        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(
             wx, wy, cov_xx, cov_yy, cov_xy, self.n_components
         )
+        self.x_loadings_ = least_squares_loadings(cov_xx, self.x_weights_)
+        self.y_loadings_ = least_squares_loadings(cov_yy, self.y_weights_)
 
     def _fit_factors(self, X: np.ndarray, Y: np.ndarray) -> None:
         # Work in the coordinates of each view's singular vectors: there the covariance is diagonal,
@@ -169,6 +182,9 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         a, b, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         a, b, self.canonical_correlations_ = finish_components(a, b, cov_xx, cov_yy, cov_xy, self.n_components)
         self.x_weights_, self.y_weights_ = vtx.T @ a, vty.T @ b
+        # The covariance is V diag V' (truncated for "randomized"), so C W = V diag a and W'CW = a' diag a.
+        self.x_loadings_ = vtx.T @ least_squares_loadings(cov_xx, a)
+        self.y_loadings_ = vty.T @ least_squares_loadings(cov_yy, b)
 
     def _rank(self, X: np.ndarray) -> int | None:
         if self.solver_ != "randomized":
@@ -196,6 +212,41 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         _, Y = validate_two_views(self, X_checked, y, reset=False)
         check_y_features(self, Y, self.y_weights_.shape[0])
         return x_scores, _blocks.centred_matmul(Y, self.y_mean_, self.y_weights_)
+
+    def inverse_transform(self, X: object, y: object = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Map canonical variates back to the views: the least-squares reconstruction.
+
+        ``scores @ loadings.T + mean``, with the loadings of the least-squares regression of the
+        centred training view on its own variates (as scikit-learn's PLS ``inverse_transform``).
+        Exact when ``n_components`` equals the view's number of (independent) features; with fewer,
+        the best linear reconstruction of the training view from its variates.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_components)
+            x scores, as ``transform`` returns them.
+        y : array-like (n_samples, n_components), optional
+            y scores.
+
+        Returns
+        -------
+        X_reconstructed, or ``(X_reconstructed, Y_reconstructed)`` when ``y`` is given.
+
+        Example
+        -------
+        >>> rng = np.random.default_rng(0)
+        >>> X, Y = rng.standard_normal((50, 3)), rng.standard_normal((50, 3))
+        >>> cca = CCA(n_components=3).fit(X, Y)
+        >>> bool(np.allclose(cca.inverse_transform(cca.transform(X)), X))
+        True
+        """
+        check_is_fitted(self)
+        x_scores = check_scores("CCA", X, self.n_components, "X")
+        x_rec = x_scores @ self.x_loadings_.T + self.x_mean_.astype(self.x_loadings_.dtype)
+        if y is None:
+            return x_rec
+        y_scores = check_scores("CCA", y, self.n_components, "y")
+        return x_rec, y_scores @ self.y_loadings_.T + self.y_mean_.astype(self.y_loadings_.dtype)
 
     def fit_transform(self, X: object, y: object = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Fit, then return ``(x_scores, y_scores)`` of the training views (as scikit-learn's CCA)."""

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from polymodal.multiview import _blocks
-from polymodal.multiview._base import FLOATS, quadratic_forms
+from polymodal.multiview._base import FLOATS, check_scores, least_squares_loadings, quadratic_forms
 from polymodal.multiview.cca_math import scaled_ridge, whitening
 
 _LIST_OF_VIEWS = "MCCA takes a list of views (one 2-D array per view), not a single array"
@@ -47,6 +47,8 @@ class MCCA(TransformerMixin, BaseEstimator):
     ----------
     weights_ : list of ndarray (n_features_j, n_components)
         Per-view weights on the centred view; the training variates have unit variance.
+    loadings_ : list of ndarray (n_features_j, n_components)
+        Per-view least-squares loadings used by ``inverse_transform``.
     means_ : list of ndarray
         Per-view column means.
     eigenvalues_ : ndarray (n_components,)
@@ -131,24 +133,25 @@ class MCCA(TransformerMixin, BaseEstimator):
         self.means_ = [_blocks.column_mean(v) for v in views]
         cov = _blocks.joint_covariance(views, self.means_)
         blocks = [slice(a, b) for a, b in itertools.pairwise(np.cumsum([0, *self.n_features_]))]
-        self._solve(cov, blocks, float(np.finfo(_blocks.product_dtype(*views)).eps))
+        self._solve(cov, blocks)
         self.weights_ = [w.astype(_blocks.product_dtype(v)) for w, v in zip(self.weights_, views)]
         # One sign per component for all views (the first view's largest-magnitude variate positive).
         first = _blocks.centred_matmul(views[0], self.means_[0], self.weights_[0])
         signs = np.sign(first[np.argmax(np.abs(first), axis=0), np.arange(first.shape[1])])
         signs[signs == 0] = 1.0
         self.weights_ = [w * signs.astype(w.dtype) for w in self.weights_]
+        self.loadings_ = [least_squares_loadings(cov[b, b], w).astype(w.dtype) for w, b in zip(self.weights_, blocks)]
         self.canonical_correlations_ = _mean_pairwise_correlation(self.weights_, cov, blocks)
         return self
 
-    def _solve(self, cov: np.ndarray, blocks: list[slice], eps: float) -> None:
+    def _solve(self, cov: np.ndarray, blocks: list[slice]) -> None:
         """Whiten each view (pivoted Cholesky), then the top eigenpairs of the whitened block matrix.
 
         The whitened matrix has identity diagonal blocks (the constraint is on ``D``, ridge included)
         and off-diagonal blocks ``L_j^{-1} C_ji L_i^{-T}``: two triangular solves per pair of views,
         written into the lower triangle only, which is all ``eigh`` reads.
         """
-        whites = [whitening(cov[b, b], scaled_ridge(cov[b, b], self.reg), (b.stop - b.start) * eps) for b in blocks]
+        whites = [whitening(cov[b, b], scaled_ridge(cov[b, b], self.reg)) for b in blocks]
         w_edges = np.cumsum([0, *(w.rank for w in whites)])
         spans = [slice(a, b) for a, b in itertools.pairwise(w_edges)]
         matrix = np.eye(w_edges[-1], order="F")
@@ -187,6 +190,31 @@ class MCCA(TransformerMixin, BaseEstimator):
                 f"the views have {[v.shape[1] for v in views]} features, but MCCA was fitted with {self.n_features_}"
             )
         return [_blocks.centred_matmul(v, m, w) for v, m, w in zip(views, self.means_, self.weights_)]
+
+    def inverse_transform(self, scores: Sequence[object]) -> list[np.ndarray]:
+        """Map each view's variates back to that view: the least-squares reconstruction.
+
+        ``scores[j] @ loadings_[j].T + means_[j]``, with the loadings of the least-squares regression
+        of the centred training view on its own variates (as scikit-learn's PLS
+        ``inverse_transform``); exact when ``n_components`` equals the view's number of features.
+
+        Example
+        -------
+        >>> rng = np.random.default_rng(0)
+        >>> views = [rng.standard_normal((50, 2)) for _ in range(3)]
+        >>> mcca = MCCA(n_components=2).fit(views)
+        >>> bool(all(np.allclose(r, v) for r, v in zip(mcca.inverse_transform(mcca.transform(views)), views)))
+        True
+        """
+        check_is_fitted(self)
+        if isinstance(scores, np.ndarray) or not isinstance(scores, Sequence) or len(scores) != self.n_views_:
+            raise ValueError(
+                f"inverse_transform takes a list of {self.n_views_} score arrays (one per view, as transform "
+                f"returns them); got {type(scores).__name__}"
+                + (f" of length {len(scores)}" if isinstance(scores, Sequence) else "")
+            )
+        checked = [check_scores("MCCA", s, self.n_components, f"scores[{i}]") for i, s in enumerate(scores)]
+        return [s @ p.T + m.astype(p.dtype) for s, p, m in zip(checked, self.loadings_, self.means_)]
 
     def fit_transform(self, Xs: Sequence[object], y: object = None) -> list[np.ndarray]:
         """Fit, then return the training variates of every view."""
