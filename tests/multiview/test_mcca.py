@@ -96,7 +96,7 @@ def test_inverse_transform_is_exact_with_all_components() -> None:
 def test_inverse_transform_names_bad_scores() -> None:
     views = three_views()
     mcca = MCCA(n_components=2).fit(views)
-    with pytest.raises(ValueError, match="takes a list of 3 score arrays .* of length 2"):
+    with pytest.raises(ValueError, match=r"takes a list of 3 score arrays .* of length 2"):
         mcca.inverse_transform(mcca.transform(views)[:2])
     with pytest.raises(ValueError, match=r"scores\[1\] has 3 columns, but MCCA was fitted with 2 components"):
         mcca.inverse_transform([np.zeros((4, 2)), np.zeros((4, 3)), np.zeros((4, 2))])
