@@ -142,7 +142,8 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # float32 views give float32 weights and variates, as scikit-learn's transformers preserve float32.
         self.x_weights_ = self.x_weights_.astype(_blocks.product_dtype(X))
         self.y_weights_ = self.y_weights_.astype(_blocks.product_dtype(Y))
-        signs = orientation_signs(_blocks.centred_matmul(X, self.x_mean_, self.x_weights_))
+        # Only the signs of the largest variates are read here: X @ W - mean @ W (no centred copy) is enough.
+        signs = orientation_signs(X @ self.x_weights_ - self.x_mean_ @ self.x_weights_)
         self.x_weights_, self.y_weights_ = (
             self.x_weights_ * signs.astype(self.x_weights_.dtype),
             self.y_weights_ * signs.astype(self.y_weights_.dtype),
