@@ -42,8 +42,8 @@ import torch
 
 import polymodal
 from polymodal.datasets import make_synthetic_table
-from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 from polymodal.engine.ray_inference import predict_on_ray
+from polymodal.storage.atomic import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ray_inference.md"
 KINDS = ("image", "text", "numeric", "categorical")

@@ -17,7 +17,7 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("avdigits", "AV-digits: fusion against each modality alone", "benchmarks/avdigits.py"),
     ("noisy_mnist_multiview", "Noisy two-view MNIST: CCA and kernel CCA", "benchmarks/noisy_mnist_multiview.py"),
     ("noisy_mnist_deep", "Noisy two-view MNIST: deep CCA and DCCAE", "benchmarks/noisy_mnist_deep.py"),
-    ("cca_speed", "CCA: speed and memory against scikit-learn", "benchmarks/cca_speed.py"),
+    ("cca_speed", "CCA family: speed against the Gram floor and cca_zoo", "benchmarks/cca_speed.py"),
     ("stream_memory", "Streaming tables larger than memory: peak memory", "benchmarks/stream_memory.py"),
     ("cache_speed", "The embedding cache: a fusion sweep with frozen pretrained encoders", "benchmarks/cache_speed.py"),
     ("avdigits_representation", "AV-digits representations: contrastive pretraining, retrieval and transfer",
@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, str, str]] = [
      "benchmarks/avdigits_presets.py"),
     ("avdigits_tune", "AV-digits: polymodal tune against the medium preset", "benchmarks/avdigits_tune.py"),
     ("embed_speed", "Frozen embedding: polymodal against a plain inference_mode loop", "benchmarks/embed_speed.py"),
+    ("engine_overhead", "Training engine: train() against a plain PyTorch loop", "benchmarks/engine_overhead.py"),
 ]
 
 HEADER = """# Benchmarks

@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from polymodal.data.schema import ROW_COLUMN
-from polymodal.storage.atomic import atomic_directory, atomic_write_json
 from polymodal.errors import DataError, PolymodalError
+from polymodal.storage.atomic import atomic_directory, atomic_write_json
 
 Task = Literal["predict", "embed"]
 MARKER = "_polymodal.json"

@@ -72,6 +72,29 @@ def finish_components(
     return wx[:, order], wy[:, order], corr[order]
 
 
+def least_squares_loadings(cov: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The loadings ``P`` (p, k) minimising ``||Xc - T P'||`` over the training rows, ``T = Xc W``.
+
+    The normal equations ``P' = (T'T)^+ T'Xc`` need only the view's covariance: ``T'T / (n - 1) =
+    W' C W`` and ``T'Xc / (n - 1) = W' C``, so ``P = C W (W' C W)^+``. This is the reconstruction of
+    scikit-learn's PLS ``inverse_transform``, exact when ``W`` is square and invertible.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    cw = cov @ w
+    return np.asarray(cw @ np.linalg.pinv(w.T @ cw, hermitian=True))
+
+
+def check_scores(name: str, scores: object, n_components: int, view: str) -> np.ndarray:
+    """``scores`` as a 2-D float array with ``n_components`` columns (for ``inverse_transform``)."""
+    array = check_array(scores, dtype=FLOATS, input_name=view)
+    if array.shape[1] != n_components:
+        raise ValueError(
+            f"{view} has {array.shape[1]} columns, but {name} was fitted with {n_components} components: "
+            "pass the scores that transform returned"
+        )
+    return array
+
+
 def quadratic_forms(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``A[:, k]' M B[:, k]`` for every column ``k``."""
     return np.sum(A * (M @ B), axis=0)
@@ -83,9 +106,15 @@ def orient(wx: np.ndarray, wy: np.ndarray, x_scores: np.ndarray) -> tuple[np.nda
     The rule depends on the variates only, not on the basis the weights are written in, so CCA and
     kernel CCA with a linear kernel (or two solvers) give the same signs.
     """
-    signs = np.sign(x_scores[np.argmax(np.abs(x_scores), axis=0), np.arange(x_scores.shape[1])])
-    signs[signs == 0] = 1.0
+    signs = orientation_signs(x_scores).astype(wx.dtype)
     return wx * signs, wy * signs
+
+
+def orientation_signs(scores: np.ndarray) -> np.ndarray:
+    """``+1`` or ``-1`` per column: the sign of that column's largest-magnitude value (``+1`` for zeros)."""
+    signs = np.sign(scores[np.argmax(np.abs(scores), axis=0), np.arange(scores.shape[1])])
+    signs[signs == 0] = 1.0
+    return signs
 
 
 def column_correlations(A: np.ndarray, B: np.ndarray) -> np.ndarray:

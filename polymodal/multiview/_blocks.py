@@ -1,8 +1,9 @@
 """Memory-light linear algebra over the rows of a data matrix.
 
-The views can be large (50,000 x 784 and more) and arrive as float32; these helpers work through
-them in row blocks converted to float64 one at a time, so centring never copies a whole view and the
-arithmetic stays in float64.
+The views can be large (50,000 x 784 and more) and often arrive as float32; these helpers work
+through them in row blocks centred one at a time into a reused buffer, so centring never copies a
+whole view. The products run in the views' own precision (float32 in, float32 BLAS: twice the speed
+of float64 for the ``n x p`` work); results that feed the small ``p x p`` solves come back in float64.
 """
 
 from __future__ import annotations
@@ -29,27 +30,55 @@ def column_mean(X: np.ndarray) -> np.ndarray:
     return total / X.shape[0]
 
 
+def product_dtype(*arrays: np.ndarray) -> type[np.floating]:
+    """float32 when every array is float32, else float64: the precision the products run in."""
+    return np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+
+
+class _CentredBlocks:
+    """Row blocks of ``X - mean`` in ``dtype``, written into one reused buffer."""
+
+    def __init__(self, X: np.ndarray, mean: np.ndarray, dtype: type[np.floating]) -> None:
+        self.X, self.mean = X, mean.astype(dtype)
+        self.buffer = np.empty((min(BLOCK_ROWS, X.shape[0]), X.shape[1]), dtype=dtype)
+
+    def __call__(self, rows: slice) -> np.ndarray:
+        out = self.buffer[: rows.stop - rows.start]
+        return np.subtract(self.X[rows], self.mean, out=out, casting="unsafe")
+
+
 def covariances(
     X: np.ndarray, Y: np.ndarray, mean_x: np.ndarray, mean_y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sample covariances ``Cxx, Cyy, Cxy`` (divided by ``n - 1``), centred block by block."""
+    """Sample covariances ``Cxx, Cyy, Cxy`` (divided by ``n - 1``, float64), centred block by block.
+
+    The products run in :func:`product_dtype` of the views.
+    """
+    dtype = product_dtype(X, Y)
     p, q = X.shape[1], Y.shape[1]
-    cxx, cyy, cxy = np.zeros((p, p)), np.zeros((q, q)), np.zeros((p, q))
+    cxx, cyy, cxy = np.zeros((p, p), dtype), np.zeros((q, q), dtype), np.zeros((p, q), dtype)
+    centred_x, centred_y = _CentredBlocks(X, mean_x, dtype), _CentredBlocks(Y, mean_y, dtype)
     for rows in row_blocks(X.shape[0]):
-        bx = X[rows] - mean_x
-        by = Y[rows] - mean_y
+        bx, by = centred_x(rows), centred_y(rows)
         cxx += bx.T @ bx  # numpy calls syrk for a.T @ a: half the work of a general product
         cyy += by.T @ by
         cxy += bx.T @ by
     scale = 1.0 / (X.shape[0] - 1)
-    return cxx * scale, cyy * scale, cxy * scale
+    return _scaled64(cxx, scale), _scaled64(cyy, scale), _scaled64(cxy, scale)
+
+
+def _scaled64(M: np.ndarray, scale: float) -> np.ndarray:
+    return M.astype(np.float64) * scale
 
 
 def centred_matmul(X: np.ndarray, mean: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``(X - mean) @ B`` in float64 without centring all of ``X`` at once."""
-    out = np.empty((X.shape[0], B.shape[1]))
+    """``(X - mean) @ B`` without centring all of ``X`` at once, in :func:`product_dtype` of ``X`` and ``B``."""
+    dtype = product_dtype(X, B)
+    B = B.astype(dtype, copy=False)
+    out = np.empty((X.shape[0], B.shape[1]), dtype)
+    centred = _CentredBlocks(X, mean, dtype)
     for rows in row_blocks(X.shape[0]):
-        out[rows] = (X[rows] - mean) @ B
+        np.matmul(centred(rows), B, out=out[rows])
     return out
 
 
@@ -93,10 +122,20 @@ def total_variance(X: np.ndarray, mean: np.ndarray) -> float:
 
 
 def joint_covariance(views: list[np.ndarray], means: list[np.ndarray]) -> np.ndarray:
-    """The covariance of the concatenated centred views, accumulated over row blocks."""
-    width = sum(v.shape[1] for v in views)
-    cov = np.zeros((width, width))
-    for rows in row_blocks(views[0].shape[0]):
-        block = np.hstack([v[rows] - m for v, m in zip(views, means)])
+    """The covariance (float64) of the concatenated centred views, accumulated over row blocks.
+
+    One symmetric product of the centred blocks side by side gives every within- and between-view
+    block at once; it runs in :func:`product_dtype` of the views.
+    """
+    dtype = product_dtype(*views)
+    edges = np.cumsum([0, *(v.shape[1] for v in views)])
+    n = views[0].shape[0]
+    cov = np.zeros((edges[-1], edges[-1]), dtype)
+    buffer = np.empty((min(BLOCK_ROWS, n), edges[-1]), dtype)
+    means = [m.astype(dtype) for m in means]
+    for rows in row_blocks(n):
+        block = buffer[: rows.stop - rows.start]
+        for v, m, a, b in zip(views, means, edges[:-1], edges[1:]):
+            np.subtract(v[rows], m, out=block[:, a:b], casting="unsafe")
         cov += block.T @ block
-    return cov / (views[0].shape[0] - 1)
+    return _scaled64(cov, 1.0 / (n - 1))

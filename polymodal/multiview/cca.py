@@ -14,10 +14,12 @@ from polymodal.multiview import _blocks
 from polymodal.multiview._base import (
     FLOATS,
     check_n_components,
+    check_scores,
     check_y_features,
     column_correlations,
     finish_components,
-    orient,
+    least_squares_loadings,
+    orientation_signs,
     validate_two_views,
 )
 from polymodal.multiview.cca_math import scaled_ridge, solve_cca
@@ -29,10 +31,13 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     Finds weights ``w_k, v_k`` maximising the correlation of ``X w_k`` and ``Y v_k``, each pair
     uncorrelated with the previous ones. Steps: centre both views; form the covariances with a ridge
     ``reg * trace(C) / n_features`` added to each view's own covariance (so ``reg`` does not depend on
-    the scale of the features); whiten by a clamped eigendecomposition; take the SVD of the whitened
-    cross-covariance. Rank-deficient views (constant pixels, more features than samples) are handled
-    by a pseudo-inverse. Like :class:`sklearn.cross_decomposition.CCA`, the second view is passed as
-    ``y``.
+    the scale of the features); whiten each view by a pivoted Cholesky factor; take the top
+    eigenpairs of the whitened cross-covariance's Gram matrix (one partial symmetric
+    eigendecomposition). Rank-deficient views (constant pixels,
+    duplicated or more features than samples) are handled exactly: the pivoting drops the
+    coordinates that add no variance. float32 views are multiplied in float32 (the ``n x p`` products,
+    twice as fast) and give float32 weights and variates; the small ``p x p`` solve is float64. Like
+    :class:`sklearn.cross_decomposition.CCA`, the second view is passed as ``y``.
 
     Parameters
     ----------
@@ -57,6 +62,9 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Weights applied to the centred views; the training variates have unit variance.
     canonical_correlations_ : ndarray (n_components,)
         Correlations of the training variates, in descending order.
+    x_loadings_ : ndarray (n_features_x, n_components)
+    y_loadings_ : ndarray (n_features_y, n_components)
+        Least-squares loadings: ``inverse_transform`` maps scores back as ``scores @ loadings.T + mean``.
     x_mean_, y_mean_ : ndarray
         Column means of the training views.
     solver_ : str
@@ -87,6 +95,8 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     x_weights_: np.ndarray
     y_weights_: np.ndarray
+    x_loadings_: np.ndarray
+    y_loadings_: np.ndarray
     canonical_correlations_: np.ndarray
 
     def __init__(
@@ -129,8 +139,17 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._fit_covariance(X, Y)
         else:
             self._fit_factors(X, Y)
-        x_scores = _blocks.centred_matmul(X, self.x_mean_, self.x_weights_)
-        self.x_weights_, self.y_weights_ = orient(self.x_weights_, self.y_weights_, x_scores)
+        # float32 views give float32 weights and variates, as scikit-learn's transformers preserve float32.
+        self.x_weights_ = self.x_weights_.astype(_blocks.product_dtype(X))
+        self.y_weights_ = self.y_weights_.astype(_blocks.product_dtype(Y))
+        # Only the signs of the largest variates are read here: X @ W - mean @ W (no centred copy) is enough.
+        signs = orientation_signs(X @ self.x_weights_ - self.x_mean_ @ self.x_weights_)
+        self.x_weights_, self.y_weights_ = (
+            self.x_weights_ * signs.astype(self.x_weights_.dtype),
+            self.y_weights_ * signs.astype(self.y_weights_.dtype),
+        )
+        self.x_loadings_ = (self.x_loadings_ * signs).astype(self.x_weights_.dtype)
+        self.y_loadings_ = (self.y_loadings_ * signs).astype(self.y_weights_.dtype)
         self._n_features_out = self.n_components
         return self
 
@@ -142,10 +161,12 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _fit_covariance(self, X: np.ndarray, Y: np.ndarray) -> None:
         cov_xx, cov_yy, cov_xy = _blocks.covariances(X, Y, self.x_mean_, self.y_mean_)
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg), scaled_ridge(cov_yy, self.reg)
-        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self._n_solved())
+        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(
             wx, wy, cov_xx, cov_yy, cov_xy, self.n_components
         )
+        self.x_loadings_ = least_squares_loadings(cov_xx, self.x_weights_)
+        self.y_loadings_ = least_squares_loadings(cov_yy, self.y_weights_)
 
     def _fit_factors(self, X: np.ndarray, Y: np.ndarray) -> None:
         # Work in the coordinates of each view's singular vectors: there the covariance is diagonal,
@@ -159,13 +180,12 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # The ridge is scaled to the full covariance's trace, also when the randomized SVD keeps part of it.
         ridge_x = self.reg * _blocks.total_variance(X, self.x_mean_) / X.shape[1]
         ridge_y = self.reg * _blocks.total_variance(Y, self.y_mean_) / Y.shape[1]
-        a, b, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self._n_solved())
+        a, b, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         a, b, self.canonical_correlations_ = finish_components(a, b, cov_xx, cov_yy, cov_xy, self.n_components)
         self.x_weights_, self.y_weights_ = vtx.T @ a, vty.T @ b
-
-    def _n_solved(self) -> int | None:
-        # With a ridge, components are re-sorted by their actual correlation: solve all of them.
-        return self.n_components if self.reg == 0 else None
+        # The covariance is V diag V' (truncated for "randomized"), so C W = V diag a and W'CW = a' diag a.
+        self.x_loadings_ = vtx.T @ least_squares_loadings(cov_xx, a)
+        self.y_loadings_ = vty.T @ least_squares_loadings(cov_yy, b)
 
     def _rank(self, X: np.ndarray) -> int | None:
         if self.solver_ != "randomized":
@@ -194,6 +214,41 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         check_y_features(self, Y, self.y_weights_.shape[0])
         return x_scores, _blocks.centred_matmul(Y, self.y_mean_, self.y_weights_)
 
+    def inverse_transform(self, X: object, y: object = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Map canonical variates back to the views: the least-squares reconstruction.
+
+        ``scores @ loadings.T + mean``, with the loadings of the least-squares regression of the
+        centred training view on its own variates (as scikit-learn's PLS ``inverse_transform``).
+        Exact when ``n_components`` equals the view's number of (independent) features; with fewer,
+        the best linear reconstruction of the training view from its variates.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_components)
+            x scores, as ``transform`` returns them.
+        y : array-like (n_samples, n_components), optional
+            y scores.
+
+        Returns
+        -------
+        X_reconstructed, or ``(X_reconstructed, Y_reconstructed)`` when ``y`` is given.
+
+        Example
+        -------
+        >>> rng = np.random.default_rng(0)
+        >>> X, Y = rng.standard_normal((50, 3)), rng.standard_normal((50, 3))
+        >>> cca = CCA(n_components=3).fit(X, Y)
+        >>> bool(np.allclose(cca.inverse_transform(cca.transform(X)), X))
+        True
+        """
+        check_is_fitted(self)
+        x_scores = check_scores("CCA", X, self.n_components, "X")
+        x_rec = x_scores @ self.x_loadings_.T + self.x_mean_.astype(self.x_loadings_.dtype)
+        if y is None:
+            return x_rec
+        y_scores = check_scores("CCA", y, self.n_components, "y")
+        return x_rec, y_scores @ self.y_loadings_.T + self.y_mean_.astype(self.y_loadings_.dtype)
+
     def fit_transform(self, X: object, y: object = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Fit, then return ``(x_scores, y_scores)`` of the training views (as scikit-learn's CCA)."""
         return self.fit(X, y).transform(X, y)
@@ -217,4 +272,6 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

@@ -35,13 +35,18 @@ class _ExactMap:
         self.X_fit, self.params = X, params
         K = pairwise_kernels(X, metric=params["kernel"], filter_params=True, **params["kwargs"])
         self.centerer = KernelCenterer().fit(K)
-        eigvals, eigvecs = linalg.eigh(self.centerer.transform(K))
+        # syevd: the fastest LAPACK driver for all eigenpairs of a dense symmetric matrix where measured.
+        eigvals, eigvecs = linalg.eigh(self.centerer.transform(K), driver="evd", overwrite_a=True, check_finite=False)
         keep = eigvals > max(K.shape) * np.finfo(np.float64).eps * 10 * max(float(eigvals[-1]), 0.0)
         self.eigvals, self.eigvecs = eigvals[keep], eigvecs[:, keep]
 
     def train_coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         """The training coordinates (already centred) and their column mean (zero)."""
         return self.eigvecs * np.sqrt(self.eigvals), np.zeros(len(self.eigvals))
+
+    def covariance(self) -> np.ndarray:
+        """The covariance of the training coordinates: ``diag(eigvals) / (n - 1)``, known without a product."""
+        return np.diag(self.eigvals / (self.eigvecs.shape[0] - 1))
 
     def coordinates(self, X: np.ndarray) -> np.ndarray:
         K = pairwise_kernels(X, self.X_fit, metric=self.params["kernel"], filter_params=True, **self.params["kwargs"])
@@ -173,10 +178,14 @@ class KernelCCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self._map_y = self._make_map(Y, self.gamma_y_, 1)
         self._n_features_y = Y.shape[1]
         (fx, mean_x), (fy, mean_y) = self._map_x.train_coordinates(), self._map_y.train_coordinates()
-        cov_xx, cov_yy, cov_xy = _blocks.covariances(fx, fy, mean_x, mean_y)
         n = X.shape[0]
+        if isinstance(self._map_x, _ExactMap) and isinstance(self._map_y, _ExactMap):
+            # Kernel-PCA coordinates are uncorrelated: only the cross product needs the data.
+            cov_xx, cov_yy, cov_xy = self._map_x.covariance(), self._map_y.covariance(), fx.T @ fy / (n - 1)
+        else:
+            cov_xx, cov_yy, cov_xy = _blocks.covariances(fx, fy, mean_x, mean_y)
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg, n), scaled_ridge(cov_yy, self.reg, n)
-        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y)
+        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(
             wx, wy, cov_xx, cov_yy, cov_xy, self.n_components
         )

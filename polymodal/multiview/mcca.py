@@ -15,8 +15,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from polymodal.multiview import _blocks
-from polymodal.multiview._base import FLOATS, column_correlations
-from polymodal.multiview.cca_math import inverse_sqrt_factor, scaled_ridge
+from polymodal.multiview._base import FLOATS, check_scores, least_squares_loadings, quadratic_forms
+from polymodal.multiview.cca_math import scaled_ridge, whitening
 
 _LIST_OF_VIEWS = "MCCA takes a list of views (one 2-D array per view), not a single array"
 
@@ -27,9 +27,11 @@ class MCCA(TransformerMixin, BaseEstimator):
     Finds one weight vector per view so that the sum of all covariances between the views' variates
     is maximal, subject to the sum of their (ridge-regularised) variances being fixed: the
     generalised eigenproblem ``C w = lambda D w`` with ``C`` the covariance of the concatenated views
-    and ``D`` its block diagonal. Each view is whitened (clamped eigendecomposition, ridge
-    ``reg * trace(C_jj) / p_j``), then the whitened block matrix is diagonalised. With two views it is
-    CCA: ``eigenvalues_ = 1 + canonical correlation``.
+    and ``D`` its block diagonal. Each view is whitened by a pivoted Cholesky factor (ridge
+    ``reg * trace(C_jj) / p_j``; without a ridge the pivoting drops, exactly, coordinates that add
+    no variance), then the top eigenpairs of the whitened block matrix come from one partial
+    symmetric eigendecomposition. With two views it is CCA: ``eigenvalues_ = 1 + canonical
+    correlation``. float32 views are multiplied in float32 and give float32 weights and variates.
 
     ``fit`` takes a list of views, so scikit-learn's single-matrix estimator checks do not apply;
     ``_NOT_APPLICABLE_CHECKS`` lists them with the reason.
@@ -45,6 +47,8 @@ class MCCA(TransformerMixin, BaseEstimator):
     ----------
     weights_ : list of ndarray (n_features_j, n_components)
         Per-view weights on the centred view; the training variates have unit variance.
+    loadings_ : list of ndarray (n_features_j, n_components)
+        Per-view least-squares loadings used by ``inverse_transform``.
     means_ : list of ndarray
         Per-view column means.
     eigenvalues_ : ndarray (n_components,)
@@ -128,32 +132,49 @@ class MCCA(TransformerMixin, BaseEstimator):
             )
         self.means_ = [_blocks.column_mean(v) for v in views]
         cov = _blocks.joint_covariance(views, self.means_)
-        self._solve(cov)
-        scores = self.transform(views)
+        blocks = [slice(a, b) for a, b in itertools.pairwise(np.cumsum([0, *self.n_features_]))]
+        self._solve(cov, blocks)
+        self.weights_ = [w.astype(_blocks.product_dtype(v)) for w, v in zip(self.weights_, views)]
         # One sign per component for all views (the first view's largest-magnitude variate positive).
-        first = scores[0]
+        first = _blocks.centred_matmul(views[0], self.means_[0], self.weights_[0])
         signs = np.sign(first[np.argmax(np.abs(first), axis=0), np.arange(first.shape[1])])
         signs[signs == 0] = 1.0
-        self.weights_ = [w * signs for w in self.weights_]
-        scores = [s * signs for s in scores]
-        self.canonical_correlations_ = _mean_pairwise_correlation(scores)
+        self.weights_ = [w * signs.astype(w.dtype) for w in self.weights_]
+        self.loadings_ = [least_squares_loadings(cov[b, b], w).astype(w.dtype) for w, b in zip(self.weights_, blocks)]
+        self.canonical_correlations_ = _mean_pairwise_correlation(self.weights_, cov, blocks)
         return self
 
-    def _solve(self, cov: np.ndarray) -> None:
-        edges = np.cumsum([0, *self.n_features_])
-        blocks = [slice(a, b) for a, b in itertools.pairwise(edges)]
-        whiten = [inverse_sqrt_factor(cov[b, b], scaled_ridge(cov[b, b], self.reg)) for b in blocks]
-        white = linalg.block_diag(*whiten)
-        matrix = white.T @ cov @ white
-        # The diagonal blocks must be identities even with a ridge: the constraint is on D, not C.
-        w_edges = np.cumsum([0, *(w.shape[1] for w in whiten)])
-        for a, b in itertools.pairwise(w_edges):
-            matrix[a:b, a:b] = np.eye(b - a)
-        eigvals, eigvecs = linalg.eigh(matrix)
+    def _solve(self, cov: np.ndarray, blocks: list[slice]) -> None:
+        """Whiten each view (pivoted Cholesky), then the top eigenpairs of the whitened block matrix.
+
+        The whitened matrix has identity diagonal blocks (the constraint is on ``D``, ridge included)
+        and off-diagonal blocks ``L_j^{-1} C_ji L_i^{-T}``: two triangular solves per pair of views,
+        written into the lower triangle only, which is all ``eigh`` reads.
+        """
+        whites = [whitening(cov[b, b], scaled_ridge(cov[b, b], self.reg)) for b in blocks]
+        w_edges = np.cumsum([0, *(w.rank for w in whites)])
+        spans = [slice(a, b) for a, b in itertools.pairwise(w_edges)]
+        matrix = np.eye(w_edges[-1], order="F")
+        for i, j in itertools.combinations(range(len(blocks)), 2):
+            half = whites[i].whiten_rows(cov[blocks[i], blocks[j]])  # L_i^{-1} C_ij
+            matrix[spans[j], spans[i]] = whites[j].whiten_rows(half.T)
+        size, k = w_edges[-1], min(self.n_components, w_edges[-1])
+        # syevr for a few of many eigenpairs, syevd for all: the faster drivers where measured.
+        partial = k < size
+        eigvals, eigvecs = linalg.eigh(
+            matrix,
+            lower=True,
+            subset_by_index=[size - k, size - 1] if partial else None,
+            driver="evr" if partial else "evd",
+            overwrite_a=True,
+            check_finite=False,
+        )
         top = np.argsort(eigvals)[::-1][: self.n_components]
         self.eigenvalues_ = eigvals[top]
-        weights = white @ eigvecs[:, top]
-        self.weights_ = [self._unit_variance(weights[b], cov[b, b]) for b in blocks]
+        self.weights_ = [
+            self._unit_variance(white.weights(eigvecs[span][:, top]), cov[b, b])
+            for white, span, b in zip(whites, spans, blocks)
+        ]
 
     @staticmethod
     def _unit_variance(w: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -169,6 +190,31 @@ class MCCA(TransformerMixin, BaseEstimator):
                 f"the views have {[v.shape[1] for v in views]} features, but MCCA was fitted with {self.n_features_}"
             )
         return [_blocks.centred_matmul(v, m, w) for v, m, w in zip(views, self.means_, self.weights_)]
+
+    def inverse_transform(self, scores: Sequence[object]) -> list[np.ndarray]:
+        """Map each view's variates back to that view: the least-squares reconstruction.
+
+        ``scores[j] @ loadings_[j].T + means_[j]``, with the loadings of the least-squares regression
+        of the centred training view on its own variates (as scikit-learn's PLS
+        ``inverse_transform``); exact when ``n_components`` equals the view's number of features.
+
+        Example
+        -------
+        >>> rng = np.random.default_rng(0)
+        >>> views = [rng.standard_normal((50, 2)) for _ in range(3)]
+        >>> mcca = MCCA(n_components=2).fit(views)
+        >>> bool(all(np.allclose(r, v) for r, v in zip(mcca.inverse_transform(mcca.transform(views)), views)))
+        True
+        """
+        check_is_fitted(self)
+        if isinstance(scores, np.ndarray) or not isinstance(scores, Sequence) or len(scores) != self.n_views_:
+            raise ValueError(
+                f"inverse_transform takes a list of {self.n_views_} score arrays (one per view, as transform "
+                f"returns them); got {type(scores).__name__}"
+                + (f" of length {len(scores)}" if isinstance(scores, Sequence) else "")
+            )
+        checked = [check_scores("MCCA", s, self.n_components, f"scores[{i}]") for i, s in enumerate(scores)]
+        return [s @ p.T + m.astype(p.dtype) for s, p, m in zip(checked, self.loadings_, self.means_)]
 
     def fit_transform(self, Xs: Sequence[object], y: object = None) -> list[np.ndarray]:
         """Fit, then return the training variates of every view."""
@@ -187,6 +233,13 @@ def _check_views(Xs: object) -> list[np.ndarray]:
     return views
 
 
-def _mean_pairwise_correlation(scores: list[np.ndarray]) -> np.ndarray:
-    pairs = [column_correlations(scores[i], scores[j]) for i in range(len(scores)) for j in range(i + 1, len(scores))]
+def _mean_pairwise_correlation(weights: list[np.ndarray], cov: np.ndarray, blocks: list[slice]) -> np.ndarray:
+    """Mean over pairs of views of the training variates' correlations, from the joint covariance."""
+    w64 = [w.astype(np.float64) for w in weights]
+    sd = [np.sqrt(quadratic_forms(w, cov[b, b], w)) for w, b in zip(w64, blocks)]
+    pairs = []
+    for i, j in itertools.combinations(range(len(weights)), 2):
+        num = quadratic_forms(w64[i], cov[blocks[i], blocks[j]], w64[j])
+        denom = sd[i] * sd[j]
+        pairs.append(np.divide(num, denom, out=np.zeros_like(num), where=denom > 0))
     return np.mean(pairs, axis=0)

@@ -102,11 +102,20 @@ def test_score_is_the_mean_correlation_of_the_variates() -> None:
     assert cca.score(X, Y) == pytest.approx(cca.canonical_correlations_.mean(), abs=1e-10)
 
 
-def test_float32_input_gives_float64_accuracy() -> None:
+def test_float32_input_is_float32_end_to_end_at_float32_accuracy() -> None:
+    # float32 views are multiplied in float32 (twice the BLAS speed): the correlations agree with the
+    # float64 reference to float32 precision (sqrt(n) * eps32 ~ 1e-6 here), and the weights and
+    # variates stay float32.
     X, Y = two_views()
     X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
     ref = scipy_reference(X32.astype(np.float64), Y32.astype(np.float64))[:3]
-    np.testing.assert_allclose(CCA(3).fit(X32, Y32).canonical_correlations_, ref, atol=1e-8)
+    cca = CCA(3).fit(X32, Y32)
+    np.testing.assert_allclose(cca.canonical_correlations_, ref, atol=1e-5)
+    assert cca.x_weights_.dtype == cca.y_weights_.dtype == np.float32
+    xs, ys = cca.transform(X32, Y32)
+    assert xs.dtype == ys.dtype == np.float32
+    full = CCA(3).fit(X32.astype(np.float64), Y32.astype(np.float64))
+    np.testing.assert_allclose(xs, full.transform(X32.astype(np.float64)), atol=1e-3)
 
 
 def test_errors_name_the_problem() -> None:
@@ -132,3 +141,48 @@ def test_few_components_of_many_features_match_scipy() -> None:
     X, Y = two_views(n=500, p=30, q=28)
     cca = CCA(n_components=3).fit(X, Y)
     np.testing.assert_allclose(cca.canonical_correlations_, scipy_reference(X, Y)[:3], atol=1e-8)
+
+
+def hand_reconstruction(scores: np.ndarray, train_scores: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Least squares by hand: regress the centred training view on its variates, apply to ``scores``."""
+    loadings = np.linalg.lstsq(train_scores, train - train.mean(axis=0), rcond=None)[0]
+    return scores @ loadings + train.mean(axis=0)
+
+
+@pytest.mark.parametrize(("reg", "solver"), [(0.0, "covariance"), (0.3, "covariance"), (0.0, "svd")])
+def test_inverse_transform_is_the_least_squares_reconstruction(reg: float, solver: str) -> None:
+    X, Y = two_views()
+    cca = CCA(n_components=3, reg=reg, solver=solver).fit(X, Y)
+    xs, ys = cca.transform(X, Y)
+    new_x, new_y = cca.transform(X[:7] + 1.0, Y[:7] - 2.0)
+    x_rec, y_rec = cca.inverse_transform(new_x, new_y)
+    np.testing.assert_allclose(x_rec, hand_reconstruction(new_x, xs, X), atol=1e-9)
+    np.testing.assert_allclose(y_rec, hand_reconstruction(new_y, ys, Y), atol=1e-9)
+    np.testing.assert_allclose(cca.inverse_transform(new_x), x_rec)
+
+
+def test_inverse_transform_is_exact_with_all_components() -> None:
+    X, Y = two_views(p=5, q=5)
+    cca = CCA(n_components=5).fit(X, Y)
+    x_rec, y_rec = cca.inverse_transform(*cca.transform(X, Y))
+    np.testing.assert_allclose(x_rec, X, atol=1e-9)
+    np.testing.assert_allclose(y_rec, Y, atol=1e-9)
+
+
+def test_inverse_transform_refuses_scores_of_the_wrong_width() -> None:
+    X, Y = two_views()
+    cca = CCA(n_components=3).fit(X, Y)
+    with pytest.raises(ValueError, match="X has 2 columns, but CCA was fitted with 3 components"):
+        cca.inverse_transform(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="y has 4 columns, but CCA was fitted with 3 components"):
+        cca.inverse_transform(np.zeros((4, 3)), np.zeros((4, 4)))
+
+
+def test_rank_deficient_float32_views_match_float64() -> None:
+    # Duplicated and constant columns in float32: the pivoted Cholesky drops them exactly as in float64.
+    X, Y = two_views()
+    X_dup = np.c_[X, X[:, :2], np.zeros(len(X))].astype(np.float32)
+    ref = CCA(4).fit(X.astype(np.float32).astype(np.float64), Y.astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(
+        CCA(4).fit(X_dup, Y.astype(np.float32)).canonical_correlations_, ref.canonical_correlations_, atol=1e-5
+    )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from polymodal.multiview.cca_math import canonical_correlations, inverse_sqrt_factor
+from polymodal.multiview.cca_math import canonical_correlations, whitening
 from tests.multiview.test_cca import scipy_reference, two_views
 
 
@@ -48,13 +48,23 @@ def test_torch_gradient_is_finite_on_rank_deficient_features() -> None:
     assert torch.isfinite(hx.grad).all() and torch.isfinite(hy.grad).all()
 
 
-def test_inverse_sqrt_factor_whitens_on_the_range() -> None:
+def test_whitening_is_exact_on_the_range_and_full_rank_with_a_ridge() -> None:
     rng = np.random.default_rng(0)
     A = rng.standard_normal((5, 3))
     C = A @ A.T  # rank 3
-    W = inverse_sqrt_factor(C, ridge=0.5)
+    white = whitening(C)
+    W = white.weights(np.eye(white.rank))
     assert W.shape == (5, 3)
-    np.testing.assert_allclose(W.T @ (C + 0.5 * np.eye(5)) @ W, np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(W.T @ C @ W, np.eye(3), atol=1e-10)
+    # The kept coordinates span every variate: projecting any direction on them loses nothing.
+    v = rng.standard_normal(5)
+    coef = np.linalg.lstsq(A.T @ W, A.T @ v, rcond=None)[0]
+    np.testing.assert_allclose(A.T @ W @ coef, A.T @ v, atol=1e-10)
+    ridged = whitening(C, ridge=0.5)
+    W = ridged.weights(np.eye(ridged.rank))
+    assert W.shape == (5, 5)
+    np.testing.assert_allclose(W.T @ (C + 0.5 * np.eye(5)) @ W, np.eye(5), atol=1e-10)
+    assert whitening(np.zeros((3, 3))).rank == 0
 
 
 def test_bad_input_is_refused() -> None:

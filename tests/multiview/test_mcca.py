@@ -64,3 +64,39 @@ def test_errors_name_the_problem() -> None:
 
 def test_sklearn_checks_that_apply_pass() -> None:
     check_estimator(MCCA(n_components=1), expected_failed_checks=MCCA._NOT_APPLICABLE_CHECKS)
+
+
+def test_rank_deficient_views_are_exact() -> None:
+    views = three_views()
+    padded = [np.c_[views[0], views[0][:, :2], np.zeros(len(views[0]))], *views[1:]]
+    np.testing.assert_allclose(MCCA(2).fit(padded).eigenvalues_, MCCA(2).fit(views).eigenvalues_, atol=1e-9)
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.2])
+def test_inverse_transform_is_the_least_squares_reconstruction(reg: float) -> None:
+    views = three_views()
+    mcca = MCCA(n_components=2, reg=reg).fit(views)
+    train_scores = mcca.transform(views)
+    new = [v[:6] * 1.5 for v in views]
+    new_scores = mcca.transform(new)
+    for rec, s, t, v in zip(mcca.inverse_transform(new_scores), new_scores, train_scores, views):
+        loadings = np.linalg.lstsq(t, v - v.mean(axis=0), rcond=None)[0]  # by hand
+        np.testing.assert_allclose(rec, s @ loadings + v.mean(axis=0), atol=1e-9)
+
+
+def test_inverse_transform_is_exact_with_all_components() -> None:
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((200, 3))
+    views = [z @ rng.standard_normal((3, 3)) + rng.standard_normal((200, 3)) + 2.0 for _ in range(3)]
+    mcca = MCCA(n_components=3).fit(views)
+    for rec, v in zip(mcca.inverse_transform(mcca.transform(views)), views):
+        np.testing.assert_allclose(rec, v, atol=1e-9)
+
+
+def test_inverse_transform_names_bad_scores() -> None:
+    views = three_views()
+    mcca = MCCA(n_components=2).fit(views)
+    with pytest.raises(ValueError, match=r"takes a list of 3 score arrays .* of length 2"):
+        mcca.inverse_transform(mcca.transform(views)[:2])
+    with pytest.raises(ValueError, match=r"scores\[1\] has 3 columns, but MCCA was fitted with 2 components"):
+        mcca.inverse_transform([np.zeros((4, 2)), np.zeros((4, 3)), np.zeros((4, 2))])
