@@ -56,7 +56,7 @@ def test_a_time_limit_stops_training_cleanly_with_the_best_weights(tmp_path, cap
     table = tmp_path / "t.csv"
     pd.DataFrame({"x": rng.normal(size=400) + y, "z": rng.normal(size=400), "y": y}).to_csv(table, index=False)
     code = main(["fit", str(table), "--target", "y", "--task", "y=binary", "--epochs", "100000", "--patience",
-                 "100000", "--time-limit", "2", "--no-baseline", "--json"])
+                 "100000", "--time-limit", "2", "--lr", "0.01", "--no-baseline", "--json"])
     assert code == 0
     metrics = json.loads(capsys.readouterr().out)
     train = metrics["train"]
