@@ -27,6 +27,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -72,6 +73,29 @@ def mask_name(modality: str) -> str:
 def output_names(target: str, task: TaskKind) -> tuple[str, str]:
     """The graph's two outputs of ``target``: its logits, and its probabilities (or value for regression)."""
     return f"logits:{target}", f"{'value' if task is TaskKind.REGRESSION else 'proba'}:{target}"
+
+
+FINGERPRINT_KEY = "polymodal_model_sha256"
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A digest of the model's weights and buffers (names, shapes, values): stored in the exported graph's
+    metadata, so that running the graph with another bundle's preprocessing is refused."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        value = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.view(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()
+
+
+def _stamp(path: Path, fingerprint: str) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = FINGERPRINT_KEY, fingerprint
+    onnx.save(graph, str(path))
 
 
 def sidecar_path(onnx_path: str | Path) -> Path:
@@ -286,6 +310,8 @@ def export_onnx(predictor: Predictor, out: str | Path, *, check_table: TableLike
         except Exception as exc:  # noqa: BLE001 - any failure of the exporter is reported with the part
             raise ExportError(f"cannot export the model to ONNX: {failing_part(predictor, check, opset)} "
                               f"({_reason(exc)})") from exc
+        fingerprint = model_fingerprint(model)
+        _stamp(staged, fingerprint)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         session = ort.InferenceSession(str(staged), options, providers=["CPUExecutionProvider"])
@@ -304,7 +330,8 @@ def export_onnx(predictor: Predictor, out: str | Path, *, check_table: TableLike
         shutil.move(str(staged), partial)
         partial.replace(out)
     sidecar = sidecar_path(out)
-    atomic_write_json(sidecar, describe(predictor, graph, opset, differences, check_rows=synthetic_rows))
+    atomic_write_json(sidecar, {**describe(predictor, graph, opset, differences, check_rows=synthetic_rows),
+                                FINGERPRINT_KEY: fingerprint})
     return ExportResult(out, sidecar, differences)
 
 

@@ -24,10 +24,12 @@ from torch import Tensor
 
 from polymodal.data.dataset import EncodedData
 from polymodal.serving.onnx_export import (
+    FINGERPRINT_KEY,
     SIDECAR_FORMAT,
     ExportError,
     input_name,
     mask_name,
+    model_fingerprint,
     output_names,
     sidecar_path,
 )
@@ -79,6 +81,13 @@ class OnnxRunner:
             raise ExportError(f"{self.path} was not exported from this bundle: the graph lacks or adds "
                               f"{', '.join(missing)}{note}; export it again with `polymodal export`")
         self.feeds = sorted(inputs)
+        stamped = self.session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
+        if stamped is None:
+            raise ExportError(f"{self.path} was not written by `polymodal export` (its metadata has no "
+                              f"{FINGERPRINT_KEY}); export the bundle with `polymodal export`")
+        if stamped != model_fingerprint(self.predictor.model):
+            raise ExportError(f"{self.path} was exported from another model than this bundle's (the weights "
+                              "differ); export this bundle with `polymodal export` and use that file")
 
     def logits(self, data: EncodedData, batch_size: int = 256) -> dict[str, Tensor]:
         """The graph's logits per target for encoded data (as :meth:`Predictor.logits` gives torch's)."""
