@@ -23,8 +23,8 @@ def three_modality_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
     return pd.DataFrame({"x": y + rng.normal(0, 0.5, n), "z": rng.normal(size=n),
-                         "u": [list(v) for v in np.eye(3)[y] + rng.normal(0, 1.0, (n, 3))],
-                         "w": [list(v) for v in rng.normal(size=(n, 2))], "label": y})
+                         "u": [[float(a) for a in v] for v in np.eye(3)[y] + rng.normal(0, 1.0, (n, 3))],
+                         "w": [[float(a) for a in v] for v in rng.normal(size=(n, 2))], "label": y})
 
 
 @pytest.fixture(scope="session")
