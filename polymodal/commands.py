@@ -338,8 +338,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         out.line(f"all modalities {c.full:.4f}, none {c.empty:.4f} (the Shapley values add up to the difference)")
     if len(result.column_importance):
         frame = result.column_importance
+        rows = [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
         out.table(f"permutation importance of the tabular columns ({frame['metric'].iloc[0]} lost when a column is "
-                  "shuffled)", frame.to_dict(orient="records"), ["column", "importance_mean", "importance_std"])
+                  "shuffled)", rows, ["column", "importance_mean", "importance_std"])
     gradients = result.attributions
     if gradients is not None:
         if gradients.items:

@@ -564,7 +564,8 @@ def contribution_html(explanation: dict[str, Any], folder: Path, run: str) -> st
     if maps:
         parts.append("<p>Integrated gradients (Captum) of the logit of the predicted class on the raw inputs of a "
                      "few test rows: where the model looks.</p>")
-        parts += [_png_file(path, f"{item['modality']}, row {item['row']}: integrated gradients") for path, item in maps]
+        parts += [_png_file(path, f"{item['modality']}, row {item['row']}: integrated gradients")
+                  for path, item in maps]
     for modality, reason in (gradients.get("skipped") or {}).items():
         parts.append(f"<p class=\"meta\">{html.escape(f'No integrated gradients for {modality}: {reason}.')}</p>")
     return "".join(parts)

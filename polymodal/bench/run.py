@@ -191,7 +191,7 @@ def write_artifacts(predictor: Any, test: Table | None, folder: Path, max_points
 
 def write_contribution(predictor: Any, test: Table, folder: Path) -> Path:
     """The report's modality contribution of a run: exact Shapley values of the modalities, each one alone and
-    left out, on the test rows, and integrated gradients heat maps of two rows per image, audio or text modality
+    left out, on the test rows, and an integrated gradients heat map of one row per image, audio or text modality
     (when Captum is installed); kept cheap: no column permutations, no per-sample values
     (``polymodal explain`` computes them all)."""
     from importlib.util import find_spec
@@ -199,7 +199,7 @@ def write_contribution(predictor: Any, test: Table, folder: Path) -> Path:
     from polymodal.evaluation.explain import HEATMAPS, explain, write_explanation
 
     gradients = find_spec("captum") is not None
-    result = explain(predictor, test, columns=False, gradients=gradients, samples=2, steps=16,
+    result = explain(predictor, test, columns=False, gradients=gradients, samples=1, steps=16,
                      heatmaps=folder / HEATMAPS)
     return write_explanation(result, folder, per_sample=False)
 

@@ -89,7 +89,7 @@ def unsupported_reason(predictor: Predictor, modality: str) -> str | None:
     if spec.kind not in ATTRIBUTED_KINDS:
         return (f"{spec.kind.value} inputs are not attributed by integrated gradients"
                 + (" (see the permutation importance of its columns)" if spec.kind is ModalityKind.TABULAR else ""))
-    encoder = predictor.model.encoders[modality] if modality in getattr(predictor.model, "encoders", {}) else None
+    encoder = _encoder(predictor, modality)
     if spec.kind is ModalityKind.TEXT:
         if encoder is None or not isinstance(getattr(encoder, "embedding", None), nn.Embedding):
             name = type(encoder).__name__ if encoder is not None else "no encoder"
@@ -99,6 +99,11 @@ def unsupported_reason(predictor: Predictor, modality: str) -> str | None:
     if not ({"channels", "n_mels"} & set(inputs)):
         return "its preprocessed inputs are not pixels or a spectrogram (a pretrained encoder's own input)"
     return None
+
+
+def _encoder(predictor: Predictor, modality: str) -> nn.Module | None:
+    encoders = getattr(predictor.model, "encoders", None)
+    return encoders[modality] if isinstance(encoders, nn.ModuleDict) and modality in encoders else None
 
 
 class _ModalityForward(nn.Module):
@@ -164,7 +169,8 @@ def integrated_gradients(
         x = part.inputs[modality]
         with torch.enable_grad():
             if kind is ModalityKind.TEXT:
-                method = attr.LayerIntegratedGradients(forward, forward.model.encoders[modality].embedding)
+                embedding: Any = _encoder(predictor, modality)  # checked by unsupported_reason: it has one
+                method = attr.LayerIntegratedGradients(forward, embedding.embedding)
                 baseline = torch.where(x == PAD_ID, x, torch.full_like(x, UNKNOWN_ID))
                 values, delta = method.attribute(x, baselines=baseline, additional_forward_args=(index, *rest),
                                                  n_steps=steps, return_convergence_delta=True)

@@ -96,8 +96,8 @@ class ModalityContribution:
             if len(self.per_sample) else {},
         }
         if per_sample:
-            out["per_sample"] = {"rows": [int(r) for r in self.rows],
-                                 **{m: [float(v) for v in self.per_sample[:, i]] for i, m in enumerate(self.modalities)}}
+            values = {m: [float(v) for v in self.per_sample[:, i]] for i, m in enumerate(self.modalities)}
+            out["per_sample"] = {"rows": [int(r) for r in self.rows], **values}
         return out
 
     def table(self) -> list[dict[str, Any]]:

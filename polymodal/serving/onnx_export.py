@@ -222,8 +222,9 @@ def _fd_silenced(fd: int) -> Iterator[None]:
 
 def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path | io.BytesIO, inputs: list[str],
             outputs: list[str], opset: int) -> None:
+    where: Any = path  # the exporter writes to a file-like object too
     with _quiet():
-        torch.onnx.export(module, args, path, dynamo=False, opset_version=opset, input_names=inputs,
+        torch.onnx.export(module, args, where, dynamo=False, opset_version=opset, input_names=inputs,
                           output_names=outputs, dynamic_axes={name: {0: "batch"} for name in inputs + outputs})
 
 
@@ -240,7 +241,7 @@ def failing_part(predictor: Predictor, batch: EncodedData, opset: int) -> str:
     for name, encoder in encoders.items():
         try:
             _export(encoder, (batch.inputs[name],), io.BytesIO(), ["x"], ["y"], opset)
-        except Exception as exc:  # noqa: BLE001 - any failure of the exporter names the part
+        except Exception as exc:
             return f"the encoder of modality {name!r} ({type(encoder).__name__}) does not export: {_reason(exc)}"
     fusions: Mapping[str, nn.Module] = getattr(model, "fusions", {})
     if fusions:
@@ -307,7 +308,7 @@ def export_onnx(predictor: Predictor, out: str | Path, *, check_table: TableLike
         staged = Path(tmp) / "model.onnx"
         try:
             _export(graph, args, staged, names_in, names_out, opset)
-        except Exception as exc:  # noqa: BLE001 - any failure of the exporter is reported with the part
+        except Exception as exc:
             raise ExportError(f"cannot export the model to ONNX: {failing_part(predictor, check, opset)} "
                               f"({_reason(exc)})") from exc
         fingerprint = model_fingerprint(model)
@@ -347,7 +348,7 @@ def describe(predictor: Predictor, graph: ExportedGraph, opset: int, differences
                        "dtype": str(tensor.dtype).removeprefix("torch."), "shape": ["batch", *tensor.shape[1:]]})
         inputs.append({"name": mask_name(m), "modality": m, "dtype": "bool", "shape": ["batch"],
                        "meaning": "True where the row holds the modality (False: treated as missing)"})
-    outputs = []
+    outputs: list[dict[str, Any]] = []
     for target, encoder in graph.encoders.items():
         logits, second = output_names(target, encoder.task)
         classes = None if encoder.task is TaskKind.REGRESSION else list(encoder.classes_)

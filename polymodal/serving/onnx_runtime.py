@@ -60,7 +60,7 @@ class OnnxRunner:
             options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for an unreadable file
+        except Exception as exc:
             raise ExportError(f"{self.path} is not a readable ONNX model: {str(exc).splitlines()[0]}") from exc
         self._check_matches()
 

@@ -212,7 +212,8 @@ def test_no_tie_is_named_when_there_is_none(tmp_path: Path) -> None:
 def write_fake_explanation(folder: Path) -> None:
     """An explain.json (as polymodal.bench.run.write_contribution writes it) with one heat map, in ``folder``."""
     (folder / "heatmaps").mkdir(parents=True)
-    Image.fromarray((np.arange(64 * 64).reshape(64, 64) % 255).astype(np.uint8)).save(folder / "heatmaps" / "a-row0.png")
+    pixels = (np.arange(64 * 64).reshape(64, 64) % 255).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "heatmaps" / "a-row0.png")
     json_text = json.dumps({"rows": 60, "contributions": [{
         "target": "y", "metric": "accuracy", "modalities": ["a", "b"], "full": 0.9, "empty": 0.3,
         "shapley": {"a": 0.45, "b": 0.15}, "single": {"a": 0.8, "b": 0.5}, "leave_one_out": {"a": 0.5, "b": 0.8},

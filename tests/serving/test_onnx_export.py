@@ -21,7 +21,8 @@ def two_modality_frame(n: int = 64, seed: int = 0) -> pd.DataFrame:
     """Tabular columns and a vector column missing in every third row (a missing modality per row)."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
-    emb = [None if i % 3 == 0 else [float(a) for a in v] for i, v in enumerate(np.eye(3)[y] + rng.normal(0, 0.5, (n, 3)))]
+    vectors = np.eye(3)[y] + rng.normal(0, 0.5, (n, 3))
+    emb = [None if i % 3 == 0 else [float(a) for a in v] for i, v in enumerate(vectors)]
     return pd.DataFrame({"x": y + rng.normal(0, 0.5, n), "colour": rng.choice(["red", "blue"], n), "emb": emb,
                          "label": y})
 
