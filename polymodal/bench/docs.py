@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, str, str]] = [
      "benchmarks/avdigits_presets.py"),
     ("avdigits_tune", "AV-digits: polymodal tune against the medium preset", "benchmarks/avdigits_tune.py"),
     ("embed_speed", "Frozen embedding: polymodal against a plain inference_mode loop", "benchmarks/embed_speed.py"),
+    ("onnx_speed", "ONNX export: CPU prediction speed, torch against onnxruntime", "benchmarks/onnx_speed.py"),
 ]
 
 HEADER = """# Benchmarks
