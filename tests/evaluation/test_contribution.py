@@ -5,9 +5,11 @@ from __future__ import annotations
 from itertools import combinations, permutations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+import polymodal
 from polymodal.evaluation.contribution import modality_contribution
 
 
@@ -97,3 +99,20 @@ def test_bad_metric_target_and_unlabelled_rows_are_errors(three_modality) -> Non
                                               with_targets=False)
     with pytest.raises(ValueError, match="the table has no labels for target 'label'"):
         modality_contribution(predictor, unlabelled)
+
+
+def test_regression_contributions_are_of_r2_and_per_sample_of_the_negative_squared_error() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    frame = pd.DataFrame({"x": x, "u": [[float(a), float(b)] for a, b in rng.normal(size=(60, 2))], "y": 2 * x + 10})
+    predictor = polymodal.fit(frame, target="y", epochs=2, progress=False, preset="none", baseline=False)
+    data = predictor.pipeline.transform(predictor.load_cells(frame))
+    result = modality_contribution(predictor, data)
+    assert result.metric == "r2" and result.per_sample_quantity == "negative squared error (original units)"
+    encoder = predictor.pipeline.targets["y"]
+    everything = encoder.decode(predictor.logits(data)["y"])[0]
+    nothing = encoder.decode(predictor.logits(data.with_masks({n: torch.zeros_like(m) for n, m in
+                                                                data.masks.items()}))["y"])[0]
+    truth = frame["y"].to_numpy()
+    by_hand = -((everything - truth) ** 2) + (nothing - truth) ** 2
+    np.testing.assert_allclose(result.per_sample.sum(axis=1), by_hand, rtol=1e-4, atol=1e-4)

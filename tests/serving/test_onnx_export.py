@@ -83,3 +83,17 @@ def test_a_part_that_does_not_export_is_named_and_nothing_is_written(frame, tmp_
                                           r"Exporting the operator 'aten::linalg_svd"):
         export_onnx(predictor, tmp_path / "model.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_regression_target_gives_its_value_in_the_targets_units(frame, tmp_path) -> None:
+    table = frame.assign(label=frame["x"] * 3 + 100.0)
+    predictor = polymodal.fit(table, target="label", epochs=1, progress=False, preset="none", baseline=False)
+    export_onnx(predictor, tmp_path / "model.onnx", check_table=table)
+    sidecar = json.loads(sidecar_path(tmp_path / "model.onnx").read_text())
+    assert [o["name"] for o in sidecar["outputs"]] == ["logits:label", "value:label"]
+    data = predictor.pipeline.transform(predictor.load_cells(table, with_targets=False), with_targets=False)
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    feed = {**{f"input:{m}": v.numpy() for m, v in data.inputs.items()},
+            **{f"mask:{m}": v.numpy() for m, v in data.masks.items()}}
+    (value,) = session.run(["value:label"], feed)
+    np.testing.assert_allclose(value[:, 0], predictor.predict(table)["label"], rtol=1e-5)
