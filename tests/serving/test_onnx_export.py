@@ -97,3 +97,20 @@ def test_a_regression_target_gives_its_value_in_the_targets_units(frame, tmp_pat
             **{f"mask:{m}": v.numpy() for m, v in data.masks.items()}}
     (value,) = session.run(["value:label"], feed)
     np.testing.assert_allclose(value[:, 0], predictor.predict(table)["label"], rtol=1e-5)
+
+
+def test_a_graph_that_does_not_reproduce_the_model_is_an_error_and_nothing_is_written(frame, tmp_path) -> None:
+    predictor = fitted(frame, "late")
+    with pytest.raises(ExportError, match=r"the ONNX graph does not reproduce the model: the largest difference of "
+                                          r"probabilities is .* \(synthetic .*\), not below 0; nothing was written"):
+        export_onnx(predictor, tmp_path / "model.onnx", tolerance=0.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fine_tuned_pretrained_backbone_is_named_as_not_exported() -> None:
+    info = {"photo": {"kind": "image", "pretrained": "hf:tiny-vit", "train": "full", "embedding_dim": 8}}
+    with pytest.raises(ExportError, match=r"modality 'photo': the pretrained encoder hf:tiny-vit is fine-tuned "
+                                          r"\(train=full\) and takes its backbone's own inputs; only frozen"):
+        synthetic_batch(info)
+    frozen = synthetic_batch({"photo": {**info["photo"], "train": "frozen"}}, 4)
+    assert frozen.inputs["photo"].shape == (4, 8)
