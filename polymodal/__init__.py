@@ -24,10 +24,12 @@ _LAZY = {
     "pretrain": "polymodal.engine.pretrain",
     "generate": "polymodal.generation",
     "tune": "polymodal.api",
+    "explain": "polymodal.api",
+    "export_onnx": "polymodal.api",
 }
 
 if TYPE_CHECKING:
-    from polymodal.api import fit, from_joint, load, load_pretrained, tune, zero_shot
+    from polymodal.api import explain, export_onnx, fit, from_joint, load, load_pretrained, tune, zero_shot
     from polymodal.engine.pretrain import pretrain
     from polymodal.generation import generate
 
@@ -45,5 +47,5 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["__version__", "fit", "from_joint", "generate", "load", "load_pretrained", "pretrain", "tune",
-           "zero_shot"]
+__all__ = ["__version__", "explain", "export_onnx", "fit", "from_joint", "generate", "load", "load_pretrained",
+           "pretrain", "tune", "zero_shot"]

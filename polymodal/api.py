@@ -1,4 +1,5 @@
-"""The Python entry points: :func:`fit`, :func:`tune`, :func:`load`, :func:`zero_shot` and :func:`from_joint`."""
+"""The Python entry points: :func:`fit`, :func:`tune`, :func:`load`, :func:`zero_shot`, :func:`from_joint`,
+:func:`explain` and :func:`export_onnx`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from polymodal.predictor import Predictor, TableLike
 from polymodal.pretrained import PretrainedModel
 
 if TYPE_CHECKING:
+    from polymodal.evaluation.explain import Explanation
     from polymodal.evaluation.zero_shot import ZeroShotResult
+    from polymodal.serving.onnx_export import ExportResult
 
 
 def fit(
@@ -166,3 +169,47 @@ def zero_shot(model: str | Path | PretrainedModel, table: TableLike, classes: Se
     from polymodal.evaluation.zero_shot import zero_shot as classify
 
     return classify(model, table, classes, templates=templates, target=target, **options)
+
+
+def _predictor(model: str | Path | Predictor) -> Predictor:
+    return model if isinstance(model, Predictor) else Predictor.load(model)
+
+
+def explain(model: str | Path | Predictor, table: TableLike, out: str | Path | None = None,
+            **options: Any) -> Explanation:
+    """What a trained model (a :class:`Predictor` or a bundle folder) relies on, on the labelled ``table``:
+    Shapley values of its modalities for the task metric and per sample, each modality alone and left out,
+    the permutation importance of its tabular columns, and integrated gradients on image, audio and text
+    inputs. With ``out``, writes ``out/explain.json`` and the heat maps under ``out/heatmaps/``.
+    ``options``: ``target``, ``metric``, ``permutations``, ``repeats``, ``samples``, ``steps``, ``columns``,
+    ``gradients``, ``seed``, ``on_error`` (see :func:`polymodal.evaluation.explain.explain`).
+
+    Example
+    -------
+    >>> result = polymodal.explain("model/", "test.csv", out="explain/")  # doctest: +SKIP
+    >>> result.contribution.shapley                                        # doctest: +SKIP
+    {'image': 0.41, 'text': 0.08}
+    """
+    from polymodal.evaluation.explain import HEATMAPS, write_explanation
+    from polymodal.evaluation.explain import explain as run
+
+    if out is not None:
+        options.setdefault("heatmaps", Path(out) / HEATMAPS)
+    result = run(_predictor(model), table, **options)
+    if out is not None:
+        write_explanation(result, out)
+    return result
+
+
+def export_onnx(model: str | Path | Predictor, out: str | Path, check_table: TableLike | None = None,
+                **options: Any) -> ExportResult:
+    """Export a trained model (a :class:`Predictor` or a bundle folder) to the ONNX file ``out``, checked with
+    onnxruntime (see :mod:`polymodal.serving.onnx_export`); ``check_table`` adds a check on its rows.
+
+    Example
+    -------
+    >>> polymodal.export_onnx("model/", "model.onnx", check_table="test.csv").max_abs_diff  # doctest: +SKIP
+    """
+    from polymodal.serving.onnx_export import export_onnx as export
+
+    return export(_predictor(model), out, check_table=check_table, **options)

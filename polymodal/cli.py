@@ -272,6 +272,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help=DATA_ROOT_OVERRIDE)
     p.add_argument("--strict-columns", action="store_true", help=STRICT_COLUMNS)
     _add_engine_options(p, "predictions")
+    p.add_argument("--runtime", choices=["torch", "onnx"],
+                   help="what runs the model after polymodal's preprocessing: torch (default), or onnxruntime on "
+                        "the graph of `polymodal export` (--onnx FILE); both write the same columns")
+    p.add_argument("--onnx", metavar="FILE", help="the ONNX file exported from BUNDLE (implies --runtime onnx)")
+
+    p = sub.add_parser("explain", help="what a saved model relies on: Shapley values of its modalities, column "
+                                       "importance, integrated gradients heat maps",
+                       description="On a labelled table: exact Shapley values of each modality for the task metric "
+                                   "and per sample (every subset of modalities scored with the others masked as "
+                                   "missing; sampled permutations beyond 8 modalities), each modality alone and left "
+                                   "out, the permutation importance of tabular columns, and integrated gradients "
+                                   "(Captum) on image, audio and text inputs drawn as heat maps.")
+    p.add_argument("bundle")
+    p.add_argument("table", help="a labelled table (the targets' columns are needed)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for explain.json and heatmaps/")
+    p.add_argument("--target", action="append", default=[],
+                   help="target to explain (repeat for several; default the first)")
+    p.add_argument("--metric", help="metric of the Shapley values and column importances (default accuracy; r2 "
+                                    "for regression; also macro_f1, auroc, mae, rmse)")
+    p.add_argument("--permutations", type=int, default=64,
+                   help="sampled permutations of the modalities when there are more than 8 (default 64)")
+    p.add_argument("--repeats", type=int, default=5, help="permutations of each tabular column (default 5)")
+    p.add_argument("--samples", type=int, default=3, help="rows per modality drawn as heat maps (default 3)")
+    p.add_argument("--steps", type=int, default=32, help="integration steps of integrated gradients (default 32)")
+    p.add_argument("--no-columns", dest="columns", action="store_false", help="skip the column importances")
+    p.add_argument("--no-gradients", dest="gradients", action="store_false",
+                   help="skip the integrated gradients and heat maps")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled permutations (default 0)")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None)
+    p.add_argument("--json", action="store_true", help="print explain.json's contents (without per-sample values)")
+
+    p = sub.add_parser("export", help="export a saved model to ONNX, checked with onnxruntime",
+                       description="The graph takes the preprocessed tensors of every modality and one boolean "
+                                   "mask per modality (dynamic batch axis) and gives each target's logits and "
+                                   "probabilities (values for regression); it is checked against torch on a "
+                                   "synthetic batch (and on --check-table's rows) before it is written, with a "
+                                   "sidecar FILE.json describing inputs and outputs.")
+    p.add_argument("bundle")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="export format (onnx)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write, e.g. model.onnx")
+    p.add_argument("--check-table", metavar="TABLE", help="also check the graph on the rows of this table")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--on-error", choices=["raise", "skip"], default=None)
 
     p = sub.add_parser("inspect", help="inferred schema, counts and every problem in a table")
     p.add_argument("table")

@@ -305,8 +305,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                          data_root=args.data_root, **_ray_options(args)), "prediction(s)")
         return 0
     path = output_file(args.out, table=args.table, bundle=args.bundle)
-    predictions = polymodal.load(args.bundle).predict(args.table, on_error=args.on_error, data_root=args.data_root,
-                                                      strict_columns=args.strict_columns)
+    options = {"on_error": args.on_error, "data_root": args.data_root, "strict_columns": args.strict_columns}
+    onnx = _onnx_file(getattr(args, "runtime", None), getattr(args, "onnx", None))
+    if onnx is None:
+        predictions = polymodal.load(args.bundle).predict(args.table, **options)
+    else:
+        from polymodal.serving.onnx_runtime import predict_onnx
+
+        predictions = predict_onnx(polymodal.load(args.bundle), args.table, onnx, **options)
     write_table(predictions, path)
     out.line(f"{len(predictions)} prediction(s) written to ", (str(args.out), "bold"))
     return 0
@@ -337,6 +343,64 @@ def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
 def _print_ray_result(result: Any, what: str) -> None:
     out.line(f"{result.rows} {what} written to ", (str(result.out), "bold"),
              f" as {len(result.shards)} Parquet shard(s) in {result.seconds:.1f} s (Ray)")
+
+
+def _onnx_file(runtime: str | None, onnx: str | None) -> str | None:
+    """The ONNX file ``predict`` runs (None: torch): ``--onnx FILE`` implies ``--runtime onnx``."""
+    if runtime == "torch" and onnx:
+        raise ValueError("--onnx FILE runs the exported graph; it cannot go with --runtime torch")
+    if runtime == "onnx" and not onnx:
+        raise ValueError("--runtime onnx needs --onnx FILE, the graph `polymodal export BUNDLE --format onnx "
+                         "--out FILE` wrote")
+    return onnx
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import polymodal
+
+    folder = Path(args.out).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {args.out} is a file; give the folder to write explain.json and heatmaps/ in")
+    bundle = Path(args.bundle).expanduser().resolve()
+    if folder.resolve() == bundle or folder.resolve().is_relative_to(bundle):
+        raise ValueError(f"--out {args.out} is inside the model bundle {args.bundle}; write to a folder outside it")
+    result = polymodal.explain(args.bundle, args.table, out=folder, target=args.target or None, metric=args.metric,
+                               permutations=args.permutations, repeats=args.repeats, samples=args.samples,
+                               steps=args.steps, columns=args.columns, gradients=args.gradients, seed=args.seed,
+                               on_error=args.on_error)
+    if args.json:
+        print_json(result.to_dict(per_sample=False))
+        return 0
+    for c in result.contributions:
+        method = "exact" if c.exact else f"{c.permutations} sampled permutations"
+        out.table(f"modality contribution to {c.target} {c.metric} on {result.rows} rows (Shapley values, {method})",
+                  c.table(), ["modality", "shapley", "alone", "left out"])
+        out.line(f"all modalities {c.full:.4f}, none {c.empty:.4f} (the Shapley values add up to the difference)")
+    if len(result.column_importance):
+        frame = result.column_importance
+        rows = [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
+        out.table(f"permutation importance of the tabular columns ({frame['metric'].iloc[0]} lost when a column is "
+                  "shuffled)", rows, ["column", "importance_mean", "importance_std"])
+    gradients = result.attributions
+    if gradients is not None:
+        if gradients.items:
+            out.line(f"{len(gradients.items)} integrated gradients heat map(s) in ", (str(folder / "heatmaps"), "bold"))
+        for modality, reason in gradients.skipped.items():
+            out.line(f"no integrated gradients for {modality}: {reason}")
+    out.line("written ", (str(folder / "explain.json"), "bold"))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import polymodal
+
+    path = output_file(args.out, table=args.check_table or "", bundle=args.bundle, example="model.onnx")
+    result = polymodal.export_onnx(args.bundle, path, check_table=args.check_table, opset=args.opset,
+                                   on_error=args.on_error)
+    checks = ", ".join(f"{k} rows {v:.2g}" for k, v in result.differences.items())
+    out.line("ONNX graph written to ", (str(result.path), "bold"), f" (sidecar {result.sidecar})")
+    out.line(f"checked with onnxruntime against torch: largest difference of probabilities {checks}")
+    return 0
 
 
 def output_file(value: str, table: str, bundle: str, example: str = "predictions.csv") -> Path:

@@ -92,9 +92,13 @@ class Predictor:
         """
         loaded, data = self._load(table, with_targets=False, on_error=on_error, data_root=data_root,
                                   strict_columns=strict_columns)
-        logits = self.logits(data)
-        out = pd.DataFrame(index=pd.RangeIndex(len(data)))
-        out.insert(0, ROW_COLUMN, loaded.rows)
+        return self.predictions(loaded.rows, self.logits(data))
+
+    def predictions(self, rows: np.ndarray, logits: Mapping[str, Tensor]) -> pd.DataFrame:
+        """The table :meth:`predict` returns, from the model outputs ``logits`` of the rows ``rows`` (positions in
+        the user's table): the row, each target's prediction and its class probabilities."""
+        out = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+        out.insert(0, ROW_COLUMN, rows)
         for name, encoder in self.pipeline.targets.items():
             preds, probs = encoder.decode(logits[name])
             out[name] = list(preds)

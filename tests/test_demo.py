@@ -46,6 +46,8 @@ def test_demo_writes_results_models_and_report(demo: tuple[Path, str]) -> None:
     assert page.count("data:image/png;base64,") >= 5 and "<h2>Best run</h2>" in page
     runs = pd.read_csv(out / "runs.csv")
     assert "missing_rotated_digit_accuracy" in runs and runs["status"].eq("ok").all()
+    best = runs.loc[runs["test_digit_accuracy"].idxmax(), "method"]
+    assert ("<h2>Modality contribution</h2>" in page) == (best not in ("rotated only", "noisy only"))
     assert (runs["train_seconds"] > 0).all()
     assert len(polymodal.load(out / "models" / "concat-fusion").predict(out / "data" / "demo_table.csv")) == 1797
 

@@ -29,6 +29,7 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("avdigits_tune", "AV-digits: polymodal tune against the medium preset", "benchmarks/avdigits_tune.py"),
     ("embed_speed", "Frozen embedding: polymodal against a plain inference_mode loop", "benchmarks/embed_speed.py"),
     ("engine_overhead", "Training engine: train() against a plain PyTorch loop", "benchmarks/engine_overhead.py"),
+    ("onnx_speed", "ONNX export: CPU prediction speed, torch against onnxruntime", "benchmarks/onnx_speed.py"),
 ]
 
 HEADER = """# Benchmarks

@@ -4,7 +4,9 @@ Sections (each drawn only when its data exists): warnings (a run that predicts o
 row); the run settings; the results table with the chance level (always the most frequent test class);
 a bar chart of the main metric with standard-deviation error bars; accuracy with each modality missing;
 robustness curves; the confusion matrix of the best run (saying so when it is picked among exact ties);
-training curves; a 2-D map of the best run's joint embeddings; cost against the main metric; failed runs
+training curves; a 2-D map of the best run's joint embeddings; the best run's modality contribution (Shapley
+values of its modalities, each alone and left out, integrated gradients heat maps: ``polymodal explain``, when
+the run has two or more modalities); cost against the main metric; failed runs
 with their tracebacks; stale rows (from runs no longer in the grid). Plots are drawn with matplotlib (Agg)
 and embedded as PNG data URIs; accuracy-like axes run from 0 to 1 with the chance level as a dashed line,
 no axis uses an offset, epochs are whole numbers. Each ``<figure>`` records the tick labels it drew
@@ -400,6 +402,7 @@ def write_report(
                         + table)
     if artifacts is not None and len(ok) and metric in ok:
         sections.append(_best_run_section(ok, metric, Path(artifacts), target))
+        sections.append(_contribution_section(ok, metric, Path(artifacts)))
         sections.append(_training_section(ok, Path(artifacts)))
     failed = runs[runs["status"] != "ok"] if "status" in runs else runs.iloc[0:0]
     sections.append(failed_section(failed))
@@ -511,6 +514,70 @@ def _best_run_section(ok: pd.DataFrame, metric: str, folder: Path, target: str) 
         text += (f" {len(tied)} runs tie exactly at this value (also {others}): the first of them in grid order "
                  "is shown; the tie does not make it better.")
     return f"<h2>Best run</h2><p>{html.escape(text)}</p>" + "".join(figures)
+
+
+EXPLAIN_JSON = Path("explain") / "explain.json"  # where polymodal.bench.run.write_contribution puts it, per run
+
+
+def contribution_chart(contribution: dict[str, Any]) -> Chart:
+    """The Shapley value of each modality as a horizontal bar, zero marked, in the metric's units."""
+    names = list(contribution["modalities"])
+    fig, ax = _figure(6.4, max(2.4, 0.55 * len(names) + 1.4))
+    y = np.arange(len(names))
+    ax.barh(y, [contribution["shapley"][n] for n in names], color="#4C72B0", label="Shapley value")
+    ax.axvline(0.0, color="#333", lw=0.8)
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{contribution['metric']} (Shapley values add up to all minus none: "
+                  f"{contribution['full'] - contribution['empty']:.3f})")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"modality contribution to {contribution['target']} {contribution['metric']}")
+    return _png(fig)
+
+
+def _png_file(path: Path, alt: str) -> str:
+    """A PNG file of the artifacts (a heat map) embedded as a data URI."""
+    uri = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return _img(Chart(uri), alt)
+
+
+def contribution_html(explanation: dict[str, Any], folder: Path, run: str) -> str:
+    """The "Modality contribution" section from an ``explain.json`` (read from ``folder``) of the run ``run``."""
+    contributions = explanation.get("contributions") or []
+    if not contributions:
+        return ""
+    first = contributions[0]
+    names = first["modalities"]
+    table = pd.DataFrame({"modality": names, "Shapley value": [float(first["shapley"][n]) for n in names],
+                          "alone": [float(first["single"][n]) for n in names],
+                          "left out": [float(first["leave_one_out"][n]) for n in names]})
+    text = (f"{run}, on the {explanation.get('rows', '?')} test rows: each modality's Shapley value for "
+            f"{first['target']} {first['metric']} ({first['method']}), from the scores of every subset of "
+            "modalities with the others masked as missing (the model itself, no retraining). They add up to "
+            f"the score with every modality ({first['full']:.4f}) minus the score with none ({first['empty']:.4f}). "
+            "Beside them: the score of each modality alone, and with it left out.")
+    parts = [f"<h2>Modality contribution</h2><p>{html.escape(text)}</p>", _table_html(table),
+             _img(contribution_chart(first), "Shapley value of each modality (polymodal explain)")]
+    gradients = explanation.get("integrated_gradients") or {}
+    maps = [(folder / item["heatmap"], item) for item in gradients.get("items", []) if item.get("heatmap")]
+    maps = [(path, item) for path, item in maps if path.is_file()]
+    if maps:
+        parts.append("<p>Integrated gradients (Captum) of the logit of the predicted class on the raw inputs of a "
+                     "few test rows: where the model looks.</p>")
+        parts += [_png_file(path, f"{item['modality']}, row {item['row']}: integrated gradients")
+                  for path, item in maps]
+    for modality, reason in (gradients.get("skipped") or {}).items():
+        parts.append(f"<p class=\"meta\">{html.escape(f'No integrated gradients for {modality}: {reason}.')}</p>")
+    return "".join(parts)
+
+
+def _contribution_section(ok: pd.DataFrame, metric: str, folder: Path) -> str:
+    best, _ = best_run(ok, metric)
+    path = folder / str(best["key"]) / EXPLAIN_JSON
+    if not path.is_file():
+        return ""
+    return contribution_html(json.loads(path.read_text()), path.parent,
+                             f"The best run ({best['method']}, seed {best['seed']})")
 
 
 def _training_section(ok: pd.DataFrame, folder: Path) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from polymodal.bench.report import EXPLAIN_JSON
 from polymodal.bench.results import write_table
 from polymodal.data.splits import split_by_column
 from polymodal.data.table import Table, read_table
@@ -184,6 +185,23 @@ def write_artifacts(predictor: Any, test: Table | None, folder: Path, max_points
     first = next(iter(predictor.pipeline.targets))
     write_table(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": subset.frame[first].astype(str)}),
                 folder / "embedding.csv")
+    if len(predictor.pipeline.schema.modalities) >= 2:
+        write_contribution(predictor, test, folder / EXPLAIN_JSON.parent)
+
+
+def write_contribution(predictor: Any, test: Table, folder: Path) -> Path:
+    """The report's modality contribution of a run: exact Shapley values of the modalities, each one alone and
+    left out, on the test rows, and an integrated gradients heat map of one row per image, audio or text modality
+    (when Captum is installed); kept cheap: no column permutations, no per-sample values
+    (``polymodal explain`` computes them all)."""
+    from importlib.util import find_spec
+
+    from polymodal.evaluation.explain import HEATMAPS, explain, write_explanation
+
+    gradients = find_spec("captum") is not None
+    result = explain(predictor, test, columns=False, gradients=gradients, samples=1, steps=16,
+                     heatmaps=folder / HEATMAPS)
+    return write_explanation(result, folder, per_sample=False)
 
 
 def run_inline(spec: RunSpec, timeout: float | None = None) -> dict[str, Any]:

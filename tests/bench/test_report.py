@@ -207,3 +207,35 @@ def test_no_tie_is_named_when_there_is_none(tmp_path: Path) -> None:
     runs.loc[runs["key"] == "late-0", "test_y_accuracy"] = best["test_y_accuracy"]
     best, tied = best_run(runs[runs["status"] == "ok"], "test_y_accuracy")
     assert best["key"] == "late-0" and list(tied["key"]) == ["late-0", "late-1"]  # grid order among ties
+
+
+def write_fake_explanation(folder: Path) -> None:
+    """An explain.json (as polymodal.bench.run.write_contribution writes it) with one heat map, in ``folder``."""
+    (folder / "heatmaps").mkdir(parents=True)
+    pixels = (np.arange(64 * 64).reshape(64, 64) % 255).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "heatmaps" / "a-row0.png")
+    json_text = json.dumps({"rows": 60, "contributions": [{
+        "target": "y", "metric": "accuracy", "modalities": ["a", "b"], "full": 0.9, "empty": 0.3,
+        "shapley": {"a": 0.45, "b": 0.15}, "single": {"a": 0.8, "b": 0.5}, "leave_one_out": {"a": 0.5, "b": 0.8},
+        "method": "exact"}], "column_importance": [],
+        "integrated_gradients": {"items": [{"modality": "a", "row": 0, "heatmap": "heatmaps/a-row0.png"}],
+                                 "skipped": {"b": "tabular inputs are not attributed"}}})
+    (folder / "explain.json").write_text(json_text)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package `chromium`; .ci/run installs it)")
+def test_the_best_runs_modality_contribution_section_renders(tmp_path: Path) -> None:
+    runs, summary, artifacts = fake_sweep(tmp_path)
+    write_fake_explanation(artifacts / "late-1" / "explain")  # late, seed 1: the best run
+    write_fake_explanation(artifacts / "early-0" / "explain")  # another run's: not shown
+    path = write_report(tmp_path / "report.html", runs, summary, metric="test_y_accuracy", artifacts=artifacts)
+    dom = subprocess.run([CHROMIUM, *BROWSER_FLAGS, "--dump-dom", path.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert dom.count("<h2>Modality contribution</h2>") == 1
+    section = dom[dom.index("<h2>Modality contribution</h2>"):]
+    assert "The best run (late, seed 1), on the 60 test rows" in section
+    assert "<td>a</td><td>0.4500</td><td>0.8000</td><td>0.5000</td>" in section
+    assert "score with every modality (0.9000) minus the score with none (0.3000)" in section
+    assert "a, row 0: integrated gradients" in section and "No integrated gradients for b" in section
+    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
+    assert attrs == {"images": "8", "images-ok": "8", "errors": "0"}  # 6 without the section, its chart and heat map

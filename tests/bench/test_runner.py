@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,11 @@ def test_grid_from_yaml_with_robustness(split_table: Path, tmp_path: Path) -> No
     assert set(curves["level"]) == {0.0, 1.0} and set(curves["modality"]) == {"rotated", "noisy", "rotated+noisy"}
     page = (out / "report.html").read_text()
     assert "<h2>Robustness</h2>" in page and "effective robustness (vs late)" in page
+    # the best run's modality contribution (both runs have two modalities: each wrote its explain.json)
+    assert "<h2>Modality contribution</h2>" in page and "Shapley value" in page
+    for key in runs["key"]:
+        explained = json.loads((out / "artifacts" / key / "explain" / "explain.json").read_text())
+        assert explained["contributions"][0]["modalities"] == ["rotated", "noisy"]
     assert (out / "summary.md").read_text().startswith("| dataset | method | runs |")
 
 

@@ -1,0 +1,1 @@
+"""Serving a trained model without its training code: ONNX export and onnxruntime predictions."""
