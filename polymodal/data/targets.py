@@ -51,7 +51,8 @@ def target_present(task: TaskKind, target: torch.Tensor) -> torch.Tensor:
     """
     if task is TaskKind.MULTICLASS:
         return target >= 0
-    return ~torch.isnan(target.float()).reshape(len(target), -1).any(dim=1)
+    missing = torch.isnan(target.float())
+    return ~(missing.flatten(1).any(dim=1) if missing.dim() > 1 else missing)
 
 
 class TargetEncoder:

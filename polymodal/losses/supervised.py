@@ -40,7 +40,7 @@ def task_loss(logits: Tensor, target: Tensor, task: TaskKind, label_smoothing: f
     if sample_weight is not None:
         weight = weight * sample_weight[present].to(per_row)
     if class_weight is not None:
-        weight = weight * class_weight.to(per_row)[target.reshape(len(target), -1)[:, 0].long()]
+        weight = weight * class_weight.to(per_row)[(target.flatten(1)[:, 0] if target.dim() > 1 else target).long()]
     total = weight.sum()
     if len(per_row) == 0 or float(total) <= 0:
         return logits.sum() * 0.0
@@ -55,7 +55,7 @@ def _per_row_loss(logits: Tensor, target: Tensor, task: TaskKind, label_smoothin
         loss = F.binary_cross_entropy_with_logits(logits, target.float(), reduction="none")
     else:
         loss = F.mse_loss(logits, target.float(), reduction="none")
-    return loss.reshape(len(loss), -1).mean(dim=1)
+    return loss.flatten(1).mean(dim=1) if loss.dim() > 1 else loss
 
 
 def uncertainty_weighted(losses: Sequence[Tensor], log_vars: Tensor, tasks: Sequence[TaskKind]) -> Tensor:
