@@ -110,7 +110,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
                  "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit",
-                 "balance", "balance_alpha", "balance_noise", "balance_every", "accelerator", "strategy", "precision", "num_nodes", "verbose"):
+                 "balance", "balance_alpha", "balance_noise", "balance_every", "accelerator", "strategy", "precision",
+                 "num_nodes", "verbose"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:

@@ -421,10 +421,10 @@ def _check_targets(frame: pd.DataFrame, schema: Schema, report: ValidationReport
                 keep[row] = False
     if partial:
         names = ", ".join(repr(t.column) for t in schema.targets)
-        for row in np.flatnonzero(~labelled):
-            report.problems.append(Problem(f"no target value in any of the targets {names}", row=int(row),
+        for empty in np.flatnonzero(~labelled):
+            report.problems.append(Problem(f"no target value in any of the targets {names}", row=int(empty),
                                            hint="give the row at least one label, or remove it"))
-            keep[row] = False
+            keep[empty] = False
 
 
 def _pixel_limits(max_image_pixels: int | Mapping[str, int] | None) -> Callable[[str], int]:

@@ -91,6 +91,8 @@ class ModalityBalance(nn.Module):
     the first target ``target`` of a :class:`~polymodal.models.FusionModel` whose encoders give features of
     ``dims``; :class:`~polymodal.engine.module.SupervisedModule` calls it at each step."""
 
+    weights: Tensor  # gradient blending: one weight per branch (fused, then each modality), a buffer
+
     def __init__(self, method: str, dims: Mapping[str, int], target: str, task: TaskKind, num_outputs: int,
                  alpha: float = 0.5, noise: bool = True, every: int = 2) -> None:
         super().__init__()
@@ -154,7 +156,7 @@ class ModalityBalance(nn.Module):
         total = w[0] * fused + sum((w[i + 1] * aux[m] for i, m in enumerate(self.modalities)), fused.new_zeros(()))
         return total, logs
 
-    def modulate(self, encoders: Mapping[str, nn.Module]) -> None:
+    def modulate(self, encoders: nn.ModuleDict) -> None:
         """``ogm-ge``, after the backward pass: scale each encoder's gradients by its coefficient, then (GE)
         add ``N(0, std(grad))`` noise to every encoder parameter's gradient."""
         if self.method != "ogm-ge":

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import lightning as L
 import numpy as np
@@ -24,9 +24,10 @@ from polymodal.data.module import DataModule, Preparation, StreamingDataModule, 
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.table import Table
+from polymodal.data.weights import class_weight_tensor, resolve_class_weights, sample_weight_summary, sample_weights
+from polymodal.encoders.base import Encoder
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.encoders.pretrained.joint import with_joint_encoders
-from polymodal.data.weights import class_weight_tensor, resolve_class_weights, sample_weight_summary, sample_weights
 from polymodal.engine.balance import ModalityBalance
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.resume import RESUME_DIR
@@ -170,7 +171,7 @@ def build_balance(config: FitConfig, model: Any, pipeline: DataPipeline) -> Moda
         raise ValueError(f"{flag} changes the encoders' gradients, but the encoder(s) of {', '.join(frozen)} are "
                          "frozen (no trainable weight): choose trainable encoders, or leave out --balance")
     target, encoder = next(iter(pipeline.targets.items()))
-    dims = {m: int(enc.output_dim) for m, enc in model.encoders.items()}
+    dims = {m: cast(Encoder, enc).output_dim for m, enc in model.encoders.items()}
     return ModalityBalance(method, dims, target, encoder.task, encoder.num_outputs, alpha=config.train.balance_alpha,
                            noise=config.train.balance_noise, every=config.train.balance_every)
 
@@ -188,7 +189,7 @@ def balance_scores(module: SupervisedModule, chunks: Iterable[EncodedData]) -> d
         for data in chunks:
             for start in range(0, len(data), 256):
                 part = data.subset(np.arange(start, min(start + 256, len(data))))
-                features = module.model.encode(part.inputs)
+                features = cast(FusionModel, module.model).encode(part.inputs)
                 target = part.targets[balance.target]
                 for m, head in balance.heads.items():
                     keep = part.masks[m].bool()
@@ -246,5 +247,18 @@ def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: P
     return predictor
 
 
-__all__ = ["balance_scores", "build_balance", "build_module", "resolve_fit_weights", "check_outputs", "check_transfer_options", "data_module", "finish", "fit_baseline",
-           "prepare_inputs", "run_fingerprint", "run_folder", "train_metrics"]
+__all__ = [
+    "balance_scores",
+    "build_balance",
+    "build_module",
+    "check_outputs",
+    "check_transfer_options",
+    "data_module",
+    "finish",
+    "fit_baseline",
+    "prepare_inputs",
+    "resolve_fit_weights",
+    "run_fingerprint",
+    "run_folder",
+    "train_metrics",
+]

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 from torch import Tensor, nn
 
 from polymodal.data.dataset import Batch
 from polymodal.data.schema import TaskKind
+from polymodal.engine.balance import ModalityBalance
 from polymodal.engine.finite_loss import check_finite_loss
 from polymodal.engine.optim import adamw
-from polymodal.engine.balance import ModalityBalance
 from polymodal.evaluation.metrics import build_metrics, update_metrics
 from polymodal.losses import MultiTaskLoss
-from polymodal.models import SupervisedModel
+from polymodal.models import FusionModel, SupervisedModel
 
 
 class SupervisedModule(L.LightningModule):
@@ -61,9 +61,10 @@ class SupervisedModule(L.LightningModule):
             out = self.loss(logits, targets, self.label_smoothing)
             total = out.total
         else:
-            features, fused_masks = self.model.training_features(inputs, masks)
-            logits = self.model.fuse(features, fused_masks)
-            extras = self.model.extra_losses(features, fused_masks, targets, self.tasks)
+            model = cast(FusionModel, self.model)  # balancing is for one trunk (see build_balance)
+            features, fused_masks = model.training_features(inputs, masks)
+            logits = model.fuse(features, fused_masks)
+            extras = model.extra_losses(features, fused_masks, targets, self.tasks)
             out = self.loss(logits, targets, self.label_smoothing)
             total, logs = self.balance.training_loss(out.total, features, masks, targets)
             out.components.update(logs)
@@ -80,13 +81,14 @@ class SupervisedModule(L.LightningModule):
 
     def on_after_backward(self) -> None:
         if self.balance is not None:
-            self.balance.modulate(self.model.encoders)
+            self.balance.modulate(cast(FusionModel, self.model).encoders)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         inputs, masks, targets = batch
-        features = self.model.encode(inputs) if self.balance is not None else None
+        trunk = cast(FusionModel, self.model)
+        features = trunk.encode(inputs) if self.balance is not None else None
         bool_masks = {k: v.bool() for k, v in masks.items()}
-        logits = self.model.fuse(features, bool_masks) if features is not None else self.model(inputs, masks)
+        logits = trunk.fuse(features, bool_masks) if features is not None else self.model(inputs, masks)
         out = self.loss(logits, targets)
         check_finite_loss(self, "validation", out.total, out.components, batch, batch_idx)
         batch_size = next(iter(masks.values())).shape[0]

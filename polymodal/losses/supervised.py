@@ -96,7 +96,8 @@ class MultiTaskLoss(nn.Module):
         self.weighting = weighting
         self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.tasks}
         self.log_vars = nn.Parameter(torch.zeros(len(self.tasks))) if weighting == "uncertainty" else None
-        self.class_weights = {name: torch.as_tensor(w, dtype=torch.float32) for name, w in (class_weights or {}).items()}
+        self.class_weights = {name: torch.as_tensor(w, dtype=torch.float32)
+                              for name, w in (class_weights or {}).items()}
 
     def forward(self, logits: Mapping[str, Tensor], targets: Mapping[str, Tensor],
                 label_smoothing: float = 0.0) -> LossOutput:

@@ -48,7 +48,8 @@ def test_the_sample_weight_column_is_never_an_input_and_travels_with_the_rows() 
     module = TableDataModule(frame, data, val_fraction=0.25).setup()
     train = module.split("train")
     assert "w" not in [c for m in module.schema.modalities for c in m.columns]
-    assert torch.equal(train.targets[SAMPLE_WEIGHT], torch.tensor(frame["w"].to_numpy()[train.rows], dtype=torch.float32))
+    expected = torch.tensor(frame["w"].to_numpy()[train.rows], dtype=torch.float32)
+    assert torch.equal(train.targets[SAMPLE_WEIGHT], expected)
 
 
 def test_sample_weights_are_refused_where_they_cannot_apply(tmp_path) -> None:
@@ -74,7 +75,8 @@ def test_parse_class_weight_forms_and_errors() -> None:
 
 
 def test_class_weight_config_is_checked() -> None:
-    with pytest.raises(ValueError, match="class_weight must be 'balanced', {class: weight} or {target: spec}, got 'bal'"):
+    with pytest.raises(ValueError, match=r"class_weight must be 'balanced', \{class: weight\} or \{target: spec\}, "
+                                         "got 'bal'"):
         TrainConfig(class_weight="bal")
     with pytest.raises(ValueError, match="class_weight of class 'a' must be a non-negative number, got -1"):
         TrainConfig(class_weight={"a": -1})
@@ -103,7 +105,8 @@ def test_class_weight_errors_name_the_target_or_class() -> None:
     with pytest.raises(ValueError, match=r"class_weight of target 'y' names unknown class\(es\) \['c'\]; its classes: "
                                          r"\['a', 'b'\]"):
         resolve_class_weights({"y": {"c": 2}}, encoders, targets)
-    with pytest.raises(ValueError, match="class weights apply to binary and multiclass targets; target 'z' is regression"):
+    with pytest.raises(ValueError, match="class weights apply to binary and multiclass targets; target 'z' is "
+                                         "regression"):
         resolve_class_weights({"z": "balanced"}, encoders, targets)
     with pytest.raises(ValueError, match=r"class_weight \{class: weight\} is ambiguous with several targets"):
         resolve_class_weights({"a": 2}, encoders, targets)
