@@ -116,3 +116,21 @@ def test_ogm_needs_a_classification_first_target() -> None:
                                          r"the first target 'y' is regression"):
         polymodal.fit(frame, "y", epochs=1, preset="none", baseline=False, progress=False,
                       modalities={"vec": "vector"}, balance="ogm-ge")
+
+
+def test_balance_is_refused_for_frozen_encoders() -> None:
+    from polymodal.engine.fit_steps import build_balance
+
+    frame = _two_modality_table()
+    config = FitConfig.model_validate({"data": {"targets": ["y"], "modalities": {"vec": "vector"}},
+                                       "train": {"balance": "gradient-blending"}})
+    data = TableDataModule(frame, config.data).setup()
+    model = build_module(config.model_copy(update={"train": config.train.model_copy(update={"balance": "none"})}),
+                         data.fitted).model
+    frozen = config.model_copy(update={"model": config.model.model_copy(update={"freeze": True})})
+    with pytest.raises(ValueError, match="--balance gradient-blending changes the encoders' gradients, but --freeze "
+                                         "keeps the transferred encoders fixed"):
+        build_balance(frozen, model, data.fitted)
+    model.freeze(["encoders.vec"])
+    with pytest.raises(ValueError, match=r"the encoder\(s\) of vec are frozen \(no trainable weight\)"):
+        build_balance(config, model, data.fitted)
