@@ -37,7 +37,7 @@ def test_present_counts_only_the_cells_that_load(tmp_path: Path) -> None:
 def test_label_coverage_per_target_and_partial_labels_are_no_problem(tmp_path: Path, capsys) -> None:
     from polymodal.cli import main
 
-    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", None, "b", "a"], "z": [None, None, 0.5, 1.5]})
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", None, "b", "a"], "z": [None, 0.2, 0.5, None]})
     table = read_table(frame, base_dir=tmp_path)
     result = inspect_table(table, infer_schema(frame, ["y", "z"]))
     assert result.coverage == [{"target": "y", "labelled": 3, "rows": 4, "coverage": 0.75},
