@@ -51,7 +51,14 @@ def target_present(task: TaskKind, target: torch.Tensor) -> torch.Tensor:
     """
     if task is TaskKind.MULTICLASS:
         return target >= 0
-    missing = torch.isnan(target.float())
+    return labelled_rows(target)
+
+
+def labelled_rows(target: torch.Tensor) -> torch.Tensor:
+    """:func:`target_present` read from the tensor alone: class codes ``>= 0``, or float rows without NaN."""
+    if not target.is_floating_point():
+        return target >= 0
+    missing = torch.isnan(target)
     return ~(missing.flatten(1).any(dim=1) if missing.dim() > 1 else missing)
 
 
