@@ -48,7 +48,6 @@ METHODS = ("none", "ogm-ge", "gradient-blending")
 
 def one_run(table: Path, method: str, seed: int, epochs: int) -> dict[str, Any]:
     """Train one model and measure it."""
-    start = time.perf_counter()
     predictor = polymodal.fit(str(table), "digit", fusion="concat", split_column="split", ignore=["speaker"],
                               preset="none", epochs=epochs, patience=epochs, seed=seed, balance=method,
                               baseline=False, progress=False)
@@ -98,6 +97,24 @@ def summarise(runs: list[dict[str, Any]], modalities: list[str]) -> list[dict[st
     return rows
 
 
+def verdict(runs: list[dict[str, Any]]) -> str:
+    """Each method's mean test-accuracy difference to no balancing, against the seeds' spread."""
+    acc = {m: [r["test_accuracy"] for r in runs if r["method"] == m] for m in METHODS}
+    if len(acc["none"]) < 2:
+        return ""
+    base, spread = statistics.mean(acc["none"]), statistics.stdev(acc["none"])
+    parts = []
+    for method in METHODS[1:]:
+        if len(acc[method]) < 2:
+            continue
+        diff = statistics.mean(acc[method]) - base
+        noise = max(spread, statistics.stdev(acc[method]))
+        parts.append(f"{method} {diff:+.4f} ({'within' if abs(diff) <= noise else 'beyond'} one standard deviation "
+                     f"of the seeds, {noise:.4f})")
+    return ("Test accuracy against no balancing: " + "; ".join(parts) + f". With {len(acc['none'])} seeds a "
+            "difference within one standard deviation is not evidence of a gain.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser, "polymodal-modality-balance", max_rows=False)
@@ -108,7 +125,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    start = time.perf_counter()
     table = ensure_avdigits(args.data, args.work, max_rows=args.max_rows)
     store = args.work / "runs.json"
     runs: list[dict[str, Any]] = json.loads(store.read_text()) if store.exists() else []
@@ -133,7 +149,8 @@ def main() -> None:
         "",
         f"Written by `benchmarks/modality_balance.py` on {time.strftime('%Y-%m-%d %H:%M')} "
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs, "
-        f"CPU only, one torch thread); total {time.perf_counter() - start:.0f} s.",
+        f"CPU only, one torch thread); {sum(r['run_seconds'] for r in runs):.0f} s over the runs (each run's "
+        "fit and scoring; finished runs are reused by a rerun).",
         "",
         f"Data: a seeded subsample of AV-digits ({args.max_rows} rows, `build_avdigits(max_rows=...)`, the "
         f"train/test split kept in proportion): {first['n_train']} training rows, {first['n_val']} validation "
@@ -148,6 +165,8 @@ def main() -> None:
         "gradient-blending: weights re-estimated every 2 epochs on the validation split.",
         "",
         *lines,
+        "",
+        verdict(runs),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
