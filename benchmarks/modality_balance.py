@@ -48,6 +48,7 @@ METHODS = ("none", "ogm-ge", "gradient-blending")
 
 def one_run(table: Path, method: str, seed: int, epochs: int) -> dict[str, Any]:
     """Train one model and measure it."""
+    start = time.perf_counter()
     predictor = polymodal.fit(str(table), "digit", fusion="concat", split_column="split", ignore=["speaker"],
                               preset="none", epochs=epochs, patience=epochs, seed=seed, balance=method,
                               baseline=False, progress=False)
