@@ -28,6 +28,8 @@ SECTIONS: list[tuple[str, str, str]] = [
      "benchmarks/avdigits_presets.py"),
     ("avdigits_tune", "AV-digits: polymodal tune against the medium preset", "benchmarks/avdigits_tune.py"),
     ("embed_speed", "Frozen embedding: polymodal against a plain inference_mode loop", "benchmarks/embed_speed.py"),
+    ("modality_balance", "Modality imbalance on AV-digits: OGM-GE and gradient blending",
+     "benchmarks/modality_balance.py"),
 ]
 
 HEADER = """# Benchmarks
