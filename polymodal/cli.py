@@ -39,6 +39,14 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
                                        "(saved with the model as an absolute path)")
 
 
+def _add_weight_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--class-weight", action="append", default=[], metavar="SPEC",
+                   help="class weights of the loss: balanced, or CLASS=VALUE,... (others weigh 1); per target in "
+                        "a multi-task fit, TARGET:SPEC (repeat the flag)")
+    p.add_argument("--sample-weight", metavar="COL",
+                   help="column of each row's weight in the loss (non-negative numbers; never an input)")
+
+
 def _add_transfer_options(p: argparse.ArgumentParser, trunk: bool) -> None:
     p.add_argument("--init-from", metavar="BUNDLE",
                    help="initialise the encoders of the modalities this bundle (of `pretrain` or `fit`) has from "
@@ -90,6 +98,16 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--label-smoothing", type=float,
                    help="label smoothing of the multiclass training loss (0: none; validation scores without)")
+    _add_weight_options(p)
+    p.add_argument("--balance", choices=["none", "ogm-ge", "gradient-blending"],
+                   help="modality imbalance, middle fusions: ogm-ge (gradient modulation of the dominant modalities' "
+                        "encoders, Peng et al. 2022) or gradient-blending (loss weights from each modality's "
+                        "overfitting-to-generalisation ratio, Wang et al. 2020); default none")
+    p.add_argument("--balance-alpha", type=float, help="ogm-ge: alpha of 1 - tanh(alpha (ratio - 1)) (default 0.5)")
+    p.add_argument("--no-balance-noise", dest="balance_noise", action="store_false", default=None,
+                   help="ogm-ge: no generalisation-enhancement noise on the modulated gradients")
+    p.add_argument("--balance-every", type=int,
+                   help="gradient-blending: epochs between re-estimates of the loss weights (default 2)")
     _add_device_options(p)
 
 
@@ -340,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-column", help="column whose 'test' rows are held out")
     p.add_argument("--ignore", action="append", default=[], help="column to leave out")
     p.add_argument("--modality-dropout", type=float)
+    _add_weight_options(p)
     p.add_argument("--preset", choices=PRESETS,
                    help="training recipe of every run (default medium; a grid's own options win)")
     p.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,

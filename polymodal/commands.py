@@ -75,6 +75,18 @@ def _encoder_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
         options["augment"] = augment
 
 
+def _weight_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--class-weight`` and ``--sample-weight`` as options (fit, tune and bench)."""
+    from polymodal.data.weights import parse_class_weight
+
+    options: dict[str, Any] = {}
+    if args.class_weight:
+        options["class_weight"] = parse_class_weight(args.class_weight)
+    if args.sample_weight:
+        options["sample_weight"] = args.sample_weight
+    return options
+
+
 def _stream_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
     for name in ("stream", "chunk_rows", "fit_sample_rows"):
         if getattr(args, name, None) is not None:
@@ -92,11 +104,13 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.loss_weight:
         options["loss_weights"] = {k: float(v) for k, v in parse_pairs(args.loss_weight, "--loss-weight").items()}
     _stream_options(args, options)
+    options.update(_weight_options(args))
     for name in ("preset", "baseline"):
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
-                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit"):
+                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit",
+                 "balance", "balance_alpha", "balance_noise", "balance_every"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     return _device_options(args, options)
@@ -432,13 +446,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"rows": len(table.frame), "columns": result.columns,
                     "modalities": [{"name": m.name, "kind": m.kind.value, "columns": m.columns}
-                                   for m in schema.modalities],
+                                   for m in schema.modalities], "coverage": result.coverage,
                     "problems": [p.__dict__ for p in report.problems]})
         return 1 if report.errors else 0
     out.line((str(table.source), "bold"), f": {len(table.frame)} rows, {len(table.frame.columns)} columns")
     out.table("schema", result.columns, ["column", "kind", "modality", "present", "unreadable", "missing", "unique"])
     for spec in schema.modalities:
         out.line("modality ", (spec.name, "bold"), f" ({spec.kind.value}): {', '.join(spec.columns)}")
+    if result.coverage:
+        out.table("label coverage", result.coverage, ["target", "labelled", "rows", "coverage"])
     if not report.problems:
         out.line(("no problems found", "green"))
         return 0
@@ -504,6 +520,7 @@ def bench_config(args: argparse.Namespace) -> Any:
         config.common["epochs"] = args.epochs
     if args.modality_dropout is not None:
         config.common["modality_dropout"] = args.modality_dropout
+    config.common.update(_weight_options(args))
     if args.preset is not None:
         config.common["preset"] = args.preset
     if args.baseline is not None:

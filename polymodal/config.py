@@ -5,6 +5,7 @@ Unknown keys are errors (``extra="forbid"``), and nothing in a config is ever ev
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -97,6 +98,37 @@ class _Strict(BaseModel):
         return validate_config(cls, data, path)
 
 
+BALANCED = "balanced"
+ClassWeightSpec = str | Mapping[str, Any]  # see polymodal.data.weights
+
+
+def check_class_weight_spec(spec: Any) -> ClassWeightSpec | None:
+    """``spec`` in config form (keys as strings), or a ``ValueError`` saying what is wrong (the config's
+    validator)."""
+    if spec is None or spec == BALANCED:
+        return spec
+    if isinstance(spec, str):
+        raise ValueError(f"class_weight must be 'balanced', {{class: weight}} or {{target: spec}}, got {spec!r}")
+    if not isinstance(spec, Mapping) or not spec:
+        raise ValueError(f"class_weight must be 'balanced', {{class: weight}} or {{target: spec}}, got {spec!r}")
+    if is_per_target(spec):
+        return {str(k): check_class_weight_spec(v) for k, v in spec.items()}
+    out: dict[str, float] = {}
+    for key, value in spec.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"class_weight of class {key!r} must be a non-negative number, got {value!r}")
+        out[str(key)] = float(value)
+    if not any(out.values()):
+        raise ValueError("class_weight: every class weight is zero; no row would train")
+    return out
+
+
+def is_per_target(spec: Mapping[str, Any]) -> bool:
+    """Whether a class-weight spec is given per target (``{target: spec}``) rather than per class."""
+    return any(isinstance(v, (str, Mapping)) for v in spec.values())
+
+
+
 class DataConfig(_Strict):
     targets: list[str] = Field(default_factory=list, description="target column(s)")
     modalities: dict[str, str] = Field(default_factory=dict, description="COLUMN -> kind overrides")
@@ -113,6 +145,9 @@ class DataConfig(_Strict):
     chunk_rows: int = Field(10000, ge=1, description="streaming: rows read, validated and encoded at a time")
     fit_sample_rows: int = Field(20000, ge=2, description="streaming: rows sampled (uniformly, seeded) to infer "
                                                           "the schema and fit the preprocessing")
+    sample_weight: str | None = Field(
+        None, description="column of each row's weight in the training and validation losses (non-negative "
+                          "numbers; never an input); see polymodal.data.weights")
 
     @field_validator("data_root")
     @classmethod
@@ -204,6 +239,19 @@ class TrainConfig(_Strict):
                                 "best weights so far (checked after every batch)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="multiclass targets: label smoothing of the "
                                                                 "cross-entropy (0: none)")
+    class_weight: str | dict[Any, Any] | None = Field(
+        None, description="class weights of the training and validation losses: 'balanced' (n / (classes * n_c) "
+                          "on the training rows), {class: weight} (others weigh 1), or per target {target: spec}; "
+                          "a fit saves them resolved, {target: {class: weight}} (see polymodal.data.weights)")
+    balance: Literal["none", "ogm-ge", "gradient-blending"] = Field(
+        "none", description="modality imbalance (middle fusions): on-the-fly gradient modulation of the encoders "
+                            "(ogm-ge, Peng et al. 2022, generalised to any number of modalities) or loss weights "
+                            "from each modality's overfitting-to-generalisation ratio (gradient-blending, Wang et "
+                            "al. 2020), with a linear auxiliary head per modality (see polymodal.engine.balance)")
+    balance_alpha: float = Field(0.5, gt=0, description="ogm-ge: alpha of the coefficient 1 - tanh(alpha (ratio - 1))")
+    balance_noise: bool = Field(True, description="ogm-ge: add the generalisation-enhancement Gaussian noise (GE) "
+                                                  "to the modulated encoder gradients")
+    balance_every: int = Field(2, ge=1, description="gradient-blending: epochs between re-estimates of the weights")
     preset: Literal["none", "fast", "medium", "best"] = Field(
         "medium", description="a recipe resolved from the data that fills the options left unset: fast (a short "
                               "schedule), medium (converged training with encoders that suit the inputs), best "
@@ -213,6 +261,11 @@ class TrainConfig(_Strict):
                                              "boosting on simple features of the same rows) and report it beside "
                                              "the model (see polymodal.evaluation.baseline)")
     verbose: bool = Field(False, description="show Lightning's own messages (devices available, tips)")
+
+    @field_validator("class_weight")
+    @classmethod
+    def _class_weight(cls, value: Any) -> Any:
+        return check_class_weight_spec(value)
 
 
 class FitConfig(_Strict):

@@ -20,7 +20,7 @@ from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import ROW_COLUMN, TaskKind
 from polymodal.data.validation import LoadedTable, ValidationReport
 from polymodal.errors import BundleError
-from polymodal.evaluation.metrics import build_metrics, metric_inputs
+from polymodal.evaluation.metrics import build_metrics, update_metrics
 from polymodal.models import PredictiveModel
 from polymodal.models.builder import build_model
 from polymodal.storage.bundle import BundleContents, load_bundle, load_weights, reading_part, save_bundle
@@ -154,11 +154,9 @@ class Predictor:
         return {n: {k: float(v) for k, v in m.compute().items()} for n, m in metrics.items()}
 
     def _update(self, metrics: Mapping[str, Any], logits: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> None:
-        for name, encoder in self.pipeline.targets.items():
-            preds, target = metric_inputs(encoder.task, logits[name], targets[name])
-            if encoder.task is TaskKind.REGRESSION:
-                preds, target = preds * encoder.std_ + encoder.mean_, target * encoder.std_ + encoder.mean_
-            metrics[name].update(preds, target)
+        for name, encoder in self.pipeline.targets.items():  # over the rows that hold each target's label
+            scale = (encoder.mean_, encoder.std_) if encoder.task is TaskKind.REGRESSION else None
+            update_metrics(metrics[name], encoder.task, logits[name], targets[name], scale)
 
     @torch.no_grad()
     def embed(self, table: TableLike) -> np.ndarray:

@@ -318,3 +318,20 @@ def test_label_smoothing_reaches_the_training_config() -> None:
 
     args = build_parser().parse_args(["fit", "t.csv", "--target", "y", "--label-smoothing", "0.1"])
     assert _fit_options(args)["label_smoothing"] == 0.1
+
+
+def test_weight_and_balance_flags_reach_fit_tune_and_bench() -> None:
+    from polymodal.cli import build_parser
+    from polymodal.commands import _fit_options, bench_config
+
+    flags = ["--class-weight", "y:balanced", "--class-weight", "z:a=2", "--sample-weight", "w"]
+    for command in (["fit", "t.csv"], ["tune", "t.csv", "--trials", "2", "--study", "s"]):
+        args = build_parser().parse_args([*command, "--target", "y", *flags, "--balance", "ogm-ge",
+                                          "--balance-alpha", "0.3", "--no-balance-noise", "--balance-every", "3"])
+        options = _fit_options(args)
+        assert options["class_weight"] == {"y": "balanced", "z": {"a": 2.0}} and options["sample_weight"] == "w"
+        assert (options["balance"], options["balance_alpha"], options["balance_noise"],
+                options["balance_every"]) == ("ogm-ge", 0.3, False, 3)
+    args = build_parser().parse_args(["bench", "--table", "t.csv", "--target", "y", "--class-weight", "balanced",
+                                      "--sample-weight", "w", "--out", "o"])
+    assert bench_config(args).common == {"class_weight": "balanced", "sample_weight": "w"}

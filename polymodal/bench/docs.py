@@ -30,6 +30,8 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("embed_speed", "Frozen embedding: polymodal against a plain inference_mode loop", "benchmarks/embed_speed.py"),
     ("engine_overhead", "Training engine: train() against a plain PyTorch loop", "benchmarks/engine_overhead.py"),
     ("onnx_speed", "ONNX export: CPU prediction speed, torch against onnxruntime", "benchmarks/onnx_speed.py"),
+    ("modality_balance", "Modality imbalance on AV-digits: OGM-GE and gradient blending",
+     "benchmarks/modality_balance.py"),
 ]
 
 HEADER = """# Benchmarks

@@ -2,7 +2,8 @@
 
 Per column: ``present`` counts the cells that load (a path whose file exists and reads), ``unreadable``
 the filled cells that do not (a missing or broken file, a word in a numeric column), ``missing`` the
-blank ones.
+blank ones. ``coverage`` gives, per target, the rows that hold its label (a multi-task table may leave a
+target empty in some rows: they train the other targets).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Inspection:
     schema: Schema
     columns: list[dict[str, Any]]
     report: ValidationReport
+    coverage: list[dict[str, Any]]
 
 
 def inspect_table(table: Table, schema: Schema, data_root: str | None = None,
@@ -49,7 +51,18 @@ def inspect_table(table: Table, schema: Schema, data_root: str | None = None,
         columns.append(_column_stats(frame, target.column, f"target ({target.task.value})", "-", unreadable))
     for col in schema.ignored:
         columns.append(_column_stats(frame, col, "ignored", "-", {}))
-    return Inspection(schema, columns, report)
+    return Inspection(schema, columns, report, label_coverage(frame, schema))
+
+
+def label_coverage(frame: Any, schema: Schema) -> list[dict[str, Any]]:
+    """Per target: the rows holding a label, of all rows, and their fraction."""
+    rows = len(frame)
+    out = []
+    for target in schema.targets:
+        labelled = sum(not is_missing(v) for v in frame[target.column].tolist())
+        out.append({"target": target.column, "labelled": labelled, "rows": rows,
+                    "coverage": round(labelled / rows, 4) if rows else 0.0})
+    return out
 
 
 def _column_stats(frame: Any, column: str, kind: str, modality: str,

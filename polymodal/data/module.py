@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from polymodal.config import DataConfig, TrainConfig, resolve_data_root
+from polymodal.data.cells import is_missing
 from polymodal.data.dataset import EncodedData, EncodedDataset, collate_batch
 from polymodal.data.pipeline import DataPipeline
 from polymodal.data.preprocessing import Preprocessor
@@ -48,6 +49,7 @@ from polymodal.data.streaming import (
 )
 from polymodal.data.table import Table, read_table
 from polymodal.data.validation import LoadedTable, ValidationReport, load_table
+from polymodal.data.weights import sample_weight_values, with_sample_weights
 from polymodal.errors import DataError, PolymodalWarning
 
 TableLike = str | Path | pd.DataFrame | Table
@@ -71,11 +73,18 @@ def _same_preparation(a: Preparation, b: Preparation | None) -> bool:
 def left_out_columns(data: DataConfig, supervised: bool) -> list[str]:
     """The columns a run never takes as inputs: the ignored ones, the split column and, without supervision
     (pretraining), the target columns (labels)."""
-    return [*data.ignore, *([data.split_column] if data.split_column else []), *([] if supervised else data.targets)]
+    return [*data.ignore, *(c for c in (data.split_column, data.sample_weight) if c),
+            *([] if supervised else data.targets)]
 
 
 def table_schema(frame: pd.DataFrame, data: DataConfig, supervised: bool) -> Schema:
     """The schema of ``frame`` under ``data``: the columns of :func:`left_out_columns` are never inputs."""
+    if data.sample_weight is not None and not supervised:
+        raise ValueError("sample weights (sample_weight, --sample-weight) weigh a supervised loss; pretraining "
+                         "has none: leave the option out")
+    if data.sample_weight is not None and data.sample_weight in data.targets:
+        raise ValueError(f"column {data.sample_weight!r} is both a target and the sample weight column; "
+                         "choose one")
     ignore = left_out_columns(data, supervised)
     if not supervised:
         return infer_schema(frame, [], data.modalities, {}, ignore=ignore, group_tabular=data.group_tabular)
@@ -97,7 +106,16 @@ def split_rows(loaded: LoadedTable, frame: pd.DataFrame, split_column: str | Non
         if len(positions) == 0:
             raise DataError(f"split column {split_column!r} marks every row as test")
     labels = loaded.targets[stratify].iloc[positions].to_numpy() if stratify is not None else None
-    tr, va = stratified_split(len(positions), labels, val_fraction, seed)
+    unlabelled = (np.fromiter((is_missing(v) for v in labels), bool, len(labels)) if labels is not None
+                  else np.zeros(len(positions), dtype=bool))
+    if labels is not None and unlabelled.any() and min(unlabelled.sum(), (~unlabelled).sum()) >= 2:
+        # partial labels: the rows holding the first target are stratified by it, the others split apart
+        present, absent = positions[~unlabelled], positions[unlabelled]
+        tr, va = stratified_split(len(present), labels[~unlabelled], val_fraction, seed)
+        tr2, va2 = stratified_split(len(absent), None, val_fraction, seed)
+        return {"train": np.sort(np.concatenate([present[tr], absent[tr2]])),
+                "val": np.sort(np.concatenate([present[va], absent[va2]])), "test": test}
+    tr, va = stratified_split(len(positions), None if unlabelled.any() else labels, val_fraction, seed)
     return {"train": positions[tr], "val": positions[va], "test": test}
 
 
@@ -291,6 +309,8 @@ class TableDataModule(DataModule):
 
     def _setup(self, pipeline: DataPipeline) -> None:
         data = self.data
+        weights = (sample_weight_values(self.table.frame, data.sample_weight, str(self.table.source))
+                   if data.sample_weight is not None else None)
         loaded = load_table(self.table, self.schema, on_error=data.on_error, data_root=data.data_root,
                             require_targets=self.supervised, file_lookups=pipeline.file_lookups(),
                             max_image_pixels=pipeline.image_pixel_limits())
@@ -302,6 +322,8 @@ class TableDataModule(DataModule):
             loaded, splits = _without_unseen_labels(pipeline, loaded, splits)
         self.loaded, self.splits, self.pipeline = loaded, splits, pipeline
         self.encoded = pipeline.transform(loaded, with_targets=self.supervised)
+        if weights is not None:
+            self.encoded = with_sample_weights(self.encoded, weights)
 
     @property
     def report(self) -> ValidationReport:
@@ -394,6 +416,10 @@ class StreamingDataModule(DataModule):
     def __init__(self, table: Any, data: DataConfig, *, supervised: bool = True, val_fraction: float = 0.2,
                  seed: int = 0) -> None:
         super().__init__(data, supervised=supervised, val_fraction=val_fraction, seed=seed)
+        if data.sample_weight is not None:
+            raise ValueError("sample weights (sample_weight, --sample-weight) do not work with streamed tables "
+                             "(data.stream) yet: turn streaming off, or leave the weights out (class weights, "
+                             "--class-weight, do work when streaming)")
         self.source = _streamable(table)
         self.path: str | Path = table if isinstance(table, str) and is_url(table) else Path(table)
         self._sample = sample_rows(self.path, data.fit_sample_rows, seed=seed, chunk_rows=data.chunk_rows)

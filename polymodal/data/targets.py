@@ -38,12 +38,38 @@ def target_problems(spec: TargetSpec, values: pd.Series) -> list[Problem]:
     return [single_class_problem(spec.column, classes)] if len(classes) == 1 else []
 
 
+MISSING_CLASS = -1  # the encoded class index of a row without this target (a multi-task row's empty label)
+
+
+def target_present(task: TaskKind, target: torch.Tensor) -> torch.Tensor:
+    """Bool ``[B]``: the rows of an encoded ``target`` that hold a label. A multi-task table may leave a
+    target empty in a row (a partial label): it is encoded as class :data:`MISSING_CLASS` (multiclass) or
+    NaN (binary, multilabel, regression), and masked out of that target's loss and metrics.
+
+    >>> target_present(TaskKind.MULTICLASS, torch.tensor([0, -1, 2])).tolist()
+    [True, False, True]
+    """
+    if task is TaskKind.MULTICLASS:
+        return target >= 0
+    return labelled_rows(target)
+
+
+def labelled_rows(target: torch.Tensor) -> torch.Tensor:
+    """:func:`target_present` read from the tensor alone: class codes ``>= 0``, or float rows without NaN."""
+    if not target.is_floating_point():
+        return target >= 0
+    missing = torch.isnan(target)
+    return ~(missing.flatten(1).any(dim=1) if missing.dim() > 1 else missing)
+
+
 class TargetEncoder:
     """Encodes one target column for its task.
 
     Classification: ``classes_`` (sorted) and indices; an unseen label at evaluation time is an error
     naming its rows. Multilabel: multi-hot over ``classes_``. Regression: standardised with the training
-    mean and standard deviation (predictions are returned in the original units).
+    mean and standard deviation (predictions are returned in the original units). An empty cell (a
+    multi-task row without this label) is left out of ``fit`` and encoded as missing (see
+    :func:`target_present`).
     """
 
     def __init__(self, spec: TargetSpec) -> None:
@@ -65,6 +91,7 @@ class TargetEncoder:
         return len(self.classes_)
 
     def fit(self, values: pd.Series) -> TargetEncoder:
+        values = values[[not is_missing(v) for v in values]]
         if self.task is TaskKind.REGRESSION:
             numbers = np.asarray([to_float(v) for v in values], dtype=np.float64)
             self.mean_ = float(numbers.mean())
@@ -93,14 +120,16 @@ class TargetEncoder:
             return np.zeros(len(values), dtype=bool)
         known = set(self.classes_)
         if self.task is TaskKind.MULTILABEL:
-            return np.fromiter((any(lab not in known for lab in self._labels(v)) for v in values), bool, len(values))
-        return np.fromiter((_json_label(v) not in known for v in values), bool, len(values))
+            return np.fromiter((not is_missing(v) and any(lab not in known for lab in self._labels(v))
+                                for v in values), bool, len(values))
+        return np.fromiter((not is_missing(v) and _json_label(v) not in known for v in values), bool, len(values))
 
     def unseen_problems(self, values: pd.Series, rows: np.ndarray) -> list[Problem]:
         """One problem per unseen label, naming its row (a position in the user's table)."""
         index = set(self.classes_)
-        labels = ([(r, lab) for r, v in zip(rows, values) for lab in self._labels(v)]
-                  if self.task is TaskKind.MULTILABEL else [(r, _json_label(v)) for r, v in zip(rows, values)])
+        pairs = [(r, v) for r, v in zip(rows, values) if not is_missing(v)]
+        labels = ([(r, lab) for r, v in pairs for lab in self._labels(v)]
+                  if self.task is TaskKind.MULTILABEL else [(r, _json_label(v)) for r, v in pairs])
         return [Problem(f"unseen label {lab!r}", row=int(r), column=self.spec.column,
                         hint="remove the row, or retrain with this label") for r, lab in labels if lab not in index]
 
@@ -112,21 +141,28 @@ class TargetEncoder:
     def transform(self, values: pd.Series, rows: np.ndarray | None = None) -> torch.Tensor:
         """Encoded targets; ``rows`` (the rows' positions in the user's table) is used in error messages."""
         rows = np.arange(len(values)) if rows is None else rows
-        if self.task is TaskKind.REGRESSION:
+        if self.task is TaskKind.REGRESSION:  # an empty cell is NaN: a missing label
             numbers = np.asarray([to_float(v) for v in values], dtype=np.float32)
             return torch.from_numpy((numbers - self.mean_) / self.std_).unsqueeze(-1)
         index = {c: i for i, c in enumerate(self.classes_)}
+        missing = [is_missing(v) for v in values]
         if self.task is TaskKind.MULTILABEL:
             out = torch.zeros(len(values), len(self.classes_))
-            unseen = [(r, lab) for r, v in zip(rows, values) for lab in self._labels(v) if lab not in index]
+            unseen = [(r, lab) for r, v, m in zip(rows, values, missing) if not m
+                      for lab in self._labels(v) if lab not in index]
             self._raise_unseen(unseen)
-            for i, v in enumerate(values):
-                out[i, [index[lab] for lab in self._labels(v)]] = 1.0
+            for i, (v, m) in enumerate(zip(values, missing)):
+                if m:
+                    out[i] = float("nan")
+                else:
+                    out[i, [index[lab] for lab in self._labels(v)]] = 1.0
             return out
-        labels = [_json_label(v) for v in values]
-        self._raise_unseen([(r, lab) for r, lab in zip(rows, labels) if lab not in index])
-        codes = torch.tensor([index[lab] for lab in labels], dtype=torch.long)
-        return codes.float().unsqueeze(-1) if self.task is TaskKind.BINARY else codes
+        labels = [None if m else _json_label(v) for v, m in zip(values, missing)]
+        self._raise_unseen([(r, lab) for r, lab, m in zip(rows, labels, missing) if not m and lab not in index])
+        codes = torch.tensor([MISSING_CLASS if m else index[lab] for lab, m in zip(labels, missing)], dtype=torch.long)
+        if self.task is TaskKind.BINARY:
+            return torch.where(codes >= 0, codes.float(), float("nan")).unsqueeze(-1)
+        return codes
 
     def _raise_unseen(self, unseen: list[tuple[Any, Any]]) -> None:
         if unseen:

@@ -400,14 +400,31 @@ def load_table(
         modalities[spec.name] = pd.DataFrame(loaded, index=frame.index)
     keep = np.ones(len(frame), dtype=bool)
     if require_targets:
-        for target in schema.targets:
-            for row, value in enumerate(frame[target.column].tolist()):
-                message = _check_target(value, target.task)
-                if message:
-                    report.problems.append(Problem(message, row=row, column=target.column,
-                                                   hint="fix the target or remove the row"))
-                    keep[row] = False
+        _check_targets(frame, schema, report, keep)
     return _finish(table, schema, modalities, keep, report, on_error)
+
+
+def _check_targets(frame: pd.DataFrame, schema: Schema, report: ValidationReport, keep: np.ndarray) -> None:
+    """Report (and mark in ``keep`` as unusable) each row's bad targets. With several targets a row may leave
+    some empty (partial labels: it trains the others); a row with none of them is still a problem."""
+    partial = len(schema.targets) > 1
+    labelled = np.zeros(len(frame), dtype=bool)
+    for target in schema.targets:
+        for row, value in enumerate(frame[target.column].tolist()):
+            if partial and is_missing(value):
+                continue
+            labelled[row] = True
+            message = _check_target(value, target.task)
+            if message:
+                report.problems.append(Problem(message, row=row, column=target.column,
+                                               hint="fix the target or remove the row"))
+                keep[row] = False
+    if partial:
+        names = ", ".join(repr(t.column) for t in schema.targets)
+        for empty in np.flatnonzero(~labelled):
+            report.problems.append(Problem(f"no target value in any of the targets {names}", row=int(empty),
+                                           hint="give the row at least one label, or remove it"))
+            keep[empty] = False
 
 
 def _pixel_limits(max_image_pixels: int | Mapping[str, int] | None) -> Callable[[str], int]:

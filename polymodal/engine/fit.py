@@ -14,6 +14,7 @@ from polymodal.data.module import DataModule, StreamingDataModule
 from polymodal.engine.ensemble import train_ensemble
 from polymodal.engine.fit_steps import (
     announce_inputs,
+    balance_scores,
     build_module,
     check_outputs,
     check_transfer_options,
@@ -21,6 +22,7 @@ from polymodal.engine.fit_steps import (
     finish,
     fit_baseline,
     prepare_inputs,
+    resolve_fit_weights,
     run_fingerprint,
     run_folder,
     train_metrics,
@@ -70,9 +72,13 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
     data.setup(preparation)
     pipeline = data.fitted
     config, preset = resolve_preset(config, pipeline.input_info(), data.n_train)
+    config, weights = resolve_fit_weights(config, data)
     with run_folder(run_dir, "polymodal-run-") as work:
-        transferred, ensemble = None, None
+        transferred, ensemble, balance = None, None, None
         if config.model.ensemble:
+            if config.train.balance != "none":
+                raise ValueError(f"--balance {config.train.balance} trains one model's encoders; it does not work "
+                                 "with an ensemble (model.ensemble, preset best) yet")
             # extra callbacks (tune's pruner) watch one model's epochs: an ensemble's members train without them
             targets = {n: (e.task.value, e.num_outputs) for n, e in pipeline.targets.items()}
             ensemble = train_ensemble(config, lambda cfg: build_module(cfg, pipeline), targets,
@@ -87,6 +93,10 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
                               callbacks=callbacks)
             refit_stacking(module.model, data.fit_rows(), seed=config.train.seed)  # the (sample's) training rows
             model = module.model
+            if module.balance is not None:
+                balance = {**module.balance.summary(),
+                           "auxiliary_accuracy": {split: balance_scores(module, data.chunks(split))
+                                                  for split in ("val", "test")}}
         predictor = Predictor(config, pipeline, model)
         cross = ensemble.cross_fitted_logits if ensemble is not None else None
         counter = ClassCounter(pipeline.targets)
@@ -115,6 +125,10 @@ def fit(table: TableLike | DataModule, config: FitConfig, out: str | Path | None
                 warnings.warn(problem, PolymodalWarning, stacklevel=2)
         if transferred is not None:
             metrics["transfer"] = transferred
+        if weights:
+            metrics["weights"] = weights
+        if balance is not None:
+            metrics["balance"] = balance
         if ensemble is not None:
             metrics["ensemble"] = {"members": ensemble.members, "dropped_for_time": ensemble.dropped,
                                    "validation": "cross-fitted" if cross is not None else "fitted on these rows"}

@@ -12,12 +12,13 @@ import logging
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import lightning as L
 import numpy as np
+import torch
 
 from polymodal.config import FitConfig, ModelConfig, PretrainConfig
 from polymodal.data.dataset import EncodedData
@@ -26,8 +27,11 @@ from polymodal.data.pipeline import DataPipeline
 from polymodal.data.schema import Schema, TaskKind
 from polymodal.data.suspects import input_summary, suspect_columns
 from polymodal.data.table import Table
+from polymodal.data.weights import class_weight_tensor, resolve_class_weights, sample_weight_summary, sample_weights
+from polymodal.encoders.base import Encoder
 from polymodal.encoders.pretrained import with_pretrained_preprocessing
 from polymodal.encoders.pretrained.joint import with_joint_encoders
+from polymodal.engine.balance import ModalityBalance
 from polymodal.engine.module import SupervisedModule
 from polymodal.engine.resume import RESUME_DIR
 from polymodal.engine.state_files import check_state_path
@@ -35,9 +39,11 @@ from polymodal.engine.trainer import TrainResult
 from polymodal.engine.transfer import TransferSource
 from polymodal.errors import PolymodalWarning
 from polymodal.evaluation.baseline import classical_baseline
+from polymodal.evaluation.metrics import update_metrics
 from polymodal.fusion import FUSIONS
 from polymodal.models.builder import build_model
 from polymodal.models.ensemble import EnsembleModel
+from polymodal.models.supervised import FusionModel
 from polymodal.predictor import Predictor
 from polymodal.storage.atomic import atomic_write_json
 from polymodal.storage.bundle import check_writable_bundle_path
@@ -125,14 +131,85 @@ def build_module(config: FitConfig, pipeline: DataPipeline) -> SupervisedModule:
     model = build_model(config.model, pipeline.input_info(), kinds, targets)
     if isinstance(model, EnsembleModel):
         raise TypeError("an ensemble trains member by member (polymodal.engine.ensemble), not as one module")
+    resolved = config.train.class_weight  # resolved by resolve_fit_weights: {target: {class: weight}}
+    class_weights = ({n: class_weight_tensor(w, pipeline.targets[n]) for n, w in resolved.items()}
+                     if isinstance(resolved, dict) else None)
     return SupervisedModule(
         model, {n: e.task for n, e in pipeline.targets.items()},
         {n: max(len(e.classes_), 1) for n, e in pipeline.targets.items()},
         {n: (e.mean_, e.std_) for n, e in pipeline.targets.items() if e.task is TaskKind.REGRESSION},
         lr=config.train.lr, weight_decay=config.train.weight_decay,
         loss_weighting=config.train.loss_weighting, loss_weights=config.train.loss_weights,
-        label_smoothing=config.train.label_smoothing,
+        label_smoothing=config.train.label_smoothing, class_weights=class_weights,
+        balance=build_balance(config, model, pipeline),
     )
+
+
+def resolve_fit_weights(config: FitConfig, data: DataModule) -> tuple[FitConfig, dict[str, Any]]:
+    """``config`` with its class weights resolved on the training rows (``{target: {class: weight}}``, saved
+    so in the bundle's config), and what the metrics report of the weights (``{}`` without any)."""
+    rows = data.fit_rows()
+    resolved = resolve_class_weights(config.train.class_weight, data.fitted.targets, rows.targets)
+    report: dict[str, Any] = {}
+    if resolved is not None:
+        config = config.model_copy(update={"train": config.train.model_copy(update={"class_weight": resolved})})
+        report["class_weight"] = resolved
+    weights = sample_weights(rows.targets)
+    if weights is not None and config.data.sample_weight is not None:
+        report["sample_weight"] = sample_weight_summary(config.data.sample_weight, weights)
+    return config, report
+
+
+def build_balance(config: FitConfig, model: Any, pipeline: DataPipeline) -> ModalityBalance | None:
+    """The modality-balancing method of ``config.train.balance`` for ``model`` (None for ``none``); an error
+    for a model it does not apply to: a late or early fusion, frozen encoders, one modality, several towers."""
+    method = config.train.balance
+    if method == "none":
+        return None
+    flag = f"--balance {method}"
+    entry = FUSIONS.get(config.model.fusion)
+    if getattr(entry.factory, "raw_inputs", False) or getattr(entry.factory, "produces_predictions", False):
+        kind = "an early (raw-input)" if getattr(entry.factory, "raw_inputs", False) else "a late"
+        raise ValueError(f"{flag} balances the encoders of a middle fusion; {config.model.fusion!r} is {kind} "
+                         "fusion: choose a middle fusion (concat, sum, attention, gated, low_rank, ...; see "
+                         "`polymodal fusions`)")
+    if config.model.freeze:
+        raise ValueError(f"{flag} changes the encoders' gradients, but --freeze keeps the transferred encoders "
+                         "fixed: leave out --freeze, or --balance")
+    if not isinstance(model, FusionModel) or "shared" not in model.fusions:
+        raise ValueError(f"{flag} works with one shared trunk (sharing hard), not with sharing "
+                         f"{config.model.sharing!r}")
+    if len(model.encoders) < 2:
+        raise ValueError(f"{flag} balances several modalities; the table has one ({', '.join(model.encoders)})")
+    frozen = [m for m, enc in model.encoders.items() if not any(p.requires_grad for p in enc.parameters())]
+    if frozen:
+        raise ValueError(f"{flag} changes the encoders' gradients, but the encoder(s) of {', '.join(frozen)} are "
+                         "frozen (no trainable weight): choose trainable encoders, or leave out --balance")
+    target, encoder = next(iter(pipeline.targets.items()))
+    dims = {m: cast(Encoder, enc).output_dim for m, enc in model.encoders.items()}
+    return ModalityBalance(method, dims, target, encoder.task, encoder.num_outputs, alpha=config.train.balance_alpha,
+                           noise=config.train.balance_noise, every=config.train.balance_every)
+
+
+def balance_scores(module: SupervisedModule, chunks: Iterable[EncodedData]) -> dict[str, float]:
+    """The accuracy of each modality's auxiliary head on ``chunks`` (the rows that hold the modality)."""
+    balance = module.balance
+    if balance is None:
+        return {}
+    metrics = {m: module.aux_metrics[m].clone() for m in balance.modalities}
+    for collection in metrics.values():
+        collection.reset()
+    module.eval()
+    with torch.no_grad():
+        for data in chunks:
+            for start in range(0, len(data), 256):
+                part = data.subset(np.arange(start, min(start + 256, len(data))))
+                features = cast(FusionModel, module.model).encode(part.inputs)
+                target = part.targets[balance.target]
+                for m, head in balance.heads.items():
+                    keep = part.masks[m].bool()
+                    update_metrics(metrics[m], balance.task, head(features[m][keep]), target[keep])
+    return {m: float(v["accuracy"].compute()) for m, v in metrics.items() if v["accuracy"].update_called}
 
 
 def run_fingerprint(config: FitConfig | PretrainConfig, data: DataModule) -> dict[str, Any]:
@@ -185,5 +262,6 @@ def finish(predictor: Predictor, result: TrainResult, config: FitConfig, work: P
     return predictor
 
 
-__all__ = ["announce_inputs", "build_module", "check_outputs", "check_transfer_options", "data_module", "finish",
-           "fit_baseline", "prepare_inputs", "run_fingerprint", "run_folder", "train_metrics"]
+__all__ = ["announce_inputs", "balance_scores", "build_balance", "build_module", "check_outputs",
+           "check_transfer_options", "data_module", "finish", "fit_baseline", "prepare_inputs", "resolve_fit_weights",
+           "run_fingerprint", "run_folder", "train_metrics"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -11,11 +11,12 @@ from torch import Tensor, nn
 
 from polymodal.data.dataset import Batch
 from polymodal.data.schema import TaskKind
+from polymodal.engine.balance import ModalityBalance
 from polymodal.engine.finite_loss import check_finite_loss
 from polymodal.engine.optim import adamw
-from polymodal.evaluation.metrics import build_metrics, metric_inputs
+from polymodal.evaluation.metrics import build_metrics, update_metrics
 from polymodal.losses import MultiTaskLoss
-from polymodal.models import SupervisedModel
+from polymodal.models import FusionModel, SupervisedModel
 
 
 class SupervisedModule(L.LightningModule):
@@ -38,11 +39,13 @@ class SupervisedModule(L.LightningModule):
         loss_weighting: str = "fixed",
         loss_weights: Mapping[str, float] | None = None,
         label_smoothing: float = 0.0,
+        class_weights: Mapping[str, Tensor] | None = None,
+        balance: ModalityBalance | None = None,
     ) -> None:
         super().__init__()
         self.model = model
         self.tasks = dict(tasks)
-        self.loss = MultiTaskLoss(self.tasks, loss_weighting, loss_weights)
+        self.loss = MultiTaskLoss(self.tasks, loss_weighting, loss_weights, class_weights)
         self.scale = dict(regression_scale or {})
         self.lr, self.weight_decay = lr, weight_decay
         self.label_smoothing = label_smoothing  # training loss only: val_loss stays the plain loss
@@ -51,19 +54,34 @@ class SupervisedModule(L.LightningModule):
         self.val_metrics: Any = nn.ModuleDict(
             {name: build_metrics(task, num_classes[name]) for name, task in self.tasks.items()}
         )
+        self.balance = balance  # modality imbalance (polymodal.engine.balance): its auxiliary heads train here
+        self.aux_metrics: Any = nn.ModuleDict(
+            {m: build_metrics(balance.task, num_classes[balance.target]) for m in balance.modalities}
+            if balance is not None else {})
 
     def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return self.model(inputs, masks)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         inputs, masks, targets = batch
-        logits, extras = self.model.training_outputs(inputs, masks, targets, self.tasks)
-        out = self.loss(logits, targets, self.label_smoothing)
-        total = out.total
+        if self.balance is None:
+            logits, extras = self.model.training_outputs(inputs, masks, targets, self.tasks)
+            out = self.loss(logits, targets, self.label_smoothing)
+            total = out.total
+        else:
+            model = cast(FusionModel, self.model)  # balancing is for one trunk (see build_balance)
+            features, fused_masks = model.training_features(inputs, masks)
+            logits = model.fuse(features, fused_masks)
+            extras = model.extra_losses(features, fused_masks, targets, self.tasks)
+            out = self.loss(logits, targets, self.label_smoothing)
+            total, logs = self.balance.training_loss(out.total, features, masks, targets)
+            out.components.update(logs)
         batch_size = next(iter(masks.values())).shape[0]
         for value in extras.values():
             total = total + value
-        self._add_to_epoch_means({"train_loss": total, **{f"train_{k}": v for k, v in extras.items()}}, batch_size)
+        balance_logs = {f"train_{k}": v for k, v in out.components.items()} if self.balance is not None else {}
+        self._add_to_epoch_means({"train_loss": total, **{f"train_{k}": v for k, v in extras.items()}, **balance_logs},
+                                 batch_size)
         check_finite_loss(self, "training", total, {**out.components, **extras}, batch, batch_idx)
         return total
 
@@ -90,25 +108,40 @@ class SupervisedModule(L.LightningModule):
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
+    def on_after_backward(self) -> None:
+        if self.balance is not None:
+            self.balance.modulate(cast(FusionModel, self.model).encoders)
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         inputs, masks, targets = batch
-        logits = self.model(inputs, masks)
+        trunk = cast(FusionModel, self.model)
+        features = trunk.encode(inputs) if self.balance is not None else None
+        bool_masks = {k: v.bool() for k, v in masks.items()}
+        logits = trunk.fuse(features, bool_masks) if features is not None else self.model(inputs, masks)
         out = self.loss(logits, targets)
         check_finite_loss(self, "validation", out.total, out.components, batch, batch_idx)
         batch_size = next(iter(masks.values())).shape[0]
         self.log("val_loss", out.total, on_epoch=True, prog_bar=True, batch_size=batch_size, sync_dist=True)
         for name, task in self.tasks.items():
-            preds, target = metric_inputs(task, logits[name], targets[name])
-            if name in self.scale:
-                mean, std = self.scale[name]
-                preds, target = preds * std + mean, target * std + mean
-            self.val_metrics[name].update(preds, target)
+            update_metrics(self.val_metrics[name], task, logits[name], targets[name], self.scale.get(name))
+        if self.balance is not None and features is not None:
+            self.balance.record_validation(out.total, features, bool_masks, targets)
+            target = targets[self.balance.target]
+            for m, head in self.balance.heads.items():
+                keep = bool_masks[m]
+                update_metrics(self.aux_metrics[m], self.balance.task, head(features[m][keep]), target[keep])
 
     def on_validation_epoch_end(self) -> None:
         for name, metrics in self.val_metrics.items():
             values = metrics.compute()
             self.log_dict({f"val_{name}_{k}": v for k, v in values.items()}, sync_dist=True)
             metrics.reset()
+        for m, metrics in self.aux_metrics.items():
+            if metrics["accuracy"].update_called:
+                self.log(f"val_aux_{m}_accuracy", metrics.compute()["accuracy"], sync_dist=True)
+            metrics.reset()
+        if self.balance is not None:
+            self.balance.end_epoch(self.current_epoch, keep=not self.trainer.sanity_checking)
 
     def configure_optimizers(self) -> Any:
         return adamw(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

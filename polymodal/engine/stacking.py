@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from polymodal.data.dataset import EncodedData
+from polymodal.data.targets import labelled_rows
 from polymodal.models import MultiTowerModel, SupervisedModel
 
 
@@ -38,6 +39,11 @@ def refit_stacking(model: SupervisedModel, data: EncodedData, seed: int = 0, n_f
         return []
     features = _features(model, data)
     masks = {m: v.bool().cpu() for m, v in data.masks.items()}
-    for tower_name, target, fusion in stacking:
-        fusion.fit_stacking(features[tower_name], masks, data.targets[target], n_folds=n_folds, seed=seed)
+    for tower_name, target, fusion in stacking:  # on the rows that hold the target (partial labels)
+        labelled = labelled_rows(data.targets[target])
+        if int(labelled.sum()) < n_folds:
+            continue
+        fusion.fit_stacking({m: f[labelled] for m, f in features[tower_name].items()},
+                            {m: v[labelled] for m, v in masks.items()}, data.targets[target][labelled],
+                            n_folds=n_folds, seed=seed)
     return [target for _, target, _ in stacking]

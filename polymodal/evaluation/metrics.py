@@ -8,6 +8,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 
 from polymodal.data.schema import TaskKind
+from polymodal.data.targets import target_present
 
 
 def build_metrics(task: TaskKind, num_classes: int) -> MetricCollection:
@@ -43,6 +44,21 @@ def metric_inputs(task: TaskKind, logits: Tensor, target: Tensor) -> tuple[Tenso
     if task is TaskKind.MULTILABEL:
         return torch.sigmoid(logits).float(), target.long()
     return torch.softmax(logits, dim=-1).float(), target.long()
+
+
+def update_metrics(metrics: MetricCollection, task: TaskKind, logits: Tensor, target: Tensor,
+                   scale: tuple[float, float] | None = None) -> None:
+    """Update ``metrics`` with the rows of ``target`` that hold a label (a multi-task row may lack one: see
+    :func:`~polymodal.data.targets.target_present`); regression values back in original units with
+    ``scale = (mean, std)``. A batch without a labelled row changes nothing."""
+    present = target_present(task, target)
+    if not bool(present.any()):
+        return
+    preds, target = metric_inputs(task, logits[present], target[present])
+    if scale is not None:
+        mean, std = scale
+        preds, target = preds * std + mean, target * std + mean
+    metrics.update(preds, target)
 
 
 # what a name says when a larger value is worse: error metrics, losses, costs (every other metric polymodal

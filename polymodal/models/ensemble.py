@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from polymodal.data.targets import labelled_rows
 from polymodal.fusion.base import TASK_ACTIVATION
 from polymodal.fusion.late_mean import to_logits, to_probabilities
 from polymodal.fusion.linear_fit import fit_linear
@@ -91,7 +92,8 @@ class EnsembleModel(nn.Module):
             layer = self.combiners[name]
             if not isinstance(layer, nn.Linear):  # pragma: no cover - built as Linear
                 raise TypeError(f"ensemble combiner of {name!r} must be linear")
-            w, b = fit_linear(predictions[name].flatten(1), targets[name], TASK_ACTIVATION[task],
+            keep = labelled_rows(targets[name])  # a multi-task row may lack this target's label
+            w, b = fit_linear(predictions[name][keep].flatten(1), targets[name][keep], TASK_ACTIVATION[task],
                               layer.out_features, l2)
             layer.weight.copy_(w.to(layer.weight))
             layer.bias.copy_(b.to(layer.bias))

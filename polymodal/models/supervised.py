@@ -88,9 +88,13 @@ class FusionModel(Freezable):
         tasks: Mapping[str, TaskKind],
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """The logits and the model's own extra loss terms (named), from one pass over the encoders."""
-        features = self.encode(inputs)
-        masks = self._masks(masks)
+        features, masks = self.training_features(inputs, masks)
         return self.fuse(features, masks), self.extra_losses(features, masks, targets, tasks)
+
+    def training_features(self, inputs: Mapping[str, Tensor],
+                          masks: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Every modality's features and the masks the fusion sees (after modality dropout in training)."""
+        return self.encode(inputs), self._masks(masks)
 
     def extra_losses(
         self, features: Mapping[str, Tensor], masks: Mapping[str, Tensor], targets: Mapping[str, Tensor],

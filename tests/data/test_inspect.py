@@ -32,3 +32,18 @@ def test_present_counts_only_the_cells_that_load(tmp_path: Path) -> None:
     assert {k: stats["x"][k] for k in ("present", "unreadable", "missing")} == {"present": 3, "unreadable": 1,
                                                                                 "missing": 0}
     assert stats["label"]["present"] == 4
+
+
+def test_label_coverage_per_target_and_partial_labels_are_no_problem(tmp_path: Path, capsys) -> None:
+    from polymodal.cli import main
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", None, "b", "a"], "z": [None, 0.2, 0.5, None]})
+    table = read_table(frame, base_dir=tmp_path)
+    result = inspect_table(table, infer_schema(frame, ["y", "z"]))
+    assert result.coverage == [{"target": "y", "labelled": 3, "rows": 4, "coverage": 0.75},
+                               {"target": "z", "labelled": 2, "rows": 4, "coverage": 0.5}]
+    assert result.report.errors == []  # each row holds at least one label
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["inspect", str(tmp_path / "t.csv"), "--target", "y", "--target", "z"]) == 0
+    out = capsys.readouterr().out
+    assert "label coverage" in out and "0.7500" in out and "0.5000" in out
