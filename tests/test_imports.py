@@ -2,7 +2,8 @@
 
 Every ``import`` statement of every module is read (at any depth: an import inside a function is a lazy
 edge, and a lazy cycle still ties the modules together), resolved to the most specific ``polymodal``
-module it names, and the graph is searched for strongly connected components.
+module it names (``from pkg import sub`` also runs ``pkg``: an edge to both), and the graph is searched for
+strongly connected components.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
-            targets = [f"{base}.{alias.name}" for alias in node.names]  # a submodule, or a name in ``base``
+            # a submodule, or a name in ``base``; either way ``base`` itself runs first
+            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
         else:
             continue
         for target in targets:

@@ -10,7 +10,6 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from polymodal.multiview import _blocks
 from polymodal.multiview._base import (
     FLOATS,
     check_n_components,
@@ -21,6 +20,14 @@ from polymodal.multiview._base import (
     least_squares_loadings,
     orientation_signs,
     validate_two_views,
+)
+from polymodal.multiview._blocks import (
+    centred_matmul,
+    centred_svd,
+    column_mean,
+    covariances,
+    product_dtype,
+    total_variance,
 )
 from polymodal.multiview.cca_math import scaled_ridge, solve_cca
 
@@ -132,16 +139,16 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X, Y = validate_two_views(self, X, y, reset=True)
         n, p = X.shape
         check_n_components(self.n_components, n, p, Y.shape[1])
-        self.x_mean_ = _blocks.column_mean(X)
-        self.y_mean_ = _blocks.column_mean(Y)
+        self.x_mean_ = column_mean(X)
+        self.y_mean_ = column_mean(Y)
         self.solver_ = self._pick_solver(n, p, Y.shape[1])
         if self.solver_ == "covariance":
             self._fit_covariance(X, Y)
         else:
             self._fit_factors(X, Y)
         # float32 views give float32 weights and variates, as scikit-learn's transformers preserve float32.
-        self.x_weights_ = self.x_weights_.astype(_blocks.product_dtype(X))
-        self.y_weights_ = self.y_weights_.astype(_blocks.product_dtype(Y))
+        self.x_weights_ = self.x_weights_.astype(product_dtype(X))
+        self.y_weights_ = self.y_weights_.astype(product_dtype(Y))
         # Only the signs of the largest variates are read here: X @ W - mean @ W (no centred copy) is enough.
         signs = orientation_signs(X @ self.x_weights_ - self.x_mean_ @ self.x_weights_)
         self.x_weights_, self.y_weights_ = (
@@ -159,7 +166,7 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return "covariance" if max(p, q) <= n else "svd"
 
     def _fit_covariance(self, X: np.ndarray, Y: np.ndarray) -> None:
-        cov_xx, cov_yy, cov_xy = _blocks.covariances(X, Y, self.x_mean_, self.y_mean_)
+        cov_xx, cov_yy, cov_xy = covariances(X, Y, self.x_mean_, self.y_mean_)
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg), scaled_ridge(cov_yy, self.reg)
         wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(
@@ -173,13 +180,13 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # and directions outside the row space carry no cross-covariance, so this is exact for "svd".
         n = X.shape[0]
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-        ux, sx, vtx = _blocks.centred_svd(X, self.x_mean_, self._rank(X), rng)
-        uy, sy, vty = _blocks.centred_svd(Y, self.y_mean_, self._rank(Y), rng)
+        ux, sx, vtx = centred_svd(X, self.x_mean_, self._rank(X), rng)
+        uy, sy, vty = centred_svd(Y, self.y_mean_, self._rank(Y), rng)
         cov_xx, cov_yy = np.diag(sx**2 / (n - 1)), np.diag(sy**2 / (n - 1))
         cov_xy = (sx[:, None] * (ux.T @ uy) * sy) / (n - 1)
         # The ridge is scaled to the full covariance's trace, also when the randomized SVD keeps part of it.
-        ridge_x = self.reg * _blocks.total_variance(X, self.x_mean_) / X.shape[1]
-        ridge_y = self.reg * _blocks.total_variance(Y, self.y_mean_) / Y.shape[1]
+        ridge_x = self.reg * total_variance(X, self.x_mean_) / X.shape[1]
+        ridge_y = self.reg * total_variance(Y, self.y_mean_) / Y.shape[1]
         a, b, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         a, b, self.canonical_correlations_ = finish_components(a, b, cov_xx, cov_yy, cov_xy, self.n_components)
         self.x_weights_, self.y_weights_ = vtx.T @ a, vty.T @ b
@@ -207,12 +214,12 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X_checked = validate_data(self, X, dtype=FLOATS, reset=False)
-        x_scores = _blocks.centred_matmul(X_checked, self.x_mean_, self.x_weights_)
+        x_scores = centred_matmul(X_checked, self.x_mean_, self.x_weights_)
         if y is None:
             return x_scores
         _, Y = validate_two_views(self, X_checked, y, reset=False)
         check_y_features(self, Y, self.y_weights_.shape[0])
-        return x_scores, _blocks.centred_matmul(Y, self.y_mean_, self.y_weights_)
+        return x_scores, centred_matmul(Y, self.y_mean_, self.y_weights_)
 
     def inverse_transform(self, X: object, y: object = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Map canonical variates back to the views: the least-squares reconstruction.

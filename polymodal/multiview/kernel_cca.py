@@ -15,7 +15,6 @@ from sklearn.utils import Tags
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from polymodal.multiview import _blocks
 from polymodal.multiview._base import (
     FLOATS,
     check_n_components,
@@ -25,6 +24,7 @@ from polymodal.multiview._base import (
     orient,
     validate_two_views,
 )
+from polymodal.multiview._blocks import centred_matmul, column_mean, covariances
 from polymodal.multiview.cca_math import scaled_ridge, solve_cca
 
 
@@ -65,7 +65,7 @@ class _ApproximateMap:
             self.sampler = Nystroem(kernel=params["kernel"], n_components=rank, random_state=seed, **kwargs)
         # Kept uncentred (and float32 for float32 input): centring happens block by block downstream.
         self.features = self.sampler.fit_transform(X)
-        self.mean = _blocks.column_mean(self.features)
+        self.mean = column_mean(self.features)
 
     def train_coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         """The training features and their column mean."""
@@ -183,13 +183,13 @@ class KernelCCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             # Kernel-PCA coordinates are uncorrelated: only the cross product needs the data.
             cov_xx, cov_yy, cov_xy = self._map_x.covariance(), self._map_y.covariance(), fx.T @ fy / (n - 1)
         else:
-            cov_xx, cov_yy, cov_xy = _blocks.covariances(fx, fy, mean_x, mean_y)
+            cov_xx, cov_yy, cov_xy = covariances(fx, fy, mean_x, mean_y)
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg, n), scaled_ridge(cov_yy, self.reg, n)
         wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(
             wx, wy, cov_xx, cov_yy, cov_xy, self.n_components
         )
-        x_scores = _blocks.centred_matmul(fx, mean_x, self.x_weights_)
+        x_scores = centred_matmul(fx, mean_x, self.x_weights_)
         self.x_weights_, self.y_weights_ = orient(self.x_weights_, self.y_weights_, x_scores)
         self._n_features_out = self.n_components
         return self

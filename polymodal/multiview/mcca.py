@@ -14,8 +14,8 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from polymodal.multiview import _blocks
 from polymodal.multiview._base import FLOATS, check_scores, least_squares_loadings, quadratic_forms
+from polymodal.multiview._blocks import centred_matmul, column_mean, joint_covariance, product_dtype
 from polymodal.multiview.cca_math import scaled_ridge, whitening
 
 _LIST_OF_VIEWS = "MCCA takes a list of views (one 2-D array per view), not a single array"
@@ -130,13 +130,13 @@ class MCCA(TransformerMixin, BaseEstimator):
                 f"n_components={self.n_components} is too large: at most min(n_samples - 1, smallest view "
                 f"width) = {bound}"
             )
-        self.means_ = [_blocks.column_mean(v) for v in views]
-        cov = _blocks.joint_covariance(views, self.means_)
+        self.means_ = [column_mean(v) for v in views]
+        cov = joint_covariance(views, self.means_)
         blocks = [slice(a, b) for a, b in itertools.pairwise(np.cumsum([0, *self.n_features_]))]
         self._solve(cov, blocks)
-        self.weights_ = [w.astype(_blocks.product_dtype(v)) for w, v in zip(self.weights_, views)]
+        self.weights_ = [w.astype(product_dtype(v)) for w, v in zip(self.weights_, views)]
         # One sign per component for all views (the first view's largest-magnitude variate positive).
-        first = _blocks.centred_matmul(views[0], self.means_[0], self.weights_[0])
+        first = centred_matmul(views[0], self.means_[0], self.weights_[0])
         signs = np.sign(first[np.argmax(np.abs(first), axis=0), np.arange(first.shape[1])])
         signs[signs == 0] = 1.0
         self.weights_ = [w * signs.astype(w.dtype) for w in self.weights_]
@@ -189,7 +189,7 @@ class MCCA(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"the views have {[v.shape[1] for v in views]} features, but MCCA was fitted with {self.n_features_}"
             )
-        return [_blocks.centred_matmul(v, m, w) for v, m, w in zip(views, self.means_, self.weights_)]
+        return [centred_matmul(v, m, w) for v, m, w in zip(views, self.means_, self.weights_)]
 
     def inverse_transform(self, scores: Sequence[object]) -> list[np.ndarray]:
         """Map each view's variates back to that view: the least-squares reconstruction.
