@@ -6,20 +6,22 @@ benchmarks do), then:
 
 1. ``medium``: ``polymodal fit TABLE --target digit --split-column split --ignore speaker`` (no other flag: the
    default preset), in its own process; its test accuracy and train time.
-2. ``tune``: ``polymodal tune`` with the same flags plus ``--trials 20 --study DIR --time-limit S --epochs E``
-   in a subprocess that is killed (SIGKILL, so the trial it was running is left behind as a kill leaves it)
-   once ``--kill-after`` trials have finished; then the same command again, which resumes the study. The
+2. ``tune``: ``polymodal tune`` with the same flags plus ``--trials 20 --study DIR --time-limit S`` (and
+   ``--epochs E`` when ``--epochs`` caps the trials; by default each trial trains on medium's schedule, with
+   its early stopping, and the pruner stops the poor ones) in a subprocess that is killed (SIGKILL: the
+   trial it was running is left as a kill leaves it) once ``--kill-after`` trials have finished; then the
+   same command again, which resumes the study. The
    trials are counted in the study's SQLite storage after each phase.
 3. The best trial's bundle (``DIR/best``) scored on the test rows (``metrics.json`` of the bundle: the test
    split of the same table), against ``medium``'s.
-4. ``--refit-epochs N`` (default 100, medium's): the best trial's config trained again for up to N epochs
-   (``fit --config DIR/best/config.json --epochs N``): trials are short so that 20 fit the budget, and this
-   is their config on medium's schedule.
+4. With ``--epochs E``, ``--refit-epochs N`` (default 100, medium's): the best trial's config trained again
+   for up to N epochs (``fit --config DIR/best/config.json --epochs N``): capped trials are short, and this is
+   their config on medium's schedule.
 
 Run from the repository root::
 
-    python benchmarks/avdigits_tune.py [--data ../shared/data] [--max-rows 800] [--trials 20] [--epochs 6]
-        [--time-limit 1200] [--kill-after 3]
+    python benchmarks/avdigits_tune.py [--data ../shared/data] [--max-rows 800] [--trials 20] [--epochs 0]
+        [--time-limit 3600] [--kill-after 3]
 
 Writes ``benchmarks/results/avdigits_tune.md`` and ``avdigits_tune.json``.
 """
@@ -93,7 +95,8 @@ def run_tune(table: Path, study_dir: Path, args: argparse.Namespace) -> dict[str
     """Tune, kill after ``args.kill_after`` finished trials, count, rerun the same command, count again."""
     def command(budget: float) -> list[str]:
         return polymodal_command("tune", str(table), *FLAGS, "--trials", str(args.trials), "--study", str(study_dir),
-                                 "--epochs", str(args.epochs), "--time-limit", f"{budget:.0f}")
+                                 *(["--epochs", str(args.epochs)] if args.epochs else []),
+                                 "--time-limit", f"{budget:.0f}")
 
     start = time.perf_counter()
     first = subprocess.Popen(command(args.time_limit), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -134,8 +137,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser, "polymodal-avdigits-tune")
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=6, help="epochs at most per trial (fixed in the base config)")
-    parser.add_argument("--time-limit", type=float, default=1200.0, help="seconds for the whole study (both runs)")
+    parser.add_argument("--epochs", type=int, default=0,
+                        help="epochs at most per trial, set in the base config too (0: medium's own schedule)")
+    parser.add_argument("--time-limit", type=float, default=3600.0, help="seconds for the whole study (both runs)")
     parser.add_argument("--kill-after", type=int, default=3, help="finished trials before the first run is killed")
     parser.add_argument("--refit-epochs", type=int, default=100,
                         help="also train the best trial's config for this many epochs, as medium may (0: not)")
@@ -155,7 +159,7 @@ def main() -> None:
     tuned = run_tune(table, study_dir, args)
     best = best_trial(study_dir)
     refit = None
-    if args.refit_epochs:
+    if args.epochs and args.refit_epochs:
         print("refit ...", flush=True)  # the best trial's config, trained on medium's schedule
         refit = run_fit(table, work / "refit", "--config", str(study_dir / "best" / "config.json"),
                         "--epochs", str(args.refit_epochs))
@@ -200,9 +204,13 @@ def write_results(args: argparse.Namespace, table: Path, medium: dict[str, Any],
         "training). Both runs choose on the same validation rows and are scored on the same test rows.",
         "",
         f"- medium: `polymodal fit TABLE {' '.join(FLAGS)}` (the default preset: up to 100 epochs, patience 15).",
-        f"- tune: `polymodal {tuned['command'].split(' ', 2)[-1]}`: each trial at most {args.epochs} epochs "
-        f"(so trial 0, the base config, is medium capped at {args.epochs} epochs), the rest searched; median "
-        f"pruning. The first run was killed (SIGKILL) after {finished(at_kill)} finished trial(s) "
+        f"- tune: `polymodal {tuned['command'].split(' ', 2)[-1]}`: "
+        + (f"each trial at most {args.epochs} epochs (so trial 0, the base config, is medium capped at "
+           f"{args.epochs} epochs)" if args.epochs else "trial 0 is the base config, i.e. medium itself; every "
+           "trial trains on medium's schedule (up to 100 epochs, early stopping with patience 15)")
+        + ", the rest searched; median "
+        "pruning (Optuna's MedianPruner in the Lightning loop). "
+        f"The first run was killed (SIGKILL) after {finished(at_kill)} finished trial(s) "
         f"({tuned['first_seconds']:.0f} s; storage then: {at_kill}); the same command again ran "
         f"{tuned['second_seconds']:.0f} s with the budget left ({tuned['second_budget']:.0f} s).",
         "",
