@@ -115,6 +115,7 @@ def sample_rows(path: str | Path, n: int, seed: int = 0, chunk_rows: int = 65536
             if not below.any():
                 continue
             frame, frame_keys = frame[below], frame_keys[below]
+        frame = _owned_cells(frame)
         pool = frame if kept is None else pd.concat([kept, frame])
         all_keys = np.concatenate([keys, frame_keys])
         best = np.sort(np.argsort(all_keys, kind="stable")[: int(n)])
@@ -122,6 +123,27 @@ def sample_rows(path: str | Path, n: int, seed: int = 0, chunk_rows: int = 65536
     if kept is None:
         raise DataError(f"the table {path} is empty: it has no rows", [Problem("no rows")])
     return kept
+
+
+def _owned_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with array cells (Parquet list columns) copied out of the chunk they were read with.
+
+    pyarrow converts a list column to numpy arrays that view the chunk's buffers, so a row kept from a chunk
+    would keep the whole chunk alive; a sample of ``n`` rows drawn from many chunks would hold them all.
+    """
+    copied = {}
+    for column in frame.select_dtypes(include="object").columns:
+        values = frame[column].to_numpy()
+        if any(isinstance(v, np.ndarray) and v.base is not None for v in values):
+            owned = np.empty(len(values), dtype=object)
+            owned[:] = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
+            copied[column] = owned
+    if not copied:
+        return frame
+    frame = frame.copy()
+    for column, owned in copied.items():
+        frame[column] = owned
+    return frame
 
 
 def load_chunk(frame: pd.DataFrame, schema: Schema, base_dir: Path | str, source: str, on_error: str,

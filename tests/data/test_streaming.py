@@ -85,6 +85,23 @@ def test_sample_is_seeded_uniform_and_independent_of_chunk_size(parquet: Path) -
     assert len(sample_rows(parquet, 5000, seed=1)) == 1000
 
 
+
+def test_a_sample_of_list_cells_does_not_hold_the_chunks_it_came_from(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(2000, 4)).astype(np.float32)
+    table = pa.table({"emb": pa.FixedSizeListArray.from_arrays(emb.ravel(), 4).cast(pa.list_(pa.float32())),
+                      "y": rng.integers(0, 2, 2000)})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=100)
+    sample = sample_rows(tmp_path / "t.parquet", 50, seed=0, chunk_rows=100)
+    cells = sample["emb"].to_list()
+    # pyarrow's cells view their chunk's buffer: a kept view would keep the whole chunk alive
+    assert all(isinstance(c, np.ndarray) and c.base is None for c in cells)
+    np.testing.assert_array_equal(np.stack(cells), emb[sample.index.to_numpy()])
+    assert sample["emb"].index.equals(sample.index)
+
 def _pipeline(parquet: Path):
     from polymodal.config import DataConfig
     from polymodal.data.module import StreamingDataModule
