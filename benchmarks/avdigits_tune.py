@@ -142,7 +142,8 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=3600.0, help="seconds for the whole study (both runs)")
     parser.add_argument("--kill-after", type=int, default=3, help="finished trials before the first run is killed")
     parser.add_argument("--refit-epochs", type=int, default=100,
-                        help="also train the best trial's config for this many epochs, as medium may (0: not)")
+                        help="with --epochs: also train the best trial's config for this many epochs, as medium "
+                             "may (0: not)")
     parser.add_argument("--out", type=Path, default=RESULTS / "avdigits_tune")
     args = parser.parse_args()
 

@@ -70,9 +70,11 @@ def _pixels(table: Path, column: str, frame: pd.DataFrame) -> np.ndarray:
     return np.stack([np.asarray(Image.open(table.parent / p), dtype=np.float32).ravel() / 255 for p in frame[column]])
 
 
-def _pixel_scores(out: Path) -> tuple[pd.Series, dict[str, np.ndarray], Any]:
+@pytest.fixture(scope="module")
+def pixel_scores(demo: tuple[Path, str]) -> tuple[pd.Series, dict[str, np.ndarray], Any]:
     """The demo's accuracies, each view's pixels, and ``score(model, x)``: fit on the demo's training rows,
-    accuracy on its test rows (the same split)."""
+    accuracy on its test rows (the same split). Read once for the tests below."""
+    out, _ = demo
     table = out / "data" / "demo_table.csv"
     frame = pd.read_csv(table)
     train, y = (frame["split"] != "test").to_numpy(), frame["digit"].to_numpy()
@@ -84,31 +86,34 @@ def _pixel_scores(out: Path) -> tuple[pd.Series, dict[str, np.ndarray], Any]:
     return pd.read_csv(out / "results.csv").set_index("method")["accuracy"], views, score
 
 
-def test_the_demo_beats_scikit_learn_on_the_same_pixels(demo: tuple[Path, str]) -> None:
-    """The issue's bar: the best fusion beats the better of logistic regression and an RBF SVC on both views'
-    pixels (same split, measured here)."""
+def _logistic() -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+
+
+def test_the_demo_beats_scikit_learn_on_the_same_pixels(pixel_scores: tuple[pd.Series, dict[str, np.ndarray], Any],
+                                                        ) -> None:
+    """The issue's bar: the best fusion beats the better of logistic regression and an RBF SVC on both views'
+    pixels (same split, measured here)."""
     from sklearn.svm import SVC
 
-    accuracy, views, score = _pixel_scores(demo[0])
+    accuracy, views, score = pixel_scores
     both = np.hstack(list(views.values()))
-    best_classical = max(score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)), both),
-                         score(SVC(), both))
+    best_classical = max(score(_logistic(), both), score(SVC(), both))
     assert accuracy[["early fusion", "concat fusion", "late fusion"]].max() > best_classical
 
 
 @pytest.mark.xfail(strict=False, reason="issue 15, open: the noisy-only run is within a test row or two of logistic "
                                         "regression (0.839 to 0.856 against 0.842 over seeds and settings)")
-def test_each_single_view_run_beats_logistic_regression_on_its_view(demo: tuple[Path, str]) -> None:
+def test_each_single_view_run_beats_logistic_regression_on_its_view(
+        pixel_scores: tuple[pd.Series, dict[str, np.ndarray], Any]) -> None:
     """The issue's second bar: each single-view run beats logistic regression on that view's pixels."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    accuracy, views, score = _pixel_scores(demo[0])
+    accuracy, views, score = pixel_scores
     for view, x in views.items():
-        best = max(score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)), x),
-                   score(LogisticRegression(max_iter=3000), x))
+        best = max(score(_logistic(), x), score(LogisticRegression(max_iter=3000), x))
         assert accuracy[f"{view} only"] > best, view

@@ -85,7 +85,6 @@ def test_sample_is_seeded_uniform_and_independent_of_chunk_size(parquet: Path) -
     assert len(sample_rows(parquet, 5000, seed=1)) == 1000
 
 
-
 def test_a_sample_of_list_cells_does_not_hold_the_chunks_it_came_from(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -101,6 +100,7 @@ def test_a_sample_of_list_cells_does_not_hold_the_chunks_it_came_from(tmp_path: 
     assert all(isinstance(c, np.ndarray) and c.base is None for c in cells)
     np.testing.assert_array_equal(np.stack(cells), emb[sample.index.to_numpy()])
     assert sample["emb"].index.equals(sample.index)
+
 
 def _pipeline(parquet: Path):
     from polymodal.config import DataConfig
