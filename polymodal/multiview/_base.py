@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils import assert_all_finite, check_array, check_consistent_length
 from sklearn.utils.validation import validate_data
 
 FLOATS = (np.float64, np.float32)
 
 
-def validate_two_views(estimator: object, X: object, y: object, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Check ``X`` (through sklearn's ``validate_data``) and the second view ``y``; 1-D ``y`` is one column."""
+def validate_two_views(
+    estimator: object, X: object, y: object, *, reset: bool, finite: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check ``X`` (through sklearn's ``validate_data``) and the second view ``y``; 1-D ``y`` is one column.
+
+    ``finite=False`` leaves out the check for NaN and infinity (a pass over each view): the caller then
+    calls :func:`check_finite_from_means` once it has the column means.
+    """
     name = type(estimator).__name__
     if y is None:
         raise ValueError(
             f"{name} requires y to be passed, but the target y is None: y is the second view, "
             "an array of shape (n_samples, n_features_y)"
         )
-    X_checked = validate_data(estimator, X, dtype=FLOATS, reset=reset, ensure_min_samples=2)
-    Y = check_array(y, input_name="y", dtype=FLOATS, ensure_2d=False, ensure_min_samples=2)
+    X_checked = validate_data(estimator, X, dtype=FLOATS, reset=reset, ensure_min_samples=2, ensure_all_finite=finite)
+    Y = check_array(y, input_name="y", dtype=FLOATS, ensure_2d=False, ensure_min_samples=2, ensure_all_finite=finite)
     if Y.ndim == 1:
         Y = Y.reshape(-1, 1)
     check_consistent_length(X_checked, Y)
     return X_checked, Y
+
+
+def check_finite_from_means(view: np.ndarray, mean: np.ndarray, name: str) -> None:
+    """scikit-learn's error for NaN or infinity in ``view``, read from its float64 column means.
+
+    A column holding NaN or infinity has a mean that is not finite, so the full check (a pass over the
+    view) runs only then; a finite view whose column sum overflows float64 gets its own error.
+    """
+    if np.isfinite(mean).all():
+        return
+    assert_all_finite(view, input_name=name)
+    raise ValueError(f"{name} holds values too large to average: a column sum overflows float64; rescale it")
 
 
 def check_y_features(estimator: object, Y: np.ndarray, expected: int) -> None:

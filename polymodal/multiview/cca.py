@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from polymodal.multiview._base import (
     FLOATS,
+    check_finite_from_means,
     check_n_components,
     check_scores,
     check_y_features,
@@ -26,6 +27,7 @@ from polymodal.multiview._blocks import (
     centred_svd,
     column_mean,
     covariances,
+    few_column_product,
     product_dtype,
     total_variance,
 )
@@ -136,11 +138,13 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        X, Y = validate_two_views(self, X, y, reset=True)
+        X, Y = validate_two_views(self, X, y, reset=True, finite=False)
         n, p = X.shape
         check_n_components(self.n_components, n, p, Y.shape[1])
         self.x_mean_ = column_mean(X)
         self.y_mean_ = column_mean(Y)
+        check_finite_from_means(X, self.x_mean_, "X")
+        check_finite_from_means(Y, self.y_mean_, "y")
         self.solver_ = self._pick_solver(n, p, Y.shape[1])
         if self.solver_ == "covariance":
             self._fit_covariance(X, Y)
@@ -150,7 +154,7 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.x_weights_ = self.x_weights_.astype(product_dtype(X))
         self.y_weights_ = self.y_weights_.astype(product_dtype(Y))
         # Only the signs of the largest variates are read here: X @ W - mean @ W (no centred copy) is enough.
-        signs = orientation_signs(X @ self.x_weights_ - self.x_mean_ @ self.x_weights_)
+        signs = orientation_signs(few_column_product(X, self.x_weights_) - self.x_mean_ @ self.x_weights_)
         self.x_weights_, self.y_weights_ = (
             self.x_weights_ * signs.astype(self.x_weights_.dtype),
             self.y_weights_ * signs.astype(self.y_weights_.dtype),
@@ -168,7 +172,9 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _fit_covariance(self, X: np.ndarray, Y: np.ndarray) -> None:
         cov_xx, cov_yy, cov_xy = covariances(X, Y, self.x_mean_, self.y_mean_)
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg), scaled_ridge(cov_yy, self.reg)
-        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components)
+        # float32 views: their covariances are float32-accurate, and so is a float32 eigenproblem; the
+        # correlations are then recomputed from the weights with the float64 covariances.
+        wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components, product_dtype(X, Y))
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(
             wx, wy, cov_xx, cov_yy, cov_xy, self.n_components
         )

@@ -3,7 +3,9 @@
 Pure functions, no estimator state. The numpy functions solve regularised CCA from covariance
 matrices in closed form (whitening by a pivoted Cholesky factor, then one partial symmetric
 eigendecomposition or an SVD); the torch path of :func:`canonical_correlations` does the same with
-autograd so it can serve as a training objective. The small ``p x p`` problems are solved in float64.
+autograd so it can serve as a training objective. The pivoted Cholesky factors, which decide the
+numerical rank, are always computed in float64; the rest of a ``p x p`` problem runs in float64, or in
+float32 when the caller asks (:func:`solve_cca`'s ``precision``: float32 views).
 
 The ridge of a view is scaled to its covariance: ``ridge = reg * trace(C) / dim``, so ``reg`` has
 the same meaning whatever the scale of the features, and rescaling a view leaves the result unchanged.
@@ -47,7 +49,8 @@ def scaled_ridge(cov: np.ndarray, reg: float, dim: int | None = None) -> float:
 class Whitening:
     """A pivoted Cholesky factor of ``cov + ridge I`` on its numerical range.
 
-    ``(cov + ridge I)[kept][:, kept] = L L'`` with ``L`` lower triangular ``(rank, rank)``. The
+    ``(cov + ridge I)[kept][:, kept] = L L'`` with ``L`` lower triangular ``(rank, rank)``, stored in the
+    lower triangle of ``chol`` (its strict upper triangle is not part of the factor and is never read). The
     whitening matrix is ``W = E_kept L^{-T}`` (``E_kept``: the columns ``kept`` of the identity), so
     ``W' (cov + ridge I) W = I``; it is applied by triangular solves, never formed.
 
@@ -64,12 +67,16 @@ class Whitening:
     def rank(self) -> int:
         return len(self.kept)
 
+    def astype(self, dtype: type[np.floating]) -> Whitening:
+        """The same whitening with the factor in ``dtype`` (the triangular solves then run in it)."""
+        return Whitening(self.kept, self.chol.astype(dtype, copy=False), self.dim)
+
     def whiten_rows(self, M: np.ndarray) -> np.ndarray:
         """``L^{-1} M[kept]``: the rows of ``M`` (indexed like ``cov``) in whitened coordinates."""
         return linalg.solve_triangular(self.chol, M[self.kept], lower=True, check_finite=False)
 
     def weights(self, U: np.ndarray) -> np.ndarray:
-        """``W @ U``: weights on the original coordinates of whitened directions ``U`` ``(rank, k)``."""
+        """``W @ U``: weights (float64) on the original coordinates of whitened directions ``U`` ``(rank, k)``."""
         out = np.zeros((self.dim, U.shape[1]))
         out[self.kept] = linalg.solve_triangular(self.chol, U, lower=True, trans="T", check_finite=False)
         return out
@@ -94,7 +101,8 @@ def whitening(cov: np.ndarray, ridge: float = 0.0, rtol: float | None = None) ->
     """
     dim = cov.shape[0]
     rtol = dim * np.finfo(np.float64).eps if rtol is None else rtol
-    matrix = np.array(cov, dtype=np.float64, order="F")
+    # a symmetric matrix is its own transpose: copy whichever of the two is already in Fortran order
+    matrix = np.array(cov if np.isfortran(cov) else cov.T, dtype=np.float64, order="F")
     matrix[np.diag_indices(dim)] += ridge
     top = float(np.max(np.diag(matrix))) if dim else 0.0
     if not top > 0:
@@ -102,7 +110,8 @@ def whitening(cov: np.ndarray, ridge: float = 0.0, rtol: float | None = None) ->
     factor, piv, rank, info = lapack.dpstrf(matrix, tol=rtol * top, lower=1, overwrite_a=1)
     if info < 0:
         raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
-    return Whitening(piv[:rank].astype(np.intp) - 1, np.tril(factor[:rank, :rank]), dim)
+    # the strict upper triangle still holds the input; every use of the factor reads the lower one only
+    return Whitening(piv[:rank].astype(np.intp) - 1, factor[:rank, :rank], dim)
 
 
 def solve_cca(
@@ -112,6 +121,7 @@ def solve_cca(
     ridge_x: float = 0.0,
     ridge_y: float = 0.0,
     n_components: int | None = None,
+    precision: type[np.floating] = np.float64,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Regularised CCA from covariance matrices, in closed form.
 
@@ -124,6 +134,12 @@ def solve_cca(
     float32 product errs relative to its own terms, so a feature seen in a handful of rows keeps its
     small variance accurately (on MNIST, a float64 tolerance gives the float64 correlations to 3e-6,
     ``dim * eps32`` drops 56 such pixels and moves them by 1e-2).
+
+    With ``precision=np.float32`` (for covariances of float32 views, which are no more accurate than
+    that) the factors are still float64, and the triangular solves, products and the eigensolver of the
+    partial path run in float32, at half the cost; the weights come back in float64. The correlations
+    returned are those of the float32 eigenproblem: recompute them from the weights (as the estimators'
+    ``finish_components`` does) for float64 accuracy of the correlations of the weights found.
 
     Returns
     -------
@@ -146,11 +162,12 @@ def solve_cca(
     rank = min(white_x.rank, white_y.rank)
     k = rank if n_components is None else min(n_components, rank)
     if n_components is not None and k > 0:
+        low_x, low_y, low_cross = white_x.astype(precision), white_y.astype(precision), cross.astype(precision)
         # The eigenproblem on the side with fewer coordinates; the other side follows from it.
         if white_x.rank <= white_y.rank:
-            pair = _top_pairs_from_gram(white_x, white_y, cross, k)
+            pair = _top_pairs_from_gram(low_x, low_y, low_cross, k)
         else:
-            flipped = _top_pairs_from_gram(white_y, white_x, cross.T, k)
+            flipped = _top_pairs_from_gram(low_y, low_x, low_cross.T, k)
             pair = None if flipped is None else (flipped[1], flipped[0], flipped[2])
         if pair is not None:
             return pair
@@ -173,7 +190,8 @@ def _top_pairs_from_gram(
     """
     m = large.whiten_rows(cross.T)[:, small.kept]
     gram = np.asfortranarray(m.T @ m)
-    reduced, info = lapack.dsygst(gram, small.chol, itype=1, lower=1, overwrite_a=1)
+    (sygst,) = lapack.get_lapack_funcs(("sygst",), (gram, small.chol))
+    reduced, info = sygst(gram, small.chol, itype=1, lower=1, overwrite_a=1)
     if info != 0:
         return None
     r = small.rank
@@ -185,7 +203,7 @@ def _top_pairs_from_gram(
     vals, u = vals[::-1][:k], u[:, ::-1][:, :k]
     rho = np.sqrt(np.clip(vals, 0.0, None))
     # LAPACK may return fewer eigenpairs than asked for clustered eigenvalues: then use the SVD.
-    if len(rho) < k or not rho[-1] > np.sqrt(np.finfo(np.float64).eps) * max(rho[0], 1e-300):
+    if len(rho) < k or not rho[-1] > np.sqrt(np.finfo(reduced.dtype).eps) * max(rho[0], 1e-30):
         return None
     a = linalg.solve_triangular(small.chol, u, lower=True, trans="T", check_finite=False)
     partner = (m @ a) / rho

@@ -180,9 +180,36 @@ def test_inverse_transform_refuses_scores_of_the_wrong_width() -> None:
 
 def test_rank_deficient_float32_views_match_float64() -> None:
     # Duplicated and constant columns in float32: the pivoted Cholesky drops them exactly as in float64.
+    # X's columns have means of 1-2 standard deviations (E[x^2] / var up to 4.9): the float32 Gram
+    # products, corrected for the mean, err by that factor more than centred ones (1e-5 here, 1.6e-6 centred).
     X, Y = two_views()
     X_dup = np.c_[X, X[:, :2], np.zeros(len(X))].astype(np.float32)
     ref = CCA(4).fit(X.astype(np.float32).astype(np.float64), Y.astype(np.float32).astype(np.float64))
     np.testing.assert_allclose(
-        CCA(4).fit(X_dup, Y.astype(np.float32)).canonical_correlations_, ref.canonical_correlations_, atol=1e-5
+        CCA(4).fit(X_dup, Y.astype(np.float32)).canonical_correlations_, ref.canonical_correlations_, atol=2e-5
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_columns_far_from_zero_are_centred_before_their_products(dtype: type, offset: float) -> None:
+    # A mean of 1,000 standard deviations would cancel every float32 digit of X'X - n m m' (and 6 of
+    # float64's): such views are centred first, so the result does not depend on the offset.
+    X, Y = two_views(n=2000)
+    X = np.c_[X, np.full(len(X), 7.0)]  # a constant non-zero column adds nothing
+    ref = CCA(3).fit(X.astype(dtype).astype(np.float64), Y.astype(dtype).astype(np.float64)).canonical_correlations_
+    cca = CCA(3).fit((X + offset).astype(dtype), (Y - offset).astype(dtype))
+    np.testing.assert_allclose(cca.canonical_correlations_, ref, atol=2e-5 if dtype == np.float32 else 1e-9)
+
+
+def test_nan_and_infinity_are_refused_with_scikit_learns_message() -> None:
+    X, Y = two_views()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        CCA(2).fit(X, Y)
+    X, Y = two_views()
+    Y[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        CCA(2).fit(X, Y)
+    with pytest.raises(ValueError, match="overflows float64"):
+        CCA(2).fit(np.c_[np.full(20, 1e308), np.arange(20.0)], np.arange(40.0).reshape(20, 2))
