@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 from noisy_mnist_multiview import default_data_path, load_noisy_mnist, make_noisy_two_view
+from scipy import linalg
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.preprocessing import KernelCenterer
 from threadpoolctl import threadpool_limits
@@ -109,6 +110,20 @@ def zoo_correlations(model: Any, views: list[np.ndarray]) -> np.ndarray:
     return np.mean(pairs, axis=0)
 
 
+def exact_correlations(X: np.ndarray, Y: np.ndarray, k: int) -> np.ndarray:
+    """An independent reference: the top ``k`` eigenvalues of the generalized problem
+    ``[[0, Cxy], [Cyx, 0]] v = rho [[Cxx, 0], [0, Cyy]] v`` (``scipy.linalg.eigh``, float64) on the
+    columns that vary (an all-zero pixel makes the right-hand side singular)."""
+    X, Y = X[:, X.var(axis=0) > 0], Y[:, Y.var(axis=0) > 0]
+    cov = np.cov(np.hstack([X, Y]).astype(np.float64), rowvar=False)
+    p = X.shape[1]
+    cross, own = np.zeros_like(cov), cov.copy()
+    cross[:p, p:], cross[p:, :p] = cov[:p, p:], cov[p:, :p]
+    own[:p, p:], own[p:, :p] = 0.0, 0.0
+    size = cov.shape[0]
+    return np.asarray(linalg.eigh(cross, own, eigvals_only=True, subset_by_index=[size - k, size - 1])[::-1])
+
+
 def load_views(data: Path, n: int) -> list[np.ndarray]:
     (x, y, _), _, _ = load_noisy_mnist(data, n_train=n, n_val=1)
     mnist = np.load(Path(data) / "mnist" / "mnist.npz")
@@ -134,6 +149,7 @@ def bench_cca(views: list[np.ndarray], rounds: int) -> dict:
         "f64_over_floor": best["polymodal_f64"] / best["floor_f64"],
         "f32_over_floor": best["polymodal_f32"] / best["floor_f32"],
         "f32_max_corr_diff_vs_f64": float(np.abs(ours32 - ours).max()),
+        "max_corr_diff_vs_exact": float(np.abs(exact_correlations(X, Y, N_COMPONENTS) - ours).max()),
         "correlations": ours.tolist(),
     }
     if ZOO_VERSION:
@@ -319,9 +335,9 @@ def to_markdown(r: dict) -> str:
         "## CCA",
         "",
         "| rows x 784 | threads | floor f64 (s) | polymodal f64 (s) | / floor | floor f32 (s) | polymodal f32 (s) "
-        "| / floor | cca_zoo (s) | cca_zoo / ours f64 | cca_zoo / ours f32 | corr. diff vs cca_zoo | f32 corr. diff "
-        "vs f64 | load |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| / floor | cca_zoo (s) | cca_zoo / ours f64 | cca_zoo / ours f32 | corr. diff vs cca_zoo | corr. diff vs "
+        "exact | f32 corr. diff vs f64 | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in r["cca"].values():
         s = row["seconds"]
@@ -334,10 +350,21 @@ def to_markdown(r: dict) -> str:
         lines.append(
             f"| {row['n_rows']:,} | {row['threads']} | {s['floor_f64']:.3f} | {s['polymodal_f64']:.3f} | "
             f"**{row['f64_over_floor']:.2f}x** | {s['floor_f32']:.3f} | {s['polymodal_f32']:.3f} | "
-            f"**{row['f32_over_floor']:.2f}x** | {zoo_cells} | {row['f32_max_corr_diff_vs_f64']:.1e} | "
+            f"**{row['f32_over_floor']:.2f}x** | {zoo_cells} | {row['max_corr_diff_vs_exact']:.1e} | "
+            f"{row['f32_max_corr_diff_vs_f64']:.1e} | "
             f"{_load(row['load'])} |"
         )
     lines += [
+        "",
+        "'exact' is an independent reference, the generalized symmetric eigenproblem of the joint covariance "
+        "solved by `scipy.linalg.eigh` in float64 on the pixels that vary. Where cca_zoo differs from ours by "
+        "more than rounding (50,000 rows), ours agrees with that reference and cca_zoo's correlations are the "
+        "lower ones: with more rows, pixels that are almost never lit (variance near 1e-13) enter the views, "
+        "and cca_zoo conditions the covariances (an eigenvalue floor) rather than solving CCA exactly on them. "
+        "The float64 ratio to the floor at 10,000 rows is set by the fixed `p x p` work (two pivoted Cholesky "
+        "factorisations, a triangular solve, `sygst` and a partial `syevr` on 784 x 784: about 75 ms in "
+        "float64, 45 ms in float32), which does not shrink with the rows; at 50,000 rows it is a tenth of the "
+        "total. With two threads these LAPACK steps barely speed up, so the ratios grow.",
         "",
         "## MCCA (3 views)",
         "",

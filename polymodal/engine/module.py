@@ -23,9 +23,9 @@ class SupervisedModule(L.LightningModule):
     """Trains a fusion model on one or more targets; logs ``train_loss``, ``val_loss`` and
     ``val_<target>_<metric>`` (regression metrics in the target's original units).
 
-    The training losses are epoch means: they are summed (weighted by batch size) in the step and
-    logged once at the epoch's end, the same value as Lightning's ``on_epoch`` logging at every step
-    without its per-step cost, which small models notice (benchmarks/results/engine_overhead.md).
+    The training and validation losses are epoch means: they are summed (weighted by batch size) in the
+    step and logged once at the epoch's end, the same value as Lightning's ``on_epoch`` logging at every
+    step without its per-step cost, which small models notice (benchmarks/results/engine_overhead.md).
     """
 
     def __init__(
@@ -51,6 +51,8 @@ class SupervisedModule(L.LightningModule):
         self.label_smoothing = label_smoothing  # training loss only: val_loss stays the plain loss
         self._epoch_sums: dict[str, Tensor] = {}
         self._epoch_rows = 0
+        self._val_sum: Tensor | None = None
+        self._val_rows = 0
         self.val_metrics: Any = nn.ModuleDict(
             {name: build_metrics(task, num_classes[name]) for name, task in self.tasks.items()}
         )
@@ -121,7 +123,9 @@ class SupervisedModule(L.LightningModule):
         out = self.loss(logits, targets)
         check_finite_loss(self, "validation", out.total, out.components, batch, batch_idx)
         batch_size = next(iter(masks.values())).shape[0]
-        self.log("val_loss", out.total, on_epoch=True, prog_bar=True, batch_size=batch_size, sync_dist=True)
+        weighted = out.total.detach().float() * batch_size
+        self._val_sum = weighted if self._val_sum is None else self._val_sum + weighted
+        self._val_rows += batch_size
         for name, task in self.tasks.items():
             update_metrics(self.val_metrics[name], task, logits[name], targets[name], self.scale.get(name))
         if self.balance is not None and features is not None:
@@ -131,7 +135,13 @@ class SupervisedModule(L.LightningModule):
                 keep = bool_masks[m]
                 update_metrics(self.aux_metrics[m], self.balance.task, head(features[m][keep]), target[keep])
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_sum, self._val_rows = None, 0
+
     def on_validation_epoch_end(self) -> None:
+        if self._val_sum is not None:  # batch_size=rows: the row-weighted mean over processes, as for training
+            rows = max(self._val_rows, 1)
+            self.log("val_loss", self._val_sum / rows, on_epoch=True, prog_bar=True, batch_size=rows, sync_dist=True)
         for name, metrics in self.val_metrics.items():
             values = metrics.compute()
             self.log_dict({f"val_{name}_{k}": v for k, v in values.items()}, sync_dist=True)

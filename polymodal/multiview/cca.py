@@ -44,9 +44,13 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     eigenpairs of the whitened cross-covariance's Gram matrix (one partial symmetric
     eigendecomposition). Rank-deficient views (constant pixels,
     duplicated or more features than samples) are handled exactly: the pivoting drops the
-    coordinates that add no variance. float32 views are multiplied in float32 (the ``n x p`` products,
-    twice as fast) and give float32 weights and variates; the small ``p x p`` solve is float64. Like
-    :class:`sklearn.cross_decomposition.CCA`, the second view is passed as ``y``.
+    coordinates that add no variance. The covariances are the raw Gram products with a rank-one mean
+    correction (one BLAS call per product, no centred copy), unless a column's mean is too large for
+    that to be accurate. float32 views are multiplied in float32 (the ``n x p`` products, twice as fast),
+    their ``p x p`` eigenproblem is solved in float32 too (the pivoted Cholesky factors, which decide the
+    rank, stay float64), and they give float32 weights and variates; the correlations are those of the
+    weights, computed with the float64 covariances. Like :class:`sklearn.cross_decomposition.CCA`, the
+    second view is passed as ``y``.
 
     Parameters
     ----------
