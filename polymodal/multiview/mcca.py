@@ -31,7 +31,8 @@ class MCCA(TransformerMixin, BaseEstimator):
     ``reg * trace(C_jj) / p_j``; without a ridge the pivoting drops, exactly, coordinates that add
     no variance), then the top eigenpairs of the whitened block matrix come from one partial
     symmetric eigendecomposition. With two views it is CCA: ``eigenvalues_ = 1 + canonical
-    correlation``. float32 views are multiplied in float32 and give float32 weights and variates.
+    correlation``. float32 views are multiplied in float32, their whitened eigenproblem is solved in
+    float32 (the pivoted Cholesky factors stay float64), and they give float32 weights and variates.
 
     ``fit`` takes a list of views, so scikit-learn's single-matrix estimator checks do not apply;
     ``_NOT_APPLICABLE_CHECKS`` lists them with the reason.
@@ -133,7 +134,7 @@ class MCCA(TransformerMixin, BaseEstimator):
         self.means_ = [column_mean(v) for v in views]
         cov = joint_covariance(views, self.means_)
         blocks = [slice(a, b) for a, b in itertools.pairwise(np.cumsum([0, *self.n_features_]))]
-        self._solve(cov, blocks)
+        self._solve(cov, blocks, product_dtype(*views))
         self.weights_ = [w.astype(product_dtype(v)) for w, v in zip(self.weights_, views)]
         # One sign per component for all views (the first view's largest-magnitude variate positive).
         first = centred_matmul(views[0], self.means_[0], self.weights_[0])
@@ -144,19 +145,19 @@ class MCCA(TransformerMixin, BaseEstimator):
         self.canonical_correlations_ = _mean_pairwise_correlation(self.weights_, cov, blocks)
         return self
 
-    def _solve(self, cov: np.ndarray, blocks: list[slice]) -> None:
+    def _solve(self, cov: np.ndarray, blocks: list[slice], precision: type[np.floating] = np.float64) -> None:
         """Whiten each view (pivoted Cholesky), then the top eigenpairs of the whitened block matrix.
 
         The whitened matrix has identity diagonal blocks (the constraint is on ``D``, ridge included)
         and off-diagonal blocks ``L_j^{-1} C_ji L_i^{-T}``: two triangular solves per pair of views,
         written into the lower triangle only, which is all ``eigh`` reads.
         """
-        whites = [whitening(cov[b, b], scaled_ridge(cov[b, b], self.reg)) for b in blocks]
+        whites = [whitening(cov[b, b], scaled_ridge(cov[b, b], self.reg)).astype(precision) for b in blocks]
         w_edges = np.cumsum([0, *(w.rank for w in whites)])
         spans = [slice(a, b) for a, b in itertools.pairwise(w_edges)]
-        matrix = np.eye(w_edges[-1], order="F")
+        matrix = np.eye(w_edges[-1], dtype=precision, order="F")
         for i, j in itertools.combinations(range(len(blocks)), 2):
-            half = whites[i].whiten_rows(cov[blocks[i], blocks[j]])  # L_i^{-1} C_ij
+            half = whites[i].whiten_rows(cov[blocks[i], blocks[j]].astype(precision))  # L_i^{-1} C_ij
             matrix[spans[j], spans[i]] = whites[j].whiten_rows(half.T)
         size, k = w_edges[-1], min(self.n_components, w_edges[-1])
         # syevr for a few of many eigenpairs, syevd for all: the faster drivers where measured.

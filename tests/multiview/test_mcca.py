@@ -100,3 +100,15 @@ def test_inverse_transform_names_bad_scores() -> None:
         mcca.inverse_transform(mcca.transform(views)[:2])
     with pytest.raises(ValueError, match=r"scores\[1\] has 3 columns, but MCCA was fitted with 2 components"):
         mcca.inverse_transform([np.zeros((4, 2)), np.zeros((4, 3)), np.zeros((4, 2))])
+
+
+def test_float32_views_are_solved_in_float32_at_float32_accuracy() -> None:
+    # float32 views: float32 products and a float32 eigenproblem (the factors stay float64); the
+    # correlations of the weights found agree with float64's to float32 precision.
+    views = three_views(n=2000)
+    views32 = [v.astype(np.float32) for v in views]
+    ref = MCCA(n_components=3).fit([v.astype(np.float64) for v in views32])
+    mcca = MCCA(n_components=3).fit(views32)
+    assert all(w.dtype == np.float32 for w in mcca.weights_)
+    assert all(s.dtype == np.float32 for s in mcca.transform(views32))
+    np.testing.assert_allclose(mcca.canonical_correlations_, ref.canonical_correlations_, atol=2e-5)
