@@ -162,7 +162,8 @@ def solve_cca(
     rank = min(white_x.rank, white_y.rank)
     k = rank if n_components is None else min(n_components, rank)
     if n_components is not None and k > 0:
-        low_x, low_y, low_cross = white_x.astype(precision), white_y.astype(precision), cross.astype(precision)
+        low_x, low_y = white_x.astype(precision), white_y.astype(precision)
+        low_cross = cross.astype(precision, copy=False)
         # The eigenproblem on the side with fewer coordinates; the other side follows from it.
         if white_x.rank <= white_y.rank:
             pair = _top_pairs_from_gram(low_x, low_y, low_cross, k)

@@ -157,7 +157,7 @@ class MCCA(TransformerMixin, BaseEstimator):
         spans = [slice(a, b) for a, b in itertools.pairwise(w_edges)]
         matrix = np.eye(w_edges[-1], dtype=precision, order="F")
         for i, j in itertools.combinations(range(len(blocks)), 2):
-            half = whites[i].whiten_rows(cov[blocks[i], blocks[j]].astype(precision))  # L_i^{-1} C_ij
+            half = whites[i].whiten_rows(cov[blocks[i], blocks[j]].astype(precision, copy=False))  # L_i^{-1} C_ij
             matrix[spans[j], spans[i]] = whites[j].whiten_rows(half.T)
         size, k = w_edges[-1], min(self.n_components, w_edges[-1])
         # syevr for a few of many eigenpairs, syevd for all: the faster drivers where measured.
