@@ -98,6 +98,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-epochs", type=float, help="epochs of linear warmup from zero to --lr")
     p.add_argument("--label-smoothing", type=float,
                    help="label smoothing of the multiclass training loss (0: none; validation scores without)")
+    p.add_argument("--ema-decay", type=float,
+                   help="validate, keep and save an exponential moving average of the weights with this decay per "
+                        "step (e.g. 0.99 to 0.9999; medium and best choose one from the steps per epoch)")
     _add_weight_options(p)
     p.add_argument("--balance", choices=["none", "ogm-ge", "gradient-blending"],
                    help="modality imbalance, middle fusions: ogm-ge (gradient modulation of the dominant modalities' "

@@ -109,8 +109,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     for name in ("modality_dropout", "sharing", "sharing_weight", "loss_weighting", "epochs", "seed", "batch_size",
-                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "patience", "val_fraction", "time_limit",
-                 "balance", "balance_alpha", "balance_noise", "balance_every"):
+                 "lr", "lr_schedule", "warmup_epochs", "label_smoothing", "ema_decay", "patience", "val_fraction",
+                 "time_limit", "balance", "balance_alpha", "balance_noise", "balance_every"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     return _device_options(args, options)

@@ -239,6 +239,11 @@ class TrainConfig(_Strict):
                                 "best weights so far (checked after every batch)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="multiclass targets: label smoothing of the "
                                                                 "cross-entropy (0: none)")
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1, description="keep an exponential moving average of the weights with this decay per "
+                                      "optimiser step (e.g. 0.99 to 0.9999): validation, the best weights and the "
+                                      "saved model use the average (see polymodal.engine.weight_average); None: the "
+                                      "raw weights")
     class_weight: str | dict[Any, Any] | None = Field(
         None, description="class weights of the training and validation losses: 'balanced' (n / (classes * n_c) "
                           "on the training rows), {class: weight} (others weigh 1), or per target {target: spec}; "

@@ -106,8 +106,6 @@ def test_the_demo_beats_scikit_learn_on_the_same_pixels(pixel_scores: tuple[pd.S
     assert accuracy[["early fusion", "concat fusion", "late fusion"]].max() > best_classical
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15, open: the noisy-only run is within a test row or two of logistic "
-                                        "regression (0.839 to 0.856 against 0.842 over seeds and settings)")
 def test_each_single_view_run_beats_logistic_regression_on_its_view(
         pixel_scores: tuple[pd.Series, dict[str, np.ndarray], Any]) -> None:
     """The issue's second bar: each single-view run beats logistic regression on that view's pixels."""

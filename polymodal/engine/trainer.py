@@ -26,12 +26,16 @@ from polymodal.data.dataset import EncodedData
 from polymodal.data.module import DataModule, make_loader
 from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 from polymodal.engine.schedule import LearningRateSchedule
+from polymodal.engine.weight_average import WeightAverage
 from polymodal.storage.atomic import atomic_write_with
 
 
 class BestWeights(Callback):
-    """Keeps the weights of the epoch with the lowest monitored value, in memory and as a safetensors
-    checkpoint (no pickle), and restores them when training ends (unless ``restore`` is False)."""
+    """Keeps the weights of the epoch with the lowest monitored value in memory, restores them when training
+    ends (unless ``restore`` is False), and writes them to ``path`` as safetensors (no pickle) once, when
+    training ends or is interrupted: a file written at every better epoch cost a synchronised write each
+    epoch (with a weight average most epochs are better), and a run cut off mid-way keeps its best
+    weights in the resume checkpoint."""
 
     def __init__(self, monitor: str = "val_loss", path: Path | None = None, restore: bool = True) -> None:
         self.monitor, self.path, self.restore = monitor, path, restore
@@ -47,13 +51,20 @@ class BestWeights(Callback):
             return
         self.best, self.best_epoch = float(value), trainer.current_epoch
         self.state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
-        if self.path is not None and trainer.is_global_zero:
+
+    def write(self, trainer: L.Trainer) -> None:
+        """The best weights so far to ``path`` (global rank 0)."""
+        if self.path is not None and self.state is not None and trainer.is_global_zero:
             state = {k: v.contiguous() for k, v in self.state.items()}
             atomic_write_with(self.path, lambda tmp: save_file(state, str(tmp)))
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.write(trainer)
         if self.state is not None and self.restore:
             pl_module.load_state_dict(self.state)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.write(trainer)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "state": self.state}
@@ -140,6 +151,9 @@ def train(module: L.LightningModule, train_data: EncodedData, val_data: EncodedD
     ``select_best=False`` (for losses that do not measure quality, as a GAN's) trains every epoch without
     early stopping and keeps the last weights; the best validation loss is still reported.
 
+    With ``config.ema_decay`` the model validated, kept and returned is the exponential moving average of the
+    weights (:class:`~polymodal.engine.weight_average.WeightAverage`); the optimiser steps the raw weights.
+
     With a ``fingerprint`` (what identifies the run: config, data) a resume checkpoint is written to
     ``run_dir/resume`` at every epoch end; ``resume=True`` continues from it (or starts afresh, with a
     warning, when there is none).
@@ -199,7 +213,10 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
     best = BestWeights(path=run_dir / "best.safetensors", restore=select_best)
     stopping = EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
     counter = SampleCounter()
-    hooks: list[Callback] = [best, *([stopping] if select_best else []), *([counter] if n_train is None else [])]
+    # after BestWeights: validation sees the average, and BestWeights keeps it before the raw weights come back
+    average = [WeightAverage(config.ema_decay)] if config.ema_decay is not None else []
+    hooks: list[Callback] = [best, *average, *([stopping] if select_best else []),
+                             *([counter] if n_train is None else [])]
     if config.lr_schedule != "constant" or config.warmup_epochs > 0:
         hooks.append(LearningRateSchedule(config.lr_schedule, config.warmup_epochs))
     logger = CSVLogger(save_dir=str(run_dir), name="logs", version="")
@@ -208,7 +225,7 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
         generators = {name: loader.generator for name, loader in (("train", train_loader), ("val", val_loader))
                       if loader.generator is not None}  # a stream's batches follow its epoch, not a generator
         checkpoint = ResumeCheckpoint.for_run(run_dir / RESUME_DIR, Path(logger.log_dir), fingerprint, generators,
-                                              [best, stopping], resume)
+                                              [best, stopping, *average], resume)
         hooks.append(checkpoint)
     set_epoch = getattr(train_loader.dataset, "set_epoch", None)
     if callable(set_epoch):

@@ -22,6 +22,19 @@ def test_medium_fills_the_unset_options_and_picks_an_mlp_for_tiny_images() -> No
     assert config.model.encoders == {"img": "image-mlp"} and config.model.augment == {"img": ["noise"]}
     assert config.model.encoder_args["img"] == {"hidden_dim": 512, "dropout": 0.5}
     assert chosen["tiny_images"] == ["img"] and chosen["name"] == "medium"
+    # label smoothing, and a weight average over about 5 epochs of steps (1000 rows in 16 batches: 1 - 1 / 80)
+    assert train.label_smoothing == 0.1 and train.ema_decay == 0.99
+    assert chosen["chosen"]["train"]["ema_decay"] == 0.99
+
+
+def test_the_weight_average_decay_follows_the_steps_per_epoch_and_the_users_value_wins() -> None:
+    config, _ = resolve_preset(FitConfig(), TINY, 40000)  # batch 128: 313 steps an epoch, 1 - 1 / 1565
+    assert config.train.ema_decay == pytest.approx(1 - 1 / 1565, abs=1e-6)
+    given, chosen = resolve_preset(with_options(FitConfig(), {"ema_decay": 0.9, "label_smoothing": 0.0}), TINY, 40000)
+    assert (given.train.ema_decay, given.train.label_smoothing) == (0.9, 0.0)
+    assert "ema_decay" not in chosen["chosen"]["train"] and "label_smoothing" not in chosen["chosen"]["train"]
+    fast, _ = resolve_preset(with_options(FitConfig(), {"preset": "fast"}), TINY, 1000)
+    assert fast.train.ema_decay is None and fast.train.label_smoothing == 0.0
 
 
 def test_encoders_the_user_named_or_configured_are_kept() -> None:
