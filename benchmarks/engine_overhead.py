@@ -107,8 +107,9 @@ def plain_loop(module: Any, train_data: Any, val_data: Any, config: TrainConfig)
 
 def contestants(captured: dict[str, Any], epochs: int) -> dict[str, Callable[[], Any]]:
     config = captured["config"].model_copy(
+        # the weight average (medium's) is left out: the plain loop has none, and it is a recipe, not overhead
         update={"epochs": epochs, "patience": epochs + 1, "lr_schedule": "constant", "warmup_epochs": 0.0,
-                "progress": False}
+                "ema_decay": None, "progress": False}
     )
     with_bar = config.model_copy(update={"progress": True})
     fresh = lambda: copy.deepcopy(captured["module"])  # noqa: E731

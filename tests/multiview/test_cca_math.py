@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from polymodal.multiview.cca_math import canonical_correlations, whitening
+from polymodal.multiview.cca_math import canonical_correlations, top_eigenpairs, whitening
 from tests.multiview.test_cca import scipy_reference, two_views
 
 
@@ -72,3 +72,34 @@ def test_bad_input_is_refused() -> None:
         canonical_correlations(np.zeros((5, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="reg must be >= 0"):
         canonical_correlations(np.zeros((5, 2)), np.zeros((5, 2)), reg=-1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_eigenpairs_by_lanczos_match_lapack_on_a_clustered_spectrum(dtype: type[np.floating]) -> None:
+    from scipy import linalg
+
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((300, 300)))
+    spectrum = np.concatenate([[0.9, 0.8, 0.75], 0.5 + 1e-3 * rng.random(297)])  # clustered below the top 3
+    a = ((q * spectrum) @ q.T).astype(dtype)
+    vals, vecs = top_eigenpairs(np.tril(a).copy(), 10)  # 10 of 300: the Lanczos path
+    want = linalg.eigh(a.astype(np.float64), eigvals_only=True)[::-1][:10]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(vals, want, atol=tol)
+    assert np.all(np.diff(vals) <= 0) and vecs.dtype == dtype
+    residual = a.astype(np.float64) @ vecs - vecs * vals  # eigenvectors, not only eigenvalues
+    assert np.abs(residual).max() < 50 * tol
+    all_vals, _ = top_eigenpairs(np.tril(a).copy(), 300)  # all of them: LAPACK
+    np.testing.assert_allclose(all_vals[:10], want, atol=tol)
+
+
+def test_top_eigenpairs_fall_back_to_lapack_when_lanczos_does_not_converge(monkeypatch) -> None:
+    import scipy.sparse.linalg as sparse_linalg
+
+    def no_convergence(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise sparse_linalg.ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr(sparse_linalg, "eigsh", no_convergence)
+    vals, vecs = top_eigenpairs(np.diag(np.arange(100.0)), 5)
+    np.testing.assert_allclose(vals, [99, 98, 97, 96, 95])
+    assert vecs.shape == (100, 5)
