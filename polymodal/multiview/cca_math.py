@@ -230,7 +230,7 @@ def top_eigenpairs(lower: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
         full = np.tril(lower) + np.tril(lower, -1).T
-        start = np.random.default_rng(0).standard_normal(r).astype(full.dtype)
+        start = np.asarray(np.random.default_rng(0).standard_normal(r), dtype=full.dtype)
         try:
             vals, vecs = eigsh(full, k=k, which="LA", v0=start, ncv=min(r, max(2 * k + 1, 20)), tol=0)
         except ArpackNoConvergence:
