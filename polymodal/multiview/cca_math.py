@@ -128,8 +128,8 @@ def solve_cca(
 
     Maximises ``w' Cxy v`` subject to ``w' (Cxx + ridge_x I) w = v' (Cyy + ridge_y I) v = 1``. Each
     view is whitened by a pivoted Cholesky factor (:func:`whitening`); with ``n_components`` given,
-    the top canonical pairs come from one partial symmetric eigendecomposition (LAPACK ``syevr``, the
-    fastest driver measured for a few of several hundred eigenpairs) of the smaller view's
+    the top canonical pairs come from one partial symmetric eigendecomposition (:func:`top_eigenpairs`:
+    ARPACK's Lanczos for a few of several hundred eigenpairs, else LAPACK) of the smaller view's
     ``L^{-1} Cxy Cyy^+ Cyx L^{-T}``, reduced by ``sygst``; without it, from a full SVD of the whitened
     cross-covariance. The rank tolerance is float64's also for covariances accumulated in float32: a
     float32 product errs relative to its own terms, so a feature seen in a handful of rows keeps its
@@ -198,7 +198,7 @@ def _top_pairs_from_gram(
         return None
     vals, u = top_eigenpairs(reduced, k)
     rho = np.sqrt(np.clip(vals, 0.0, None))
-    # LAPACK may return fewer eigenpairs than asked for clustered eigenvalues: then use the SVD.
+    # the solver may return fewer eigenpairs than asked for clustered eigenvalues: then use the SVD.
     if len(rho) < k or not rho[-1] > np.sqrt(np.finfo(reduced.dtype).eps) * max(rho[0], 1e-30):
         return None
     a = linalg.solve_triangular(small.chol, u, lower=True, trans="T", check_finite=False)
@@ -214,7 +214,7 @@ LANCZOS_SHARE = 0.1
 
 def top_eigenpairs(lower: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest eigenvalues (descending) and eigenvectors of the symmetric matrix whose lower
-    triangle is ``lower`` (overwritten).
+    triangle is ``lower`` (which may be overwritten).
 
     For a few of many eigenpairs (``k <= LANCZOS_SHARE * r``) ARPACK's Lanczos (``eigsh``) from a fixed
     start vector, to the precision's own accuracy; it falls back to LAPACK (``syevr`` for some, ``syevd``
