@@ -123,6 +123,7 @@ def solve_cca(
     ridge_y: float = 0.0,
     n_components: int | None = None,
     precision: type[np.floating] = np.float64,
+    lanczos: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Regularised CCA from covariance matrices, in closed form.
 
@@ -141,6 +142,9 @@ def solve_cca(
     partial path run in float32, at half the cost; the weights come back in float64. The correlations
     returned are those of the float32 eigenproblem: recompute them from the weights (as the estimators'
     ``finish_components`` does) for float64 accuracy of the correlations of the weights found.
+
+    ``lanczos=False`` skips ARPACK for a problem whose top correlations are known to be clustered (exact
+    KernelCCA's are all near 1), where Lanczos would spend its budget and fall back to LAPACK anyway.
 
     Returns
     -------
@@ -167,9 +171,9 @@ def solve_cca(
         low_cross = cross.astype(precision, copy=False)
         # The eigenproblem on the side with fewer coordinates; the other side follows from it.
         if white_x.rank <= white_y.rank:
-            pair = _top_pairs_from_gram(low_x, low_y, low_cross, k)
+            pair = _top_pairs_from_gram(low_x, low_y, low_cross, k, lanczos)
         else:
-            flipped = _top_pairs_from_gram(low_y, low_x, low_cross.T, k)
+            flipped = _top_pairs_from_gram(low_y, low_x, low_cross.T, k, lanczos)
             pair = None if flipped is None else (flipped[1], flipped[0], flipped[2])
         if pair is not None:
             return pair
@@ -179,7 +183,7 @@ def solve_cca(
 
 
 def _top_pairs_from_gram(
-    small: Whitening, large: Whitening, cross: np.ndarray, k: int
+    small: Whitening, large: Whitening, cross: np.ndarray, k: int, lanczos: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Top ``k`` canonical pairs from ``T T'`` with ``T = Ls^{-1} cross Ll^{-T}``; None when ill-posed.
 
@@ -196,7 +200,7 @@ def _top_pairs_from_gram(
     reduced, info = sygst(gram, small.chol, itype=1, lower=1, overwrite_a=1)
     if info != 0:
         return None
-    vals, u = top_eigenpairs(reduced, k)
+    vals, u = top_eigenpairs(reduced, k, lanczos)
     rho = np.sqrt(np.clip(vals, 0.0, None))
     # the solver may return fewer eigenpairs than asked for clustered eigenvalues: then use the SVD.
     if len(rho) < k or not rho[-1] > np.sqrt(np.finfo(reduced.dtype).eps) * max(rho[0], 1e-30):
@@ -212,13 +216,15 @@ def _top_pairs_from_gram(
 LANCZOS_SHARE = 0.1
 
 
-def top_eigenpairs(lower: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_eigenpairs(lower: np.ndarray, k: int, lanczos: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest eigenvalues (descending) and eigenvectors of the symmetric matrix whose lower
     triangle is ``lower`` (which may be overwritten).
 
     For a few of many eigenpairs (``k <= LANCZOS_SHARE * r``) ARPACK's Lanczos (``eigsh``) from a fixed
-    start vector, to the precision's own accuracy; it falls back to LAPACK (``syevr`` for some, ``syevd``
-    for all), which is also the path for more eigenpairs, when it does not converge.
+    start vector, to the precision's own accuracy, within a budget of about ``r / 3`` matrix products; it
+    falls back to LAPACK (``syevr`` for some, ``syevd`` for all), which is also the path for more
+    eigenpairs, when it does not converge within that budget (a clustered top spectrum), and the only
+    path with ``lanczos=False``.
 
     >>> A = np.diag(np.arange(40.0))
     >>> vals, vecs = top_eigenpairs(A.copy(), 3)
@@ -226,13 +232,18 @@ def top_eigenpairs(lower: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     ([39.0, 38.0, 37.0], (40, 3))
     """
     r = lower.shape[0]
-    if 0 < k <= LANCZOS_SHARE * r:
+    if lanczos and 0 < k <= LANCZOS_SHARE * r:
         from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
         full = np.tril(lower) + np.tril(lower, -1).T
         start = np.asarray(np.random.default_rng(0).standard_normal(r), dtype=full.dtype)
+        ncv = min(r, max(2 * k + 1, 20))
+        # a budget of about r / 3 products with the matrix (2 r^2 flops each, so ~ r^3 / 1.5 in all, below
+        # LAPACK's tridiagonal reduction): a clustered top spectrum (KernelCCA's correlations all near 1)
+        # would otherwise take thousands of restarts before it converged
+        restarts = max(4, r // (3 * max(ncv - k, 1)))
         try:
-            vals, vecs = eigsh(full, k=k, which="LA", v0=start, ncv=min(r, max(2 * k + 1, 20)), tol=0)
+            vals, vecs = eigsh(full, k=k, which="LA", v0=start, ncv=ncv, tol=0, maxiter=restarts)
         except ArpackNoConvergence:
             pass
         else:

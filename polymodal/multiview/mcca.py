@@ -8,7 +8,6 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy import linalg
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval
@@ -16,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from polymodal.multiview._base import FLOATS, check_scores, least_squares_loadings, quadratic_forms
 from polymodal.multiview._blocks import centred_matmul, column_mean, joint_covariance, product_dtype
-from polymodal.multiview.cca_math import scaled_ridge, whitening
+from polymodal.multiview.cca_math import scaled_ridge, top_eigenpairs, whitening
 
 _LIST_OF_VIEWS = "MCCA takes a list of views (one 2-D array per view), not a single array"
 
@@ -150,7 +149,7 @@ class MCCA(TransformerMixin, BaseEstimator):
 
         The whitened matrix has identity diagonal blocks (the constraint is on ``D``, ridge included)
         and off-diagonal blocks ``L_j^{-1} C_ji L_i^{-T}``: two triangular solves per pair of views,
-        written into the lower triangle only, which is all ``eigh`` reads.
+        written into the lower triangle only, which is all :func:`top_eigenpairs` reads.
         """
         whites = [whitening(cov[b, b], scaled_ridge(cov[b, b], self.reg)).astype(precision) for b in blocks]
         w_edges = np.cumsum([0, *(w.rank for w in whites)])
@@ -159,17 +158,8 @@ class MCCA(TransformerMixin, BaseEstimator):
         for i, j in itertools.combinations(range(len(blocks)), 2):
             half = whites[i].whiten_rows(cov[blocks[i], blocks[j]].astype(precision, copy=False))  # L_i^{-1} C_ij
             matrix[spans[j], spans[i]] = whites[j].whiten_rows(half.T)
-        size, k = w_edges[-1], min(self.n_components, w_edges[-1])
-        # syevr for a few of many eigenpairs, syevd for all: the faster drivers where measured.
-        partial = k < size
-        eigvals, eigvecs = linalg.eigh(
-            matrix,
-            lower=True,
-            subset_by_index=[size - k, size - 1] if partial else None,
-            driver="evr" if partial else "evd",
-            overwrite_a=True,
-            check_finite=False,
-        )
+        k = min(self.n_components, int(w_edges[-1]))
+        eigvals, eigvecs = top_eigenpairs(matrix, k)  # Lanczos for a few of many, else LAPACK
         top = np.argsort(eigvals)[::-1][: self.n_components]
         self.eigenvalues_ = eigvals[top]
         self.weights_ = [

@@ -103,3 +103,30 @@ def test_top_eigenpairs_fall_back_to_lapack_when_lanczos_does_not_converge(monke
     vals, vecs = top_eigenpairs(np.diag(np.arange(100.0)), 5)
     np.testing.assert_allclose(vals, [99, 98, 97, 96, 95])
     assert vecs.shape == (100, 5)
+
+
+def test_top_eigenpairs_on_a_top_cluster_stop_lanczos_within_its_budget(monkeypatch) -> None:
+    """KernelCCA's top correlations are all near 1: Lanczos must give up within about r / 3 products and
+    LAPACK answer, not restart thousands of times."""
+    import scipy.sparse.linalg as sparse_linalg
+    from scipy import linalg
+
+    products = []
+    real_eigsh = sparse_linalg.eigsh
+
+    def counting_eigsh(a, k, **kwargs):  # type: ignore[no-untyped-def]
+        def matvec(v):  # type: ignore[no-untyped-def]
+            products.append(1)
+            return a @ v
+        return real_eigsh(sparse_linalg.LinearOperator(a.shape, matvec=matvec, dtype=a.dtype), k, **kwargs)
+
+    monkeypatch.setattr(sparse_linalg, "eigsh", counting_eigsh)
+    rng = np.random.default_rng(5)
+    r = 600
+    q, _ = np.linalg.qr(rng.standard_normal((r, r)))
+    spectrum = np.concatenate([1 - 1e-12 * rng.random(40), rng.random(r - 40) * 0.5])
+    a = (q * spectrum) @ q.T
+    vals, vecs = top_eigenpairs(np.tril(a).copy(), 10)
+    np.testing.assert_allclose(vals, linalg.eigh(a, eigvals_only=True)[::-1][:10], atol=1e-12)
+    assert np.abs(a @ vecs - vecs * vals).max() < 1e-10
+    assert 0 < len(products) <= r / 3 + 2 * 21  # the budget (plus the last restart's products)
