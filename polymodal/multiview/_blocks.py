@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 import numpy as np
 from scipy import linalg
-from scipy.linalg import blas
 
 BLOCK_ROWS = 4096
 
@@ -106,13 +105,20 @@ def _corrected_grams(
     if any(v.dtype != dtype for v in views) or dtype not in CANCELLATION_LIMIT:
         return None
     n = views[0].shape[0]
-    out = []
+    grams = []
     for i, j in pairs:
         gram = views[i].T @ views[j]
         if i == j and not _cancellation_is_small(np.diag(gram), means[i], n, dtype):
             return None
-        # the rank-one update in place (BLAS ger), on a Fortran-ordered float64 copy
-        corrected = blas.dger(-float(n), means[i], means[j], a=gram.astype(np.float64, order="F"), overwrite_a=1)
+        grams.append(gram)
+    # The rank-one corrections by numpy's elementwise operations, not scipy's BLAS ger: numpy and scipy each
+    # ship an OpenBLAS with its own thread pool, and with two threads a scipy call between numpy's products
+    # leaves its worker spinning on the core the next product needs (measured: 0.29 s for these products
+    # at 10,000 x 784 in float32 against 0.16 s without the interleaved call).
+    out = []
+    for (i, j), gram in zip(pairs, grams):
+        corrected = gram.astype(np.float64)
+        corrected -= float(n) * np.multiply.outer(means[i], means[j])
         corrected *= 1.0 / (n - 1)
         out.append(corrected)
     return out
