@@ -179,13 +179,13 @@ class KernelCCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self._n_features_y = Y.shape[1]
         (fx, mean_x), (fy, mean_y) = self._map_x.train_coordinates(), self._map_y.train_coordinates()
         n = X.shape[0]
-        # exact kernel coordinates fit the training rows almost perfectly: the top correlations cluster near 1
-        exact = isinstance(self._map_x, _ExactMap) and isinstance(self._map_y, _ExactMap)
         if isinstance(self._map_x, _ExactMap) and isinstance(self._map_y, _ExactMap):
             # Kernel-PCA coordinates are uncorrelated: only the cross product needs the data.
             cov_xx, cov_yy, cov_xy = self._map_x.covariance(), self._map_y.covariance(), fx.T @ fy / (n - 1)
+            exact = True  # they fit the training rows almost perfectly: the top correlations cluster near 1
         else:
             cov_xx, cov_yy, cov_xy = covariances(fx, fy, mean_x, mean_y)
+            exact = False
         ridge_x, ridge_y = scaled_ridge(cov_xx, self.reg, n), scaled_ridge(cov_yy, self.reg, n)
         wx, wy, _ = solve_cca(cov_xx, cov_yy, cov_xy, ridge_x, ridge_y, self.n_components, lanczos=not exact)
         self.x_weights_, self.y_weights_, self.canonical_correlations_ = finish_components(

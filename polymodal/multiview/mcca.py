@@ -159,11 +159,10 @@ class MCCA(TransformerMixin, BaseEstimator):
             half = whites[i].whiten_rows(cov[blocks[i], blocks[j]].astype(precision, copy=False))  # L_i^{-1} C_ij
             matrix[spans[j], spans[i]] = whites[j].whiten_rows(half.T)
         k = min(self.n_components, int(w_edges[-1]))
-        eigvals, eigvecs = top_eigenpairs(matrix, k)  # Lanczos for a few of many, else LAPACK
-        top = np.argsort(eigvals)[::-1][: self.n_components]
-        self.eigenvalues_ = eigvals[top]
+        # descending; Lanczos for a few of many, else LAPACK
+        self.eigenvalues_, eigvecs = top_eigenpairs(matrix, k)
         self.weights_ = [
-            self._unit_variance(white.weights(eigvecs[span][:, top]), cov[b, b])
+            self._unit_variance(white.weights(eigvecs[span]), cov[b, b])
             for white, span, b in zip(whites, spans, blocks)
         ]
 
