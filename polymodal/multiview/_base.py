@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.utils import assert_all_finite, check_array, check_consistent_length
 from sklearn.utils.validation import validate_data
 
+from polymodal.multiview._blas import matmul
+
 FLOATS = (np.float64, np.float32)
 
 
@@ -98,7 +100,7 @@ def least_squares_loadings(cov: np.ndarray, weights: np.ndarray) -> np.ndarray:
     scikit-learn's PLS ``inverse_transform``, exact when ``W`` is square and invertible.
     """
     w = np.asarray(weights, dtype=np.float64)
-    cw = cov @ w
+    cw = matmul(cov, w)
     return np.asarray(cw @ np.linalg.pinv(w.T @ cw, hermitian=True))
 
 
@@ -115,7 +117,7 @@ def check_scores(name: str, scores: object, n_components: int, view: str) -> np.
 
 def quadratic_forms(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``A[:, k]' M B[:, k]`` for every column ``k``."""
-    return np.sum(A * (M @ B), axis=0)
+    return np.sum(A * matmul(M, B), axis=0)
 
 
 def orient(wx: np.ndarray, wy: np.ndarray, x_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

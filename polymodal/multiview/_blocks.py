@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import linalg
 
+from polymodal.multiview._blas import gram, matmul, matvec
+
 BLOCK_ROWS = 4096
 
 
@@ -35,7 +37,7 @@ def column_mean(X: np.ndarray) -> np.ndarray:
     ones = np.ones(min(MEAN_BLOCK_ROWS, X.shape[0]), dtype=X.dtype)
     total = np.zeros(X.shape[1])
     for rows in row_blocks(X.shape[0], MEAN_BLOCK_ROWS):
-        total += ones[: rows.stop - rows.start] @ X[rows]
+        total += matvec(X[rows].T, ones[: rows.stop - rows.start])
     return total / X.shape[0]
 
 
@@ -99,7 +101,8 @@ def _corrected_grams(
     """``(V_i'V_j - n m_i m_j') / (n - 1)`` for each pair ``(i, j)`` (pairs ``(i, i)`` first), or None.
 
     None when the views differ in dtype (a cast would copy one) or a view's correction would cancel
-    too many digits: then the caller centres. ``V'V`` of one view is a symmetric product (``syrk``).
+    too many digits: then the caller centres. ``V'V`` of one view is a symmetric product (``syrk``). The
+    products run on scipy's BLAS (:mod:`polymodal.multiview._blas`), as the factorisations after them do.
     """
     dtype = views[0].dtype
     if any(v.dtype != dtype for v in views) or dtype not in CANCELLATION_LIMIT:
@@ -107,17 +110,14 @@ def _corrected_grams(
     n = views[0].shape[0]
     grams = []
     for i, j in pairs:
-        gram = views[i].T @ views[j]
-        if i == j and not _cancellation_is_small(np.diag(gram), means[i], n, dtype):
+        product = gram(views[i]) if i == j else matmul(views[i].T, views[j])
+        if i == j and not _cancellation_is_small(np.diag(product), means[i], n, dtype):
             return None
-        grams.append(gram)
-    # The rank-one corrections by numpy's elementwise operations, not scipy's BLAS ger: numpy and scipy each
-    # ship an OpenBLAS with its own thread pool, and with two threads a scipy call between numpy's products
-    # leaves its worker spinning on the core the next product needs (measured: 0.29 s for these products
-    # at 10,000 x 784 in float32 against 0.16 s without the interleaved call).
+        grams.append(product)
+    # the rank-one corrections by elementwise operations (a BLAS ger would be one more threaded call)
     out = []
-    for (i, j), gram in zip(pairs, grams):
-        corrected = gram.astype(np.float64)
+    for (i, j), product in zip(pairs, grams):
+        corrected = product.astype(np.float64)
         corrected -= float(n) * np.multiply.outer(means[i], means[j])
         corrected *= 1.0 / (n - 1)
         out.append(corrected)
@@ -134,23 +134,15 @@ def _centred_covariances(
     centred_x, centred_y = _CentredBlocks(X, mean_x, dtype), _CentredBlocks(Y, mean_y, dtype)
     for rows in row_blocks(X.shape[0]):
         bx, by = centred_x(rows), centred_y(rows)
-        cxx += bx.T @ bx  # numpy calls syrk for a.T @ a: half the work of a general product
-        cyy += by.T @ by
-        cxy += bx.T @ by
+        cxx += gram(bx)
+        cyy += gram(by)
+        cxy += matmul(bx.T, by)
     scale = 1.0 / (X.shape[0] - 1)
     return _scaled64(cxx, scale), _scaled64(cyy, scale), _scaled64(cxy, scale)
 
 
 def _scaled64(M: np.ndarray, scale: float) -> np.ndarray:
     return M.astype(np.float64) * scale
-
-
-def few_column_product(X: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``X @ W`` for a ``W`` of few columns (canonical weights): float64 as ``(W' X')'``, which OpenBLAS's
-    dgemm runs about twice as fast at 10,000 x 784 by 10 (measured; float32 is faster as written)."""
-    if X.dtype == np.float64 and W.dtype == np.float64:
-        return np.asarray((W.T @ X.T).T)
-    return np.asarray(X @ W)
 
 
 def centred_matmul(X: np.ndarray, mean: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -160,7 +152,7 @@ def centred_matmul(X: np.ndarray, mean: np.ndarray, B: np.ndarray) -> np.ndarray
     out = np.empty((X.shape[0], B.shape[1]), dtype)
     centred = _CentredBlocks(X, mean, dtype)
     for rows in row_blocks(X.shape[0]):
-        np.matmul(centred(rows), B, out=out[rows])
+        out[rows] = matmul(centred(rows), B)
     return out
 
 
@@ -168,7 +160,7 @@ def centred_rmatmul(X: np.ndarray, mean: np.ndarray, A: np.ndarray) -> np.ndarra
     """``(X - mean).T @ A`` in float64 without centring all of ``X`` at once."""
     out = np.zeros((X.shape[1], A.shape[1]))
     for rows in row_blocks(X.shape[0]):
-        out += (X[rows] - mean).T @ A[rows]
+        out += matmul((X[rows] - mean).T, A[rows])
     return out
 
 
@@ -215,9 +207,9 @@ def joint_covariance(views: list[np.ndarray], means: list[np.ndarray]) -> np.nda
     grams = _corrected_grams(views, means, pairs)
     if grams is not None:
         cov = np.empty((edges[-1], edges[-1]))
-        for (i, j), gram in zip(pairs, grams):
-            cov[edges[i]:edges[i + 1], edges[j]:edges[j + 1]] = gram
-            cov[edges[j]:edges[j + 1], edges[i]:edges[i + 1]] = gram.T
+        for (i, j), block_cov in zip(pairs, grams):
+            cov[edges[i]:edges[i + 1], edges[j]:edges[j + 1]] = block_cov
+            cov[edges[j]:edges[j + 1], edges[i]:edges[i + 1]] = block_cov.T
         return cov
     dtype = product_dtype(*views)
     n = views[0].shape[0]
@@ -228,5 +220,5 @@ def joint_covariance(views: list[np.ndarray], means: list[np.ndarray]) -> np.nda
         block = buffer[: rows.stop - rows.start]
         for v, m, a, b in zip(views, means, edges[:-1], edges[1:]):
             np.subtract(v[rows], m, out=block[:, a:b], casting="unsafe")
-        cov += block.T @ block
+        cov += gram(block)
     return _scaled64(cov, 1.0 / (n - 1))

@@ -22,12 +22,12 @@ from polymodal.multiview._base import (
     orientation_signs,
     validate_two_views,
 )
+from polymodal.multiview._blas import matmul
 from polymodal.multiview._blocks import (
     centred_matmul,
     centred_svd,
     column_mean,
     covariances,
-    few_column_product,
     product_dtype,
     total_variance,
 )
@@ -158,7 +158,7 @@ class CCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.x_weights_ = self.x_weights_.astype(product_dtype(X))
         self.y_weights_ = self.y_weights_.astype(product_dtype(Y))
         # Only the signs of the largest variates are read here: X @ W - mean @ W (no centred copy) is enough.
-        signs = orientation_signs(few_column_product(X, self.x_weights_) - self.x_mean_ @ self.x_weights_)
+        signs = orientation_signs(matmul(X, self.x_weights_) - self.x_mean_ @ self.x_weights_)
         self.x_weights_, self.y_weights_ = (
             self.x_weights_ * signs.astype(self.x_weights_.dtype),
             self.y_weights_ * signs.astype(self.y_weights_.dtype),

@@ -20,6 +20,8 @@ import numpy as np
 from scipy import linalg
 from scipy.linalg import lapack
 
+from polymodal.multiview._blas import gram, matmul, symmetric_operator
+
 if TYPE_CHECKING:
     import torch
 
@@ -194,10 +196,9 @@ def _top_pairs_from_gram(
     loses accuracy only for correlations near ``sqrt(eps)`` times the largest: then the caller
     takes the SVD.
     """
-    m = large.whiten_rows(cross.T)[:, small.kept]
-    gram = np.asfortranarray(m.T @ m)
-    (sygst,) = lapack.get_lapack_funcs(("sygst",), (gram, small.chol))
-    reduced, info = sygst(gram, small.chol, itype=1, lower=1, overwrite_a=1)
+    m = large.whiten_rows(cross[small.kept].T)
+    (sygst,) = lapack.get_lapack_funcs(("sygst",), (m, small.chol))
+    reduced, info = sygst(np.asfortranarray(gram(m)), small.chol, itype=1, lower=1, overwrite_a=1)
     if info != 0:
         return None
     vals, u = top_eigenpairs(reduced, k, lanczos)
@@ -206,7 +207,7 @@ def _top_pairs_from_gram(
     if len(rho) < k or not rho[-1] > np.sqrt(np.finfo(reduced.dtype).eps) * max(rho[0], 1e-30):
         return None
     a = linalg.solve_triangular(small.chol, u, lower=True, trans="T", check_finite=False)
-    partner = (m @ a) / rho
+    partner = matmul(m, a) / rho
     return small.weights(u), large.weights(partner), rho
 
 
@@ -235,15 +236,14 @@ def top_eigenpairs(lower: np.ndarray, k: int, lanczos: bool = True) -> tuple[np.
     if lanczos and 0 < k <= LANCZOS_SHARE * r:
         from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
-        full = np.tril(lower) + np.tril(lower, -1).T
-        start = np.asarray(np.random.default_rng(0).standard_normal(r), dtype=full.dtype)
+        start = np.asarray(np.random.default_rng(0).standard_normal(r), dtype=lower.dtype)
         ncv = min(r, max(2 * k + 1, 20))
         # a budget of about r / 3 products with the matrix (2 r^2 flops each, so ~ r^3 / 1.5 in all, below
         # LAPACK's tridiagonal reduction): a clustered top spectrum (KernelCCA's correlations all near 1)
         # would otherwise take thousands of restarts before it converged
         restarts = max(4, r // (3 * max(ncv - k, 1)))
         try:
-            vals, vecs = eigsh(full, k=k, which="LA", v0=start, ncv=ncv, tol=0, maxiter=restarts)
+            vals, vecs = eigsh(symmetric_operator(lower), k=k, which="LA", v0=start, ncv=ncv, tol=0, maxiter=restarts)
         except ArpackNoConvergence:
             pass
         else:
