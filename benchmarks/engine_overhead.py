@@ -9,9 +9,16 @@ config exactly as ``polymodal fit`` would (medium preset); the script captures t
   (``configure_optimizers``); each epoch a training pass, then the validation loss over the
   validation loader, keeping a copy of the best weights;
 * **train()**: ``polymodal.engine.trainer.train`` with the progress bar off (as the demo and the
-  benchmarks run it): Lightning, the per-epoch CSV log, validation metrics, best-weights checkpoint
-  (safetensors), early-stopping bookkeeping (patience set above the epochs so both run every epoch);
-* **train() with the progress bar** (the CLI default), to show what the bar costs.
+  benchmarks run it): on one CPU process that is polymodal's own loop (``polymodal.engine.loop``), with
+  the per-epoch CSV log, validation metrics, best-weights checkpoint (safetensors), early-stopping
+  bookkeeping (patience set above the epochs so both run every epoch);
+* **train() without validation metrics** (their update and compute replaced by nothing), to split the
+  overhead;
+* **train() with the progress bar** (the CLI default), to show what the bar costs;
+* **train() with a resume checkpoint** (what ``--run-dir`` adds: model, optimiser, best weights and every
+  random generator written as safetensors + JSON at each epoch end);
+* **train() on Lightning** (``loop="lightning"``: the engine before polymodal's own loop, and still
+  the one for devices, several processes and mixed precision).
 
 Both run with a constant learning rate (no schedule) for a fixed number of epochs; rounds are
 interleaved (plain, train, train+bar, plain, ...) and each figure is the best of the rounds; torch and
@@ -114,18 +121,22 @@ def contestants(captured: dict[str, Any], epochs: int) -> dict[str, Callable[[],
     with_bar = config.model_copy(update={"progress": True})
     fresh = lambda: copy.deepcopy(captured["module"])  # noqa: E731
 
-    def polymodal_train(cfg: TrainConfig) -> Callable[[], Any]:
+    def polymodal_train(cfg: TrainConfig, metrics: bool = True, fingerprint: dict | None = None) -> Callable[[], Any]:
         def run() -> Any:
+            module = fresh()
+            if not metrics:
+                module.val_metrics = torch.nn.ModuleDict({name: NoMetrics() for name in module.val_metrics})
             with tempfile.TemporaryDirectory() as work:
-                return train(fresh(), captured["train"], captured["val"], cfg, Path(work))
+                return train(module, captured["train"], captured["val"], cfg, Path(work), fingerprint=fingerprint)
         return run
 
     return {
         "plain": lambda: plain_loop(fresh(), captured["train"], captured["val"], config),
         "train": polymodal_train(config),
+        "train_no_metrics": polymodal_train(config, metrics=False),
         "train_progress_bar": polymodal_train(with_bar),
-        "lightning": lambda: bare_lightning(fresh(), captured, config, metrics=True),
-        "lightning_no_metrics": lambda: bare_lightning(fresh(), captured, config, metrics=False),
+        "train_resume": polymodal_train(config, fingerprint={"benchmark": "engine_overhead"}),
+        "train_lightning": polymodal_train(config.model_copy(update={"loop": "lightning"})),
     }
 
 
@@ -140,21 +151,6 @@ class NoMetrics(torch.nn.Module):
 
     def reset(self) -> None:
         return None
-
-
-def bare_lightning(module: Any, captured: dict[str, Any], config: TrainConfig, metrics: bool) -> None:
-    """The same module, loaders and epochs under a bare ``lightning.Trainer``: no polymodal callback, no
-    logger, no checkpoint (and, with ``metrics=False``, no validation metrics): what Lightning itself costs."""
-    import lightning as L
-
-    if not metrics:
-        module.val_metrics = torch.nn.ModuleDict({name: NoMetrics() for name in module.val_metrics})
-    torch.manual_seed(config.seed)
-    train_loader = make_loader(captured["train"], config, True, drop_last=config.drop_last)
-    val_loader = make_loader(captured["val"], config, False)
-    trainer = L.Trainer(max_epochs=config.epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, deterministic=True, callbacks=[])
-    trainer.fit(module, train_loader, val_loader)
 
 
 def best_of(runs: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
@@ -202,12 +198,15 @@ def run(avdigits: Path | None, rows: int, epochs: int, rounds: int) -> dict[str,
                 "steps_per_epoch": steps, "seconds": best, "load": os.getloadavg(),
                 "train_over_plain": best["train"] / best["plain"],
                 "bar_over_plain": best["train_progress_bar"] / best["plain"],
+                "resume_over_plain": best["train_resume"] / best["plain"],
+                "lightning_over_plain": best["train_lightning"] / best["plain"],
                 "overhead_ms_per_epoch": 1000 * (best["train"] - best["plain"]) / epochs,
-                # the overhead split: Lightning's loop, the validation metrics, polymodal's callbacks and logs
+                # the overhead split: the validation metrics, and the rest of the loop (log, best weights, ...)
                 "ms_per_epoch": {
-                    "lightning_loop": 1000 * (best["lightning_no_metrics"] - best["plain"]) / epochs,
-                    "validation_metrics": 1000 * (best["lightning"] - best["lightning_no_metrics"]) / epochs,
-                    "polymodal_callbacks_and_logs": 1000 * (best["train"] - best["lightning"]) / epochs,
+                    "validation_metrics": 1000 * (best["train"] - best["train_no_metrics"]) / epochs,
+                    "loop_log_best_weights": 1000 * (best["train_no_metrics"] - best["plain"]) / epochs,
+                    "resume_checkpoint": 1000 * (best["train_resume"] - best["train"]) / epochs,
+                    "lightning_over_own_loop": 1000 * (best["train_lightning"] - best["train"]) / epochs,
                 },
             }
             results["rows"].append(row)
@@ -229,16 +228,20 @@ def to_markdown(r: dict[str, Any]) -> str:
         "",
         "How it was measured: `polymodal.engine.fit.fit` builds the model, tensors and config of a medium-preset "
         "fit; from the same initial weights, the plain loop (same loaders, loss, AdamW; validation loss and "
-        "a copy of the best weights every epoch) and `train()` (Lightning, CSV log, validation metrics, "
-        "best-weights safetensors checkpoint, early-stopping bookkeeping) each run "
-        f"{r['epochs']} epochs at a constant learning rate. Rounds interleaved (plain, train, train with the "
-        f"progress bar, plain, ...), best of {r['rounds']}; torch.set_num_threads and threadpoolctl set the "
+        "a copy of the best weights every epoch) and `train()` (on one CPU process polymodal's own loop, "
+        "`polymodal.engine.loop`: CSV log, validation metrics, best-weights safetensors checkpoint, "
+        "early-stopping bookkeeping; no resume checkpoint, as a fit without `--run-dir`) each run "
+        f"{r['epochs']} epochs at a constant learning rate; beside them `train()` without the validation "
+        "metrics, with the progress bar, with a resume checkpoint written every epoch (`--run-dir`), and on "
+        "Lightning (`loop='lightning'`). Rounds interleaved (plain, train, ..., plain, ...), best of "
+        f"{r['rounds']}; torch.set_num_threads and threadpoolctl set the "
         f"threads. This machine is shared: load average (1, 5, 15 min) before {_load(r['load_before'])}, "
         f"after {_load(r['load_after'])}, and at each row.",
         "",
         "| table | threads | parameters | train / val rows | steps per epoch | plain loop (s) | train() (s) | "
-        "train() / plain | overhead per epoch (ms) | train() with progress bar (s) | / plain | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "train() / plain | overhead per epoch (ms) | with progress bar (s) | / plain | with resume checkpoint (s) "
+        "| / plain | on Lightning (s) | / plain | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in r["rows"]:
         s = row["seconds"]
@@ -246,27 +249,29 @@ def to_markdown(r: dict[str, Any]) -> str:
             f"| {row['table']} | {row['threads']} | {row['parameters']:,} | {row['train_rows']} / {row['val_rows']} "
             f"| {row['steps_per_epoch']} | {s['plain']:.2f} | {s['train']:.2f} | **{row['train_over_plain']:.2f}x** "
             f"| {row['overhead_ms_per_epoch']:.0f} | {s['train_progress_bar']:.2f} | {row['bar_over_plain']:.2f}x "
-            f"| {_load(row['load'])} |"
+            f"| {s['train_resume']:.2f} | {row['resume_over_plain']:.2f}x | {s['train_lightning']:.2f} "
+            f"| {row['lightning_over_plain']:.2f}x | {_load(row['load'])} |"
         )
     lines += [
         "",
         "## What the overhead is made of",
         "",
-        "Two more contestants in the same rounds split it: the same module, loaders and epochs under a bare "
-        "`lightning.Trainer` (no polymodal callback, logger or checkpoint), with and without the validation "
-        "metrics. Milliseconds per epoch: Lightning's own loop (bare Trainer without metrics, minus the plain "
-        "loop), the validation metrics (torchmetrics accuracy, macro-F1, exact AUROC, logged per epoch), and "
-        "what `train()` adds on top (best-weights copy and safetensors checkpoint, early stopping, CSV log, "
-        "the Trainer set-up of a run).",
+        "Milliseconds per epoch, from the same rounds: the validation metrics (torchmetrics accuracy, "
+        "macro-F1, exact AUROC: `train()` minus `train()` without them), the rest of polymodal's loop (CSV "
+        "log, best-weights copy and safetensors file, early stopping, the run's set-up: without metrics "
+        "minus the plain loop), their total; then what a resume checkpoint adds per epoch, and what "
+        "Lightning's loop costs over polymodal's.",
         "",
-        "| table | threads | Lightning loop | validation metrics | polymodal callbacks and logs | total |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| table | threads | validation metrics | loop, log, best weights | total | resume checkpoint "
+        "| Lightning over own loop |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in r["rows"]:
         ms = row["ms_per_epoch"]
         lines.append(
-            f"| {row['table']} | {row['threads']} | {ms['lightning_loop']:.1f} | {ms['validation_metrics']:.1f} "
-            f"| {ms['polymodal_callbacks_and_logs']:.1f} | {row['overhead_ms_per_epoch']:.1f} |"
+            f"| {row['table']} | {row['threads']} | {ms['validation_metrics']:.1f} | {ms['loop_log_best_weights']:.1f} "
+            f"| {row['overhead_ms_per_epoch']:.1f} | {ms['resume_checkpoint']:.1f} "
+            f"| {ms['lightning_over_own_loop']:.1f} |"
         )
     lines += [
         "",

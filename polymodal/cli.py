@@ -123,6 +123,9 @@ def _add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", help="e.g. ddp (passed to Lightning)")
     p.add_argument("--precision", help="e.g. 32-true, bf16-mixed, 16-mixed (passed to Lightning)")
     p.add_argument("--verbose", action="store_true", default=None, help="show Lightning's own messages (devices, tips)")
+    p.add_argument("--loop", choices=["auto", "lightning"],
+                   help="training loop: auto (polymodal's own for a single-process CPU run in 32-bit precision, "
+                        "else Lightning; the default) or lightning (always)")
 
 
 def _add_engine_options(p: argparse.ArgumentParser, what: str) -> None:

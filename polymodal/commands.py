@@ -118,7 +118,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _device_options(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
     """``options`` with the device flags given (`fit`, `tune`, `pretrain`)."""
-    for name in ("accelerator", "strategy", "precision", "num_nodes", "verbose"):
+    for name in ("accelerator", "strategy", "precision", "num_nodes", "verbose", "loop"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.devices is not None:

@@ -266,6 +266,10 @@ class TrainConfig(_Strict):
                                              "boosting on simple features of the same rows) and report it beside "
                                              "the model (see polymodal.evaluation.baseline)")
     verbose: bool = Field(False, description="show Lightning's own messages (devices available, tips)")
+    loop: Literal["auto", "lightning"] = Field(
+        "auto", description="the training loop: auto (polymodal's own for a single-process CPU run in 32-bit "
+                            "precision, which spares a small model Lightning's per-step cost; Lightning for "
+                            "everything else) or lightning (always); see polymodal.engine.loop")
 
     @field_validator("class_weight")
     @classmethod

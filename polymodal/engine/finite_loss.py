@@ -36,7 +36,7 @@ def check_finite_loss(module: Any, stage: str, total: Tensor, components: Mappin
         everywhere = bool(trainer.strategy.reduce_boolean_decision(finite, all=True))
     if everywhere:
         return
-    epoch = int(getattr(module, "current_epoch", 0))
+    epoch = int(getattr(module, "epoch", getattr(module, "current_epoch", 0)))
     if finite:
         raise TrainingError(f"{stage} loss became non-finite at epoch {epoch}, step {step} on another process of "
                             "the run (its error names the cause)")

@@ -26,6 +26,11 @@ class SupervisedModule(L.LightningModule):
     The training and validation losses are epoch means: they are summed (weighted by batch size) in the
     step and logged once at the epoch's end, the same value as Lightning's ``on_epoch`` logging at every
     step without its per-step cost, which small models notice (benchmarks/results/engine_overhead.md).
+
+    The module runs under Lightning or, for a single-process CPU run, in polymodal's own loop
+    (:mod:`polymodal.engine.loop`, which sets ``loop_epoch`` while it trains): its epoch values go through
+    :meth:`record`, which is Lightning's ``self.log`` on the one path and kept for :meth:`take_records`
+    on the other.
     """
 
     def __init__(
@@ -60,6 +65,32 @@ class SupervisedModule(L.LightningModule):
         self.aux_metrics: Any = nn.ModuleDict(
             {m: build_metrics(balance.task, num_classes[balance.target]) for m in balance.modalities}
             if balance is not None else {})
+        self.loop_epoch: int | None = None
+        self._records: dict[str, float] = {}
+
+    @property
+    def runs_in_own_loop(self) -> bool:
+        """Whether polymodal's own loop can train this module: not with modality balancing, whose estimates
+        follow Lightning's epochs and sanity checks."""
+        return self.balance is None
+
+    @property
+    def epoch(self) -> int:
+        """The epoch being trained, under either loop."""
+        return self.loop_epoch if self.loop_epoch is not None else int(self.current_epoch)
+
+    def record(self, name: str, value: Tensor, prog_bar: bool = False, batch_size: int | None = None) -> None:
+        """An epoch value: Lightning's ``self.log`` (epoch-level, synchronised over processes) under Lightning,
+        else kept for the loop's log."""
+        if self.loop_epoch is not None:
+            self._records[name] = float(value)
+            return
+        self.log(name, value, on_step=False, on_epoch=True, prog_bar=prog_bar, batch_size=batch_size, sync_dist=True)
+
+    def take_records(self) -> dict[str, float]:
+        """The values recorded since the last call (polymodal's loop)."""
+        records, self._records = self._records, {}
+        return records
 
     def forward(self, inputs: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return self.model(inputs, masks)
@@ -100,8 +131,7 @@ class SupervisedModule(L.LightningModule):
         # batch_size=rows: with sync_dist, Lightning's mean is the row-weighted mean over all processes
         rows = self._epoch_rows
         for name, total in self._epoch_sums.items():
-            self.log(name, total / max(rows, 1), on_step=False, on_epoch=True, prog_bar=name == "train_loss",
-                     batch_size=max(rows, 1), sync_dist=True)
+            self.record(name, total / max(rows, 1), prog_bar=name == "train_loss", batch_size=max(rows, 1))
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         # polymodal's collate builds CPU tensors: on CPU there is nothing to move, and Lightning's walk
@@ -141,10 +171,10 @@ class SupervisedModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self._val_sum is not None:  # batch_size=rows: the row-weighted mean over processes, as for training
             rows = max(self._val_rows, 1)
-            self.log("val_loss", self._val_sum / rows, on_epoch=True, prog_bar=True, batch_size=rows, sync_dist=True)
+            self.record("val_loss", self._val_sum / rows, prog_bar=True, batch_size=rows)
         for name, metrics in self.val_metrics.items():
-            values = metrics.compute()
-            self.log_dict({f"val_{name}_{k}": v for k, v in values.items()}, sync_dist=True)
+            for k, v in metrics.compute().items():
+                self.record(f"val_{name}_{k}", v)
             metrics.reset()
         for m, metrics in self.aux_metrics.items():
             if metrics["accuracy"].update_called:

@@ -35,6 +35,7 @@ RESUME_DIR = "resume"
 FORMAT_VERSION = 1
 METRICS_FILE = "metrics.csv"
 METRICS_ASIDE = ".metrics.before-resume.csv"
+ENGINE = "lightning"  # which loop wrote a checkpoint (polymodal.engine.loop writes its own)
 
 
 def load_resume_state(directory: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -143,6 +144,9 @@ class ResumeCheckpoint(Checkpoint):
         """The callback of a run: with ``resume``, loaded from ``directory`` (when there is a checkpoint)
         and holding the earlier rows of the CSV log in ``log_dir``."""
         state = load_resume_state(directory, fingerprint) if resume else None
+        if state is not None and state.get("engine", ENGINE) != ENGINE:
+            raise ResumeError(f"the checkpoint in {directory} was written by polymodal's own training loop (a "
+                              "single-process CPU run): resume with the same devices and options, or start afresh")
         old_rows = set_log_aside(log_dir, int(state["epoch"]) + 1) if state is not None else []
         return cls(directory, fingerprint, generators, stateful, state, old_rows)
 
@@ -160,6 +164,7 @@ class ResumeCheckpoint(Checkpoint):
         epoch_loop = trainer.fit_loop.epoch_loop
         return {
             "format_version": FORMAT_VERSION,
+            "engine": ENGINE,
             "fingerprint": self.fingerprint,
             "epoch": trainer.current_epoch,
             "should_stop": bool(trainer.should_stop),

@@ -10,10 +10,12 @@ continues the same schedule.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
+from torch.optim import Optimizer
 
 SCHEDULES = ("constant", "cosine")
 
@@ -62,7 +64,13 @@ class LearningRateSchedule(Callback):
             per_epoch, batch_idx = 1, 0
         step = trainer.current_epoch * per_epoch + batch_idx
         total = max(int(trainer.max_epochs or 1), 1) * per_epoch
-        factor = lr_factor(step, total, round(self.warmup_epochs * per_epoch), self.schedule)
-        for optimizer in trainer.optimizers:
-            for group in optimizer.param_groups:
-                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+        set_learning_rates(trainer.optimizers, step, total, round(self.warmup_epochs * per_epoch), self.schedule)
+
+
+def set_learning_rates(optimizers: Iterable[Optimizer], step: int, total_steps: int, warmup_steps: int,
+                       schedule: str) -> None:
+    """Set every parameter group's rate to its base rate (kept as ``initial_lr``) times :func:`lr_factor`."""
+    factor = lr_factor(step, total_steps, warmup_steps, schedule)
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor

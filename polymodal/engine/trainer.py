@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from polymodal.config import TrainConfig
 from polymodal.data.dataset import EncodedData
 from polymodal.data.module import DataModule, make_loader
+from polymodal.engine.loop import own_loop_applies, run_loop
 from polymodal.engine.resume import RESUME_DIR, ResumeCheckpoint
 from polymodal.engine.schedule import LearningRateSchedule
 from polymodal.engine.weight_average import WeightAverage
@@ -43,28 +44,41 @@ class BestWeights(Callback):
         self.best_epoch = -1
         self.state: dict[str, torch.Tensor] | None = None
 
+    def observe(self, value: float, epoch: int, module: torch.nn.Module) -> None:
+        """Keep ``module``'s weights when ``value`` is below the best so far."""
+        if not value < self.best:
+            return
+        self.best, self.best_epoch = float(value), epoch
+        self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+    def save(self) -> None:
+        """The best weights so far to ``path`` (call on one process only)."""
+        if self.path is not None and self.state is not None:
+            state = {k: v.contiguous() for k, v in self.state.items()}
+            atomic_write_with(self.path, lambda tmp: save_file(state, str(tmp)))
+
+    def finish(self, module: torch.nn.Module) -> None:
+        """Training is over: write the best weights, and put them into ``module`` unless ``restore`` is False."""
+        self.save()
+        if self.state is not None and self.restore:
+            module.load_state_dict(self.state)
+
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         value = trainer.callback_metrics.get(self.monitor)
-        if value is None or not float(value) < self.best:
-            return
-        self.best, self.best_epoch = float(value), trainer.current_epoch
-        self.state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
-
-    def write(self, trainer: L.Trainer) -> None:
-        """The best weights so far to ``path`` (global rank 0)."""
-        if self.path is not None and self.state is not None and trainer.is_global_zero:
-            state = {k: v.contiguous() for k, v in self.state.items()}
-            atomic_write_with(self.path, lambda tmp: save_file(state, str(tmp)))
+        if value is not None:
+            self.observe(float(value), trainer.current_epoch, pl_module)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.write(trainer)
-        if self.state is not None and self.restore:
+        if trainer.is_global_zero:
+            self.finish(pl_module)
+        elif self.state is not None and self.restore:
             pl_module.load_state_dict(self.state)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self.write(trainer)
+        if trainer.is_global_zero:
+            self.save()
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "state": self.state}
@@ -211,6 +225,9 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
     if resume and fingerprint is None:
         raise ValueError("resume=True needs a run fingerprint (polymodal.fit passes one when run_dir is given)")
     best = BestWeights(path=run_dir / "best.safetensors", restore=select_best)
+    if own_loop_applies(module, config, len(callbacks)):
+        return _result(module, best, run_loop(module, train_loader, val_loader, config, run_dir, best, fingerprint,
+                                              resume, select_best, count_samples=n_train is None), config, n_train)
     stopping = EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
     counter = SampleCounter()
     # after BestWeights: validation sees the average, and BestWeights keeps it before the raw weights come back
@@ -254,15 +271,22 @@ def train_loaders(module: L.LightningModule, train_loader: DataLoader, val_loade
         warnings.filterwarnings("ignore", r".*module\(s\) in eval mode at the start of training.*")
         trainer.fit(module, train_loader, val_loader)
     seconds = time.perf_counter() - start
-    epochs = trainer.current_epoch
     resumed = checkpoint.start_epoch if checkpoint is not None and checkpoint.state is not None else None
-    log_path = Path(logger.log_dir) / "metrics.csv"
+    outcome = {"epochs": trainer.current_epoch, "seconds": seconds, "samples": counter.samples, "resumed": resumed,
+               "log_path": Path(logger.log_dir) / "metrics.csv", "global_rank": trainer.global_rank}
+    return _result(module, best, outcome, config, n_train)
+
+
+def _result(module: L.LightningModule, best: BestWeights, outcome: dict[str, Any], config: TrainConfig,
+            n_train: int | None) -> TrainResult:
+    """The :class:`TrainResult` of a run from what its engine reports (see :func:`~polymodal.engine.loop.run_loop`)."""
+    epochs, seconds, resumed, log_path = outcome["epochs"], outcome["seconds"], outcome["resumed"], outcome["log_path"]
     return TrainResult(
         best_val_loss=best.best, best_epoch=best.best_epoch, epochs_run=epochs, train_seconds=seconds,
-        samples_per_second=(counter.samples if n_train is None else n_train * max(epochs - (resumed or 0), 1))
+        samples_per_second=(outcome["samples"] if n_train is None else n_train * max(epochs - (resumed or 0), 1))
         / max(seconds, 1e-9),
         trainable_parameters=sum(p.numel() for p in getattr(module, "model", module).parameters() if p.requires_grad),
         history=read_history(log_path), log_path=str(log_path), resumed_after_epochs=resumed,
-        global_rank=trainer.global_rank,
+        global_rank=outcome.get("global_rank", 0),
         time_limit_reached=config.time_limit is not None and epochs < config.epochs and seconds >= config.time_limit,
     )
