@@ -1,4 +1,5 @@
-"""Training on PyTorch Lightning: seeded, early-stopped, best weights kept, per-epoch CSV log."""
+"""Training: seeded, early-stopped, best weights kept, per-epoch CSV log; on PyTorch Lightning, or in polymodal's
+own loop for a single-process CPU run (:mod:`polymodal.engine.loop`, chosen by ``config.loop``)."""
 
 from __future__ import annotations
 
