@@ -41,12 +41,12 @@ from polymodal.engine.resume import (
     RESUME_DIR,
     capture_rng,
     load_resume_state,
+    log_rows,
     restore_rng,
 )
 from polymodal.engine.schedule import set_learning_rates
 from polymodal.engine.state_files import save_state
 from polymodal.engine.weight_average import WeightAverage
-from polymodal.errors import ResumeError
 from polymodal.storage.atomic import atomic_write_with
 
 ENGINE = "polymodal"  # written into the resume checkpoint: a run resumes on the loop that wrote it
@@ -105,16 +105,6 @@ class _Log:
         atomic_write_with(self.path, write)
 
 
-def _earlier_rows(log_dir: Path, epochs_done: int) -> list[dict[str, Any]]:
-    """The rows of the killed run's log for its completed epochs."""
-    path = log_dir / METRICS_FILE
-    if not path.exists():
-        return []
-    with path.open(newline="") as fh:
-        return [{k: v for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(fh) if int(float(row["epoch"])) < epochs_done]
-
-
 @contextlib.contextmanager
 def _progress(enabled: bool, epochs: int, batches: int | None) -> Iterator[Any]:
     """A transient rich progress bar on stderr (an epoch's batches, the last losses), or nothing."""
@@ -146,10 +136,8 @@ def run_loop(module: Any, train_loader: DataLoader, val_loader: DataLoader, conf
         raise TypeError("polymodal's loop takes a module whose configure_optimizers returns one optimizer")
     generators = {name: loader.generator for name, loader in (("train", train_loader), ("val", val_loader))
                   if loader.generator is not None}
-    state = load_resume_state(run_dir / RESUME_DIR, fingerprint) if resume and fingerprint is not None else None
-    if state is not None and state.get("engine") != ENGINE:
-        raise ResumeError(f"the checkpoint in {run_dir / RESUME_DIR} was written by another training engine "
-                          "(Lightning's): resume with the same devices and options, or start afresh")
+    state = (load_resume_state(run_dir / RESUME_DIR, fingerprint, ENGINE)
+             if resume and fingerprint is not None else None)
     start_epoch, step, stop = 0, 0, False
     if average is not None:
         average.attach(module)
@@ -162,7 +150,7 @@ def run_loop(module: Any, train_loader: DataLoader, val_loader: DataLoader, conf
             average.load_state_dict(state["callbacks"]["average"])
         start_epoch, step, stop = int(state["epoch"]) + 1, int(state["step"]), bool(state["should_stop"])
         restore_rng(state["rng"], generators)
-    log = _Log(log_dir, _earlier_rows(log_dir, start_epoch) if state is not None else [])
+    log = _Log(log_dir, log_rows(log_dir / METRICS_FILE, start_epoch) if state is not None else [])
     per_epoch = _length(train_loader)
     warmup = round(config.warmup_epochs * (per_epoch or 1))
     scheduled = config.lr_schedule != "constant" or config.warmup_epochs > 0

@@ -35,12 +35,13 @@ RESUME_DIR = "resume"
 FORMAT_VERSION = 1
 METRICS_FILE = "metrics.csv"
 METRICS_ASIDE = ".metrics.before-resume.csv"
-ENGINE = "lightning"  # which loop wrote a checkpoint (polymodal.engine.loop writes its own)
+ENGINE = "lightning"  # which loop wrote a checkpoint (polymodal.engine.loop writes "polymodal")
 
 
-def load_resume_state(directory: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The checkpoint in ``directory`` if there is one and it belongs to this run; ``None`` (with a
-    warning) when there is none; :class:`ResumeError` when it was written by a different run."""
+def load_resume_state(directory: Path, fingerprint: Mapping[str, Any], engine: str = ENGINE) -> dict[str, Any] | None:
+    """The checkpoint in ``directory`` if there is one and it belongs to this run, written by the ``engine``
+    that trains it (a checkpoint without the tag is Lightning's); ``None`` (with a warning) when there is
+    none; :class:`ResumeError` when it was written by a different run or by the other training loop."""
     if not state_exists(directory):
         warnings.warn(f"resume: no checkpoint in {directory}; starting from the first epoch", PolymodalWarning,
                       stacklevel=2)
@@ -55,6 +56,11 @@ def load_resume_state(directory: Path, fingerprint: Mapping[str, Any]) -> dict[s
             f"cannot resume from {directory}: this run differs from the checkpoint's:\n"
             + "\n".join(f"  - {d}" for d in differences)
             + "\nresume with the same configuration and table, or start afresh in another --run-dir")
+    written = meta.get("engine", ENGINE)
+    if written != engine:
+        raise ResumeError(f"the checkpoint in {directory} was written by another training engine ({written}'s "
+                          f"loop; this run trains on {engine}'s): resume with the same devices and options, or "
+                          "start afresh")
     state: dict[str, Any] = load_state(directory)
     return state
 
@@ -112,9 +118,15 @@ def set_log_aside(log_dir: Path, epochs_done: int) -> list[dict[str, str]]:
     if log.exists() and not aside.exists():
         with contextlib.suppress(FileNotFoundError):  # another process of the run moved it first
             os.replace(log, aside)
-    if not aside.exists():
+    return log_rows(aside, epochs_done)
+
+
+def log_rows(path: Path, epochs_done: int) -> list[dict[str, str]]:
+    """The rows of the CSV log ``path`` for its first ``epochs_done`` epochs, empty cells left out (none when
+    there is no log)."""
+    if not path.exists():
         return []
-    with aside.open(newline="") as fh:
+    with path.open(newline="") as fh:
         return [{k: v for k, v in row.items() if v not in ("", None)}
                 for row in csv.DictReader(fh) if int(float(row["epoch"])) < epochs_done]
 
@@ -144,9 +156,6 @@ class ResumeCheckpoint(Checkpoint):
         """The callback of a run: with ``resume``, loaded from ``directory`` (when there is a checkpoint)
         and holding the earlier rows of the CSV log in ``log_dir``."""
         state = load_resume_state(directory, fingerprint) if resume else None
-        if state is not None and state.get("engine", ENGINE) != ENGINE:
-            raise ResumeError(f"the checkpoint in {directory} was written by polymodal's own training loop (a "
-                              "single-process CPU run): resume with the same devices and options, or start afresh")
         old_rows = set_log_aside(log_dir, int(state["epoch"]) + 1) if state is not None else []
         return cls(directory, fingerprint, generators, stateful, state, old_rows)
 
