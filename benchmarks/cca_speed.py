@@ -53,6 +53,8 @@ from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.multiview import CCA, MCCA, KernelCCA
 from polymodal.multiview._base import column_correlations
 from polymodal.multiview._blas import gram, matmul
+from polymodal.multiview._blocks import covariances
+from polymodal.multiview.cca_math import solve_cca
 from polymodal.storage.atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -147,7 +149,13 @@ def load_views(data: Path, n: int) -> list[np.ndarray]:
 def bench_cca(views: list[np.ndarray], rounds: int) -> dict:
     X, Y = views[0], views[1]
     X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    # the fixed p x p part of a fit, alone: solve_cca on covariances formed beforehand (float64 covariances of
+    # the float64 views; of the float32 views with the float32 eigenproblem the fit uses for them)
+    cov64 = covariances(X, Y, X.mean(axis=0), Y.mean(axis=0))
+    cov32 = covariances(X32, Y32, X32.mean(axis=0, dtype=np.float64), Y32.mean(axis=0, dtype=np.float64))
     contestants = {
+        "pxp_f64": lambda: solve_cca(*cov64, n_components=N_COMPONENTS, precision=np.float64),
+        "pxp_f32": lambda: solve_cca(*cov32, n_components=N_COMPONENTS, precision=np.float32),
         "floor_f64": gram_floor([X, Y], "scipy"),
         "numpy_floor_f64": gram_floor([X, Y], "numpy"),
         "polymodal_f64": lambda: CCA(N_COMPONENTS).fit(X, Y),
@@ -160,7 +168,10 @@ def bench_cca(views: list[np.ndarray], rounds: int) -> dict:
     best, out = interleaved(contestants, rounds)
     ours, ours32 = out["polymodal_f64"].canonical_correlations_, out["polymodal_f32"].canonical_correlations_
     row: dict[str, Any] = {
+        "rounds": rounds,
         "seconds": best,
+        "pxp_f64_share_of_floor": best["pxp_f64"] / best["floor_f64"],
+        "pxp_f32_share_of_floor": best["pxp_f32"] / best["floor_f32"],
         "f64_over_floor": best["polymodal_f64"] / best["floor_f64"],
         "f32_over_floor": best["polymodal_f32"] / best["floor_f32"],
         "f64_over_numpy_floor": best["polymodal_f64"] / best["numpy_floor_f64"],
@@ -287,7 +298,7 @@ def measure_memory(X: np.ndarray, Y: np.ndarray) -> dict:
 def run(data: Path, quick: bool) -> dict:
     sizes = (2_000, 4_000) if quick else (10_000, 50_000)
     views = load_views(data, sizes[-1])
-    rounds = {sizes[0]: 5, sizes[1]: 3}
+    rounds = {sizes[0]: 7, sizes[1]: 5}
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "cca_zoo": ZOO_VERSION,
@@ -342,7 +353,8 @@ def to_markdown(r: dict) -> str:
         f"({r['machine']['platform']}), {zoo}. Written by `benchmarks/cca_speed.py`.",
         "",
         "How it was measured: all in one process; BLAS limited to the given number of threads with "
-        "threadpoolctl (and torch.set_num_threads). Each figure is the best of several rounds run "
+        "threadpoolctl (and torch.set_num_threads). Each figure is the best of several rounds (for CCA, the "
+        "count is in the `p x p` table) run "
         "interleaved (floor, ours, peer, floor, ours, peer, ...), so a burst of load on this shared machine "
         f"hits every contestant alike, each timed call after {PAUSE} s of rest (OpenBLAS's workers spin for "
         "about 0.1 s after a call, and numpy and scipy each have their own pool: without the rest a "
@@ -390,14 +402,27 @@ def to_markdown(r: dict) -> str:
         "more than rounding (50,000 rows), ours agrees with that reference and cca_zoo's correlations are the "
         "lower ones: with more rows, pixels that are almost never lit (variance near 1e-13) enter the views, "
         "and cca_zoo conditions the covariances (an eigenvalue floor) rather than solving CCA exactly on them. "
-        "The ratio to the floor at 10,000 rows is set by the fixed `p x p` work (two pivoted Cholesky "
-        "factorisations in float64, a triangular solve, a symmetric product, `sygst` and a partial "
-        "eigendecomposition on 784 x 784), which does not shrink with the rows: measured step by step, "
-        "74 ms in float64 and 42 ms in float32 on one thread, 48 ms and 37 ms on two, where the float32 floor "
-        "is 0.15 s. These LAPACK steps barely speed up with a second thread, so the float32 ratios with two "
-        "threads stay above 1.3x. Before the products moved to scipy's BLAS (numpy's `@` for the products, "
-        "scipy's LAPACK for the factorisations), the two pools' workers competed for the cores: 10,000 rows, "
-        "two threads, float64 took 0.57 s in the previous run of this script (1.81x its floor).",
+        "What a fit adds to its floor is mostly the fixed `p x p` work, which does not shrink with the rows: "
+        "two pivoted Cholesky factorisations (float64, as they decide the rank), a triangular solve, a "
+        "symmetric product, `sygst` and a partial eigendecomposition on 784 x 784 (float32 after the "
+        "factorisations for float32 views). Timed alone in the same rounds (`solve_cca` on covariances formed "
+        "beforehand), it is, as a share of the row's floor:",
+        "",
+        "| rows x 784 | threads | rounds | p x p f64 (ms) | share of floor f64 | p x p f32 (ms) | share of floor f32 |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {row['n_rows']:,} | {row['threads']} | {row['rounds']} | {row['seconds']['pxp_f64'] * 1e3:.1f} | "
+            f"{row['pxp_f64_share_of_floor']:.2f} | {row['seconds']['pxp_f32'] * 1e3:.1f} | "
+            f"{row['pxp_f32_share_of_floor']:.2f} |"
+            for row in r["cca"].values()
+        ),
+        "",
+        "These LAPACK steps speed up less with a second thread than the products do, so at 10,000 rows the "
+        "float32 fits on two threads are the ones closest to the 1.3x bar. The rest (column means, the mean "
+        "correction of the Gram products, the sign pass `X W`, the loadings) is a few milliseconds at 10,000 "
+        "rows. Before the products moved to scipy's BLAS (numpy's `@` for the products, scipy's LAPACK for "
+        "the factorisations), the two pools' workers competed for the cores: 10,000 rows, two threads, "
+        "float64 took 0.57 s in an earlier run of this script (1.81x its floor).",
         "",
         "## MCCA (3 views)",
         "",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import linalg
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 from polymodal.multiview._blas import gram, matmul, symmetric_operator
 
@@ -71,12 +71,26 @@ class Whitening:
         return len(self.kept)
 
     def astype(self, dtype: type[np.floating]) -> Whitening:
-        """The same whitening with the factor in ``dtype`` (the triangular solves then run in it)."""
-        return Whitening(self.kept, self.chol.astype(dtype, copy=False), self.dim)
+        """The same whitening with the factor in ``dtype`` (the triangular solves then run in it), contiguous:
+        the factor of a rank-deficient covariance is a corner of a larger array, which every LAPACK call
+        would otherwise copy."""
+        return Whitening(self.kept, np.asarray(self.chol, dtype=dtype, order="F"), self.dim)
 
-    def whiten_rows(self, M: np.ndarray) -> np.ndarray:
-        """``L^{-1} M[kept]``: the rows of ``M`` (indexed like ``cov``) in whitened coordinates."""
-        return linalg.solve_triangular(self.chol, M[self.kept], lower=True, check_finite=False)
+    def whiten_rows(self, M: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """``L^{-1} M[kept]``: the rows of ``M`` (indexed like ``cov``) in whitened coordinates, of the
+        columns ``columns`` only when given; Fortran-ordered.
+
+        One gather into a Fortran-ordered copy (rows first, which is a copy of whole rows when ``M`` is
+        C-ordered) and one BLAS ``trsm`` in place on it.
+        """
+        dtype = np.result_type(self.chol, M)
+        gathered = M[self.kept] if columns is None else M[self.kept][:, columns]
+        rhs = np.asfortranarray(gathered, dtype=dtype)
+        if rhs.size == 0:
+            return rhs
+        chol = self.chol.astype(dtype, copy=False)
+        trsm = blas.get_blas_funcs("trsm", (chol, rhs))
+        return np.asarray(trsm(1.0, chol, rhs, side=0, lower=1, overwrite_b=1))
 
     def weights(self, U: np.ndarray) -> np.ndarray:
         """``W @ U``: weights (float64) on the original coordinates of whitened directions ``U`` ``(rank, k)``."""
@@ -196,7 +210,7 @@ def _top_pairs_from_gram(
     loses accuracy only for correlations near ``sqrt(eps)`` times the largest: then the caller
     takes the SVD.
     """
-    m = large.whiten_rows(cross[small.kept].T)
+    m = large.whiten_rows(cross.T, small.kept)
     (sygst,) = lapack.get_lapack_funcs(("sygst",), (m, small.chol))
     reduced, info = sygst(np.asfortranarray(gram(m)), small.chol, itype=1, lower=1, overwrite_a=1)
     if info != 0:

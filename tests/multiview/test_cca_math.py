@@ -67,6 +67,28 @@ def test_whitening_is_exact_on_the_range_and_full_rank_with_a_ridge() -> None:
     assert whitening(np.zeros((3, 3))).rank == 0
 
 
+@pytest.mark.parametrize("precision", [np.float64, np.float32])
+def test_whiten_rows_of_some_columns_match_a_triangular_solve(precision: type[np.floating]) -> None:
+    from scipy import linalg
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((7, 4))
+    white = whitening(A @ A.T)  # rank 4: the factor is the corner of a 7 x 7 array
+    low = white.astype(precision)
+    assert low.chol.flags.f_contiguous and low.chol.dtype == precision
+    M = rng.standard_normal((7, 6))
+    columns = np.array([5, 0, 2])
+    tol = 1e-10 if precision == np.float64 else 1e-4
+    for matrix in (M, np.asfortranarray(M), M.astype(np.float32)):
+        given = matrix.astype(np.float64)[white.kept][:, columns]
+        reference = linalg.solve_triangular(white.chol, given, lower=True)
+        out = low.whiten_rows(matrix, columns)
+        assert out.shape == (4, 3) and out.flags.f_contiguous
+        np.testing.assert_allclose(out, reference, rtol=tol, atol=tol)
+    np.testing.assert_allclose(white.whiten_rows(M), linalg.solve_triangular(white.chol, M[white.kept], lower=True))
+    assert white.whiten_rows(M[:, :0]).shape == (4, 0)
+
+
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="same number of rows"):
         canonical_correlations(np.zeros((5, 2)), np.zeros((4, 2)))
