@@ -53,7 +53,7 @@ from polymodal.bench.docs import write_benchmarks_doc
 from polymodal.multiview import CCA, MCCA, KernelCCA
 from polymodal.multiview._base import column_correlations
 from polymodal.multiview._blas import gram, matmul
-from polymodal.multiview._blocks import covariances
+from polymodal.multiview._blocks import column_mean, covariances
 from polymodal.multiview.cca_math import solve_cca
 from polymodal.storage.atomic import atomic_write_text
 
@@ -151,8 +151,8 @@ def bench_cca(views: list[np.ndarray], rounds: int) -> dict:
     X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
     # the fixed p x p part of a fit, alone: solve_cca on covariances formed beforehand (float64 covariances of
     # the float64 views; of the float32 views with the float32 eigenproblem the fit uses for them)
-    cov64 = covariances(X, Y, X.mean(axis=0), Y.mean(axis=0))
-    cov32 = covariances(X32, Y32, X32.mean(axis=0, dtype=np.float64), Y32.mean(axis=0, dtype=np.float64))
+    cov64 = covariances(X, Y, column_mean(X), column_mean(Y))
+    cov32 = covariances(X32, Y32, column_mean(X32), column_mean(Y32))
     contestants = {
         "pxp_f64": lambda: solve_cca(*cov64, n_components=N_COMPONENTS, precision=np.float64),
         "pxp_f32": lambda: solve_cca(*cov32, n_components=N_COMPONENTS, precision=np.float32),

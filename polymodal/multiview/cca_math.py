@@ -76,26 +76,32 @@ class Whitening:
         would otherwise copy."""
         return Whitening(self.kept, np.asarray(self.chol, dtype=dtype, order="F"), self.dim)
 
+    def solve(self, rhs: np.ndarray, transposed: bool = False) -> np.ndarray:
+        """``L^{-1} rhs`` (``L^{-T} rhs`` when ``transposed``), Fortran-ordered, in the common dtype of the
+        factor and ``rhs``: one BLAS ``trsm`` in place on a Fortran-ordered copy of ``rhs``."""
+        dtype = np.result_type(self.chol, rhs)
+        out = np.array(rhs, dtype=dtype, order="F")
+        if out.size == 0:
+            return out
+        chol = self.chol.astype(dtype, copy=False)
+        trsm = blas.get_blas_funcs("trsm", (chol, out))
+        return np.asarray(trsm(1.0, chol, out, side=0, lower=1, trans_a=int(transposed), overwrite_b=1))
+
     def whiten_rows(self, M: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """``L^{-1} M[kept]``: the rows of ``M`` (indexed like ``cov``) in whitened coordinates, of the
-        columns ``columns`` only when given; Fortran-ordered.
-
-        One gather into a Fortran-ordered copy (rows first, which is a copy of whole rows when ``M`` is
-        C-ordered) and one BLAS ``trsm`` in place on it.
-        """
-        dtype = np.result_type(self.chol, M)
-        gathered = M[self.kept] if columns is None else M[self.kept][:, columns]
-        rhs = np.asfortranarray(gathered, dtype=dtype)
-        if rhs.size == 0:
-            return rhs
-        chol = self.chol.astype(dtype, copy=False)
-        trsm = blas.get_blas_funcs("trsm", (chol, rhs))
-        return np.asarray(trsm(1.0, chol, rhs, side=0, lower=1, overwrite_b=1))
+        columns ``columns`` only when given; Fortran-ordered. The rows are gathered first, a copy of whole
+        rows when ``M`` is C-ordered."""
+        return self.solve(M[self.kept] if columns is None else M[self.kept][:, columns])
 
     def weights(self, U: np.ndarray) -> np.ndarray:
         """``W @ U``: weights (float64) on the original coordinates of whitened directions ``U`` ``(rank, k)``."""
-        out = np.zeros((self.dim, U.shape[1]))
-        out[self.kept] = linalg.solve_triangular(self.chol, U, lower=True, trans="T", check_finite=False)
+        return self.on_original(self.solve(U, transposed=True))
+
+    def on_original(self, A: np.ndarray) -> np.ndarray:
+        """``E_kept A``: rows indexed like the kept coordinates placed on the original ones (float64, zeros
+        elsewhere); ``weights(U)`` is ``on_original(solve(U, transposed=True))``."""
+        out = np.zeros((self.dim, A.shape[1]))
+        out[self.kept] = A
         return out
 
 
@@ -220,9 +226,9 @@ def _top_pairs_from_gram(
     # the solver may return fewer eigenpairs than asked for clustered eigenvalues: then use the SVD.
     if len(rho) < k or not rho[-1] > np.sqrt(np.finfo(reduced.dtype).eps) * max(rho[0], 1e-30):
         return None
-    a = linalg.solve_triangular(small.chol, u, lower=True, trans="T", check_finite=False)
+    a = small.solve(u, transposed=True)
     partner = matmul(m, a) / rho
-    return small.weights(u), large.weights(partner), rho
+    return small.on_original(a), large.weights(partner), rho
 
 
 # ARPACK (implicitly restarted Lanczos) for at most this share of the eigenpairs: on CCA's whitened Gram
